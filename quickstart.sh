@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Steward's two commands:  ./quickstart.sh demo   and   ./quickstart.sh test
+# Each installs what it needs on a fresh Debian/Ubuntu machine (Python >= 3.11):
+# system packages through apt (mosquitto, mbpoll, victoria-metrics, chromium for the
+# tests), Python packages into ./.venv. Re-running skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+say() { printf '\033[1m[steward]\033[0m %s\n' "$*" >&2; }
+
+need_apt() {  # need_apt <command> <package>...: install packages when the command is missing
+  local cmd=$1; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  say "installing $* (apt)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ ! -f /tmp/.steward-apt-updated ]; then
+    $sudo apt-get update -qq && touch /tmp/.steward-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+python_env() {
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "Python 3.11 or newer is required ($PYTHON is $("$PYTHON" -V 2>&1))"; exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    "$PYTHON" -m venv "$VENV" 2>/dev/null || { need_apt false python3-venv; rm -rf "$VENV"; "$PYTHON" -m venv "$VENV"; }
+  fi
+  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    say "installing Python packages into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    shift
+    python_env
+    exec "$VENV/bin/steward-sim" demo "$@"
+    ;;
+  test)
+    shift
+    need_apt mosquitto mosquitto
+    need_apt mbpoll mbpoll
+    need_apt victoria-metrics victoria-metrics
+    python_env
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    rc=$?
+    # pytest exit code 5 means "no tests collected": a broken selection, not a pass.
+    [ $rc -eq 5 ] && say "pytest collected no tests"
+    exit $rc
+    ;;
+  *)
+    echo "usage: $0 demo [--speed N] | test [pytest args]" >&2
+    exit 2
+    ;;
+esac
