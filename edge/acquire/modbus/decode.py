@@ -24,6 +24,7 @@ class _PointDecoder:
     offset: float
     at: int  # byte offset in the register payload, or bit index for bit tables
     bit: int | None
+    single: bool  # f32: keep the 7 significant digits a float32 carries, not conversion noise
     fn: object  # codec decoder, None for bits
 
     def value(self, payload: bytes, bits: bool) -> float | int | str:
@@ -38,10 +39,11 @@ class _PointDecoder:
 class CompiledRequest:
     """A planned read plus everything needed to turn its answer into readings."""
 
-    __slots__ = ("decoders", "expected_bytes", "request")
+    __slots__ = ("decoders", "expected_bytes", "request", "used")
 
     def __init__(self, request: ReadRequest):
         self.request = request
+        self.used = request.used
         bits = request.is_bits
         self.expected_bytes = (request.count + 7) // 8 if bits else 2 * request.count
         self.decoders = []
@@ -55,7 +57,18 @@ class CompiledRequest:
                 float(round(inverse)) if inverse and abs(inverse - round(inverse)) < 1e-9 else 0.0
             )
             self.decoders.append(
-                _PointDecoder(pp.name, p.unit, p.kind, p.scale, divisor, p.offset, at, p.bit, fn)
+                _PointDecoder(
+                    pp.name,
+                    p.unit,
+                    p.kind,
+                    p.scale,
+                    divisor,
+                    p.offset,
+                    at,
+                    p.bit,
+                    p.type == "f32",
+                    fn,
+                )
             )
 
     def decode(self, payload: bytes, ts: float, device: str) -> list[Reading]:
@@ -71,20 +84,15 @@ class CompiledRequest:
             if isinstance(raw, str):
                 out.append(Reading(ts, device, d.name, raw, d.unit, Quality.GOOD, None, d.kind))
                 continue
-            if isinstance(raw, float) and not math.isfinite(raw):
-                out.append(
-                    Reading(
-                        ts,
-                        device,
-                        d.name,
-                        None,
-                        d.unit,
-                        Quality.BAD,
-                        f"device reported {raw}",
-                        d.kind,
+            if isinstance(raw, float):
+                if not math.isfinite(raw):
+                    reason = f"device reported {raw}"
+                    out.append(
+                        Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind)
                     )
-                )
-                continue
+                    continue
+                if d.single:
+                    raw = float(f"{raw:.7g}")
             if d.divisor:
                 value = raw / d.divisor + d.offset if d.divisor != 1.0 or d.offset else raw
             else:

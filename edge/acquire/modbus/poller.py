@@ -1,0 +1,260 @@
+"""One device: its plan, its quarantined points, and one poll through a link session.
+
+When a read answers ILLEGAL DATA ADDRESS (or function/value), the poller finds out which
+point caused it by reading the request's points one at a time, quarantines the culprit
+(re-plans without it, reports it) and keeps reading the rest. If every point reads fine
+alone, the holes between them are what the device rejects, and the device is re-planned
+without gap filling. Quarantined points are retried now and then: firmware and wiring
+get fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from device_profiles.schema import Quirks
+from edge.acquire.modbus.decode import CompiledRequest
+from edge.acquire.modbus.errors import (
+    ADDRESSING_CODES,
+    LinkDown,
+    ModbusExceptionResponse,
+    NoAnswer,
+    TransactionError,
+)
+from edge.acquire.modbus.plan import PlannedPoint, ReadRequest, plan_requests
+from edge.config import DeviceConfig
+from edge.model import Event, Reading
+
+
+class Session(Protocol):
+    async def read(
+        self, unit: int, function: int, address: int, count: int, timeout: float
+    ) -> bytes: ...
+
+
+@dataclass
+class DeviceStats:
+    polls: int = 0
+    failed_polls: int = 0
+    requests: int = 0
+    registers_read: int = 0
+    registers_used: int = 0
+    points_good: int = 0
+    points_bad: int = 0
+    overruns: int = 0
+    latency_total: float = 0.0
+    latency_max: float = 0.0
+    errors: Counter = field(default_factory=Counter)
+    last_error: str | None = None
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "errors"}
+        d["errors"] = dict(self.errors)
+        d["latency_avg"] = self.latency_total / self.requests if self.requests else 0.0
+        return d
+
+
+@dataclass(slots=True)
+class PollResult:
+    readings: list[Reading]
+    events: list[Event]
+    reachable: bool  # False when the device did not answer at all (timeouts, link down)
+    error: str | None = None
+
+
+class DevicePoller:
+    def __init__(
+        self,
+        config: DeviceConfig,
+        timeout: float,
+        retries: int,
+        quarantine_retry: float = 900.0,
+        clock=time.time,
+    ):
+        self.config = config
+        self.id = config.id
+        self.unit = config.unit
+        self.timeout = timeout
+        self.retries = retries
+        self.quarantine_retry = quarantine_retry
+        self.clock = clock
+        self.points = {n: config.profile.points[n] for n in config.points}
+        self.quirks: Quirks = config.profile.quirks
+        self.quarantined: dict[str, str] = {}  # point -> reason
+        self._reported: set[str] = set()  # quarantines already announced
+        self._quarantine_since = 0.0
+        self.stats = DeviceStats()
+        self.consecutive_failures = 0
+        self.requests: list[CompiledRequest] = []
+        self.replan()
+
+    def replan(self) -> None:
+        planned = plan_requests(self.points, self.quirks, exclude=self.quarantined)
+        self.requests = [CompiledRequest(r) for r in planned]
+
+    @property
+    def plan(self) -> list[ReadRequest]:
+        return [c.request for c in self.requests]
+
+    async def poll(self, session: Session, ts: float) -> PollResult:
+        """Read every planned request once; never raises for device faults."""
+        if self.quarantined and self.clock() - self._quarantine_since > self.quarantine_retry:
+            self.quarantined.clear()  # give quarantined points another chance
+            self.replan()
+        readings: list[Reading] = []
+        events: list[Event] = []
+        answered = False
+        error: str | None = None
+        pause = self.quirks.pause_between_requests
+        stats = self.stats
+        for i, creq in enumerate(self.requests):
+            if i and pause:
+                await asyncio.sleep(pause)
+            try:
+                payload = await self._read(session, creq.request)
+            except ModbusExceptionResponse as exc:
+                answered = True
+                if exc.code in ADDRESSING_CODES:
+                    readings.extend(await self._isolate(session, creq, exc, ts, events))
+                else:
+                    error = str(exc)
+                    readings.extend(creq.fail(ts, self.id, error))
+                continue
+            except (NoAnswer, LinkDown) as exc:
+                # The device is not answering: do not spend the rest of the poll waiting.
+                error = str(exc)
+                for rest in self.requests[i:]:
+                    readings.extend(rest.fail(ts, self.id, error))
+                break
+            except TransactionError as exc:
+                answered = True
+                error = str(exc)
+                readings.extend(creq.fail(ts, self.id, error))
+                continue
+            answered = True
+            stats.registers_used += creq.used
+            readings.extend(creq.decode(payload, ts, self.id))
+
+        stats.polls += 1
+        good = sum(1 for r in readings if r.value is not None)
+        stats.points_good += good
+        stats.points_bad += len(readings) - good
+        if error:
+            stats.last_error = error
+        if not answered:
+            stats.failed_polls += 1
+        return PollResult(readings, events, answered, error)
+
+    async def _read(self, session: Session, req: ReadRequest) -> bytes:
+        stats = self.stats
+        attempt = 0
+        while True:
+            stats.requests += 1
+            started = time.perf_counter()
+            try:
+                payload = await session.read(
+                    self.unit, req.function, req.address, req.count, self.timeout
+                )
+            except TransactionError as exc:
+                stats.errors[exc.kind] += 1
+                # Retry only what a retry can fix: a lost frame or a busy device.
+                retryable = isinstance(exc, NoAnswer) or (
+                    isinstance(exc, ModbusExceptionResponse) and exc.code in (5, 6, 11)
+                )
+                if retryable and attempt < self.retries:
+                    attempt += 1
+                    continue
+                raise
+            latency = time.perf_counter() - started
+            stats.latency_total += latency
+            if latency > stats.latency_max:
+                stats.latency_max = latency
+            stats.registers_read += req.count
+            return payload
+
+    async def _isolate(
+        self,
+        session: Session,
+        creq: CompiledRequest,
+        exc: ModbusExceptionResponse,
+        ts: float,
+        events: list[Event],
+    ) -> list[Reading]:
+        """Find which point(s) of a rejected read the device refuses; read the others alone."""
+        req = creq.request
+        if len(req.points) == 1:
+            self._quarantine(req.points[0].name, req, exc, ts, events)
+            return creq.fail(ts, self.id, f"quarantined: {exc}")
+        readings: list[Reading] = []
+        refused = 0
+        for pp in req.points:
+            single = CompiledRequest(
+                ReadRequest(
+                    req.table,
+                    pp.point.address,
+                    pp.point.size,
+                    (PlannedPoint(pp.name, pp.point, 0),),
+                )
+            )
+            try:
+                payload = await self._read(session, single.request)
+            except ModbusExceptionResponse as inner:
+                if inner.code in ADDRESSING_CODES:
+                    refused += 1
+                    self._quarantine(pp.name, single.request, inner, ts, events)
+                    readings.extend(single.fail(ts, self.id, f"quarantined: {inner}"))
+                else:
+                    readings.extend(single.fail(ts, self.id, str(inner)))
+            except TransactionError as inner:
+                readings.extend(single.fail(ts, self.id, str(inner)))
+            else:
+                readings.extend(single.decode(payload, ts, self.id))
+        if refused == 0 and self.quirks.max_gap:
+            # Each point reads alone, so the filler registers are what the device refuses.
+            self.quirks = self.quirks.model_copy(update={"max_gap": 0})
+            events.append(
+                Event(
+                    ts,
+                    self.id,
+                    "modbus.gaps_refused",
+                    f"{self.id} refuses reads across unused registers ({exc}); "
+                    "reading without gap filling from now on",
+                    data={"request": req.describe()},
+                )
+            )
+        self.replan()
+        return readings
+
+    def _quarantine(
+        self,
+        name: str,
+        req: ReadRequest,
+        exc: ModbusExceptionResponse,
+        ts: float,
+        events: list[Event],
+    ) -> None:
+        first = name not in self._reported
+        self._reported.add(name)
+        self.quarantined[name] = f"{exc} at {req.table} {req.address}+{req.count}"
+        self._quarantine_since = self.clock()
+        if first:
+            events.append(
+                Event(
+                    ts,
+                    self.id,
+                    "modbus.point_quarantined",
+                    f"{self.id}: point {name} quarantined after {exc} at {req.table} address "
+                    f"{req.address}; the rest of the device is still read",
+                    type="alarm",
+                    data={
+                        "point": name,
+                        "code": exc.code,
+                        "table": req.table,
+                        "address": req.address,
+                    },
+                )
+            )

@@ -1,0 +1,156 @@
+"""The edge agent's composition root: config -> buses -> sinks, and a clean stop.
+
+Acquisition hands every poll's Sample and every Event to the agent's sinks. The agent
+owns no logic of its own beyond wiring, lifetimes and the periodic status line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge.acquire.modbus.bus import Bus
+from edge.config import SiteConfig
+from edge.model import Event, Sample
+
+log = logging.getLogger("steward.edge")
+
+SampleSink = Callable[[Sample], None]
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class AgentCounters:
+    samples: int = 0
+    points: int = 0
+    points_bad: int = 0
+    events: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Agent:
+    """Runs every bus of a site and fans samples and events out to the sinks."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        sample_sinks: list[SampleSink] | None = None,
+        event_sinks: list[EventSink] | None = None,
+        status_every: float = 60.0,
+    ):
+        self.site = site
+        self.sample_sinks = sample_sinks or []
+        self.event_sinks = event_sinks or []
+        self.status_every = status_every
+        self.counters = AgentCounters()
+        by_bus: dict[str, list] = {}
+        for device in site.devices:
+            by_bus.setdefault(device.bus, []).append(device)
+        self.buses = [
+            Bus(site.buses[bid], devs, self._on_sample, self._on_event)
+            for bid, devs in by_bus.items()
+        ]
+
+    def _on_sample(self, sample: Sample) -> None:
+        c = self.counters
+        c.samples += 1
+        c.points += len(sample.readings)
+        for sink in self.sample_sinks:
+            sink(sample)
+
+    def _on_event(self, event: Event) -> None:
+        self.counters.events += 1
+        for sink in self.event_sinks:
+            sink(event)
+
+    async def run(self, duration: float | None = None) -> None:
+        """Poll until cancelled (or for `duration` seconds)."""
+        log.info(
+            "edge %s: %d devices on %d buses",
+            self.site.edge,
+            len(self.site.devices),
+            len(self.buses),
+        )
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
+            tasks.append(tg.create_task(self._status_loop(), name="status"))
+            if duration is not None:
+                await asyncio.sleep(duration)
+                for t in tasks:
+                    t.cancel()
+
+    async def _status_loop(self) -> None:
+        last_points = 0
+        last_t = time.monotonic()
+        while True:
+            await asyncio.sleep(self.status_every)
+            now = time.monotonic()
+            c = self.counters
+            rate = (c.points - last_points) / (now - last_t)
+            last_points, last_t = c.points, now
+            s = self.stats()
+            log.info(
+                "status: %.0f points/s, %d requests, %d errors, %d overruns, "
+                "%d quarantined points, %d devices not answering",
+                rate,
+                s["requests"],
+                s["errors"],
+                s["overruns"],
+                s["quarantined"],
+                s["offline"],
+            )
+
+    def stats(self) -> dict:
+        """Totals and per-device figures: what an operator checks first."""
+        devices = {}
+        totals = {
+            "requests": 0,
+            "registers_read": 0,
+            "registers_used": 0,
+            "errors": 0,
+            "overruns": 0,
+            "quarantined": 0,
+            "offline": 0,
+            "polls": 0,
+        }
+        for bus in self.buses:
+            for p in bus.pollers:
+                d = p.stats.as_dict()
+                d["quarantined"] = dict(p.quarantined)
+                d["bus"] = bus.id
+                d["requests_per_poll"] = len(p.requests)
+                devices[p.id] = d
+                totals["requests"] += d["requests"]
+                totals["registers_read"] += d["registers_read"]
+                totals["registers_used"] += d["registers_used"]
+                totals["errors"] += sum(d["errors"].values())
+                totals["overruns"] += d["overruns"]
+                totals["quarantined"] += len(p.quarantined)
+                totals["offline"] += 1 if p.consecutive_failures else 0
+                totals["polls"] += d["polls"]
+        c = self.counters
+        return {
+            **totals,
+            "samples": c.samples,
+            "points": c.points,
+            "events": c.events,
+            "uptime": time.monotonic() - c.started,
+            "devices": devices,
+        }
+
+
+async def run_until_signalled(agent: Agent, duration: float | None = None) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, main.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await agent.run(duration)

@@ -1,0 +1,258 @@
+"""Site configuration: one YAML file per building -> a validated, fully expanded SiteConfig.
+
+Many devices of one model stay short to write: a device entry may name a `template`
+(shared fields) and cover a `units` range ("2-50", "1-8,12"); its id then carries a
+`{unit}` placeholder. Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from device_profiles import Catalog, Profile, ProfileNotFound
+from device_profiles.addressing import parse_units
+from device_profiles.schema import Duration
+from device_profiles.sourced_yaml import ConfigError, Loc, describe_errors, line_of, load_yaml
+
+Ident = str  # validated by _IDENT below; kept as str for readable errors
+_IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TcpLink(_Strict):
+    host: str
+    port: int = Field(502, ge=1, le=65535)
+    # Serial gateways often accept only one or two clients; native TCP meters accept more.
+    max_connections: int = Field(2, ge=1, le=64)
+
+
+class RtuLink(_Strict):
+    port: str
+    baudrate: int = Field(9600, ge=300, le=921600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    # Silence between frames. Modbus RTU needs 3.5 character times (1.75 ms above 19200 baud);
+    # None means "compute it from the baud rate".
+    frame_gap: Duration | None = None
+
+
+class BusConfig(_Strict):
+    id: Ident
+    tcp: TcpLink | None = None
+    rtu: RtuLink | None = None
+    timeout: Duration = 1.0
+    retries: int = Field(1, ge=0, le=5)
+    # Failing devices are polled less and less often, up to this interval.
+    backoff_cap: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _one_link(self) -> BusConfig:
+        if (self.tcp is None) == (self.rtu is None):
+            raise ValueError("a bus needs exactly one of tcp: or rtu:")
+        if not _IDENT.match(self.id):
+            raise ValueError(f"id {self.id!r}: use letters, digits, '_', '.', '-'")
+        return self
+
+
+class DeviceFields(_Strict):
+    """Fields a device entry and a template share."""
+
+    bus: str | None = None
+    profile: str | None = None
+    interval: Duration | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Read only these points (default: every point of the profile).
+    points: list[str] | None = None
+
+
+class DeviceEntry(DeviceFields):
+    id: str
+    unit: int | None = Field(None, ge=0, le=255)
+    units: str | None = None
+    template: str | None = None
+
+
+class OutboxSettings(_Strict):
+    path: str = "var/outbox.sqlite"
+    max_points: int = Field(20_000_000, ge=1000)
+
+
+class UplinkSettings(_Strict):
+    url: str
+    token: str
+    batch_points: int = Field(5000, ge=1, le=100_000)
+    max_age: Duration = 2.0
+
+
+class SiteFile(_Strict):
+    site: str
+    building: str
+    edge: str | None = None
+    profiles_dir: str | None = None
+    default_interval: Duration = 10.0
+    buses: list[BusConfig] = Field(min_length=1)
+    templates: dict[str, DeviceFields] = Field(default_factory=dict)
+    devices: list[DeviceEntry] = Field(min_length=1)
+    outbox: OutboxSettings | None = None
+    uplink: UplinkSettings | None = None
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str
+    bus: str
+    unit: int
+    profile: Profile
+    interval: float
+    tags: dict[str, str]
+    points: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    path: Path
+    site: str
+    building: str
+    edge: str
+    buses: dict[str, BusConfig]
+    devices: list[DeviceConfig]
+    outbox: OutboxSettings | None = None
+    uplink: UplinkSettings | None = None
+    catalog: Catalog = field(default_factory=Catalog, repr=False)
+
+
+def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
+    """Read, validate and expand a site file. Raises ConfigError listing every problem."""
+    path = Path(path)
+    data, lines = load_yaml(path, text)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            path, ["a site file must be a mapping with site, building, buses, devices"]
+        )
+    try:
+        raw = SiteFile.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(path, describe_errors(err, lines)) from None
+
+    problems: list[str] = []
+
+    def problem(loc: Loc, msg: str) -> None:
+        line = line_of(lines, loc)
+        where = f"line {line}, " if line else ""
+        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(
+            ".[", "["
+        )
+        problems.append(f"{where}{dotted}: {msg}")
+
+    buses: dict[str, BusConfig] = {}
+    for i, bus in enumerate(raw.buses):
+        if bus.id in buses:
+            problem(("buses", i, "id"), f"bus id {bus.id!r} is used twice")
+        buses[bus.id] = bus
+
+    base = path.parent
+    dirs = [base / raw.profiles_dir] if raw.profiles_dir else []
+    catalog = Catalog(dirs)
+
+    devices: list[DeviceConfig] = []
+    seen_ids: dict[str, Loc] = {}
+    seen_units: dict[tuple[str, int], str] = {}
+    for i, entry in enumerate(raw.devices):
+        loc: Loc = ("devices", i)
+        merged = DeviceFields()
+        if entry.template is not None:
+            tpl = raw.templates.get(entry.template)
+            if tpl is None:
+                known = ", ".join(raw.templates) or "none defined"
+                problem(
+                    (*loc, "template"), f"unknown template {entry.template!r} (templates: {known})"
+                )
+                continue
+            merged = tpl
+        bus_id = entry.bus or merged.bus
+        profile_id = entry.profile or merged.profile
+        interval = entry.interval or merged.interval or raw.default_interval
+        tags = {**merged.tags, **entry.tags}
+        wanted = entry.points if entry.points is not None else merged.points
+        if bus_id is None:
+            problem(loc, "bus is missing (set it on the device or its template)")
+            continue
+        if bus_id not in buses:
+            problem((*loc, "bus"), f"unknown bus {bus_id!r} (buses: {', '.join(buses)})")
+            continue
+        if profile_id is None:
+            problem(loc, "profile is missing (set it on the device or its template)")
+            continue
+        try:
+            profile = catalog.load(profile_id)
+        except ProfileNotFound as exc:
+            problem((*loc, "profile"), str(exc))
+            continue
+        except ConfigError as exc:
+            problem((*loc, "profile"), f"profile {profile_id!r} is invalid: {exc}")
+            continue
+        if interval <= 0:
+            problem((*loc, "interval"), "interval must be positive")
+            continue
+        if wanted is not None:
+            unknown = [p for p in wanted if p not in profile.points]
+            if unknown:
+                problem((*loc, "points"), f"{profile_id} has no point(s) {', '.join(unknown)}")
+                continue
+        point_names = tuple(wanted) if wanted is not None else tuple(profile.points)
+
+        if (entry.unit is None) == (entry.units is None):
+            problem(loc, "give exactly one of unit: (one device) or units: (a range)")
+            continue
+        if entry.units is not None:
+            try:
+                units = parse_units(entry.units)
+            except ValueError as exc:
+                problem((*loc, "units"), str(exc))
+                continue
+            if "{unit}" not in entry.id and len(units) > 1:
+                problem(
+                    (*loc, "id"), "a units range needs {unit} in the id, e.g. floor-meter-{unit}"
+                )
+                continue
+        else:
+            units = [entry.unit]  # type: ignore[list-item]
+
+        for unit in units:
+            dev_id = entry.id.replace("{unit}", str(unit))
+            if not _IDENT.match(dev_id):
+                problem((*loc, "id"), f"device id {dev_id!r}: use letters, digits, '_', '.', '-'")
+                break
+            if dev_id in seen_ids:
+                problem((*loc, "id"), f"device id {dev_id!r} is already used")
+                break
+            if (bus_id, unit) in seen_units:
+                other = seen_units[(bus_id, unit)]
+                problem(loc, f"unit {unit} on bus {bus_id} is already device {other!r}")
+                break
+            seen_ids[dev_id] = loc
+            seen_units[(bus_id, unit)] = dev_id
+            devices.append(DeviceConfig(dev_id, bus_id, unit, profile, interval, tags, point_names))
+
+    if problems:
+        raise ConfigError(path, problems)
+    return SiteConfig(
+        path=path,
+        site=raw.site,
+        building=raw.building,
+        edge=raw.edge or f"{raw.site}.{raw.building}",
+        buses=buses,
+        devices=devices,
+        outbox=raw.outbox,
+        uplink=raw.uplink,
+        catalog=catalog,
+    )

@@ -1,0 +1,125 @@
+"""steward-sim: hardware stand-ins (meters over Modbus) and the one-command demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from datetime import datetime
+
+from device_profiles import ConfigError, ProfileNotFound
+from simulators.clock import SimClock
+from simulators.faults import parse_fault
+from simulators.fleet import MeterFleet, groups_from_args
+
+log = logging.getLogger("steward.sim")
+
+
+def _epoch(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date-time, e.g. 2026-07-15T10:00"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="steward-sim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("meters", help="serve simulated energy meters over Modbus TCP")
+    m.add_argument("--host", default="127.0.0.1")
+    m.add_argument("--port", type=int, default=5020)
+    m.add_argument(
+        "--profile",
+        action="append",
+        required=True,
+        help="profile id, e.g. chint/dtsu666 (repeat with --units for mixed models)",
+    )
+    m.add_argument("--units", action="append", required=True, help="unit ids, e.g. 1-50")
+    m.add_argument("--seed", type=int, default=1, help="load-shape seed (same seed, same building)")
+    m.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (0 freezes time)",
+    )
+    m.add_argument("--start", type=_epoch, default=None, help="simulated start time (ISO 8601)")
+    m.add_argument(
+        "--framing",
+        choices=("tcp", "rtu"),
+        default="tcp",
+        help="tcp: Modbus TCP (MBAP); rtu: RTU frames over TCP, like a serial converter",
+    )
+    m.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="UNITS:KIND, kinds no_answer, drop, exception=N, slow=SECONDS, illegal_point=NAME",
+    )
+    m.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def serve_meters(args: argparse.Namespace) -> None:
+    fleet = MeterFleet(
+        groups_from_args(args.profile, args.units),
+        seed=args.seed,
+        clock=SimClock(args.start, args.speed),
+    )
+    for spec in args.fault:
+        units, fault = parse_fault(spec)
+        for unit in units:
+            if unit not in fleet.meters:
+                raise ValueError(f"fault {spec!r}: unit {unit} is not simulated")
+            fleet.faults.set(unit, fault)
+    server = fleet.server(args.framing)
+    port = await server.start(args.host, args.port)
+    kind = "Modbus TCP" if args.framing == "tcp" else "Modbus RTU over TCP"
+    print(
+        f"steward-sim: {len(fleet.meters)} meters on {args.host}:{port} ({kind}): "
+        f"{fleet.describe()}; speed x{args.speed:g}",
+        flush=True,
+    )
+    for unit, fault in sorted(fleet.faults.active().items()):
+        print(f"steward-sim: unit {unit} fault {fault.describe()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        total = sum(server.requests.values())
+        print(f"steward-sim: stopped after {total} requests", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "meters":
+            asyncio.run(serve_meters(args))
+        elif args.command == "demo":
+            from simulators.demo import run_demo
+
+            return run_demo(args)
+    except (ValueError, ProfileNotFound, ConfigError, OSError) as exc:
+        print(f"steward-sim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            print("steward-sim: interrupted", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
