@@ -95,7 +95,7 @@ class LoadBank:
         self.noise = 1.0 + 0.08 * smooth / (smooth.std(axis=1, keepdims=True) + 1e-9)
         self.occupancy = occupancy_shape()
         self.phase_offsets = rng.uniform(-4.0, 4.0, (count, 3))  # volts from nominal per phase
-        self.start_energy = rng.uniform(1_000.0, 250_000.0, count)
+        self.start_energy = rated * rng.uniform(300.0, 6000.0, count)  # hours at rated load
         self.start_export = np.where(rng.random(count) < 0.1, rng.uniform(0.0, 500.0, count), 0.0)
 
     def minute_of_week(self, epoch: float) -> int:

@@ -24,7 +24,7 @@ class _PointDecoder:
     offset: float
     at: int  # byte offset in the register payload, or bit index for bit tables
     bit: int | None
-    single: bool  # f32: keep the 7 significant digits a float32 carries, not conversion noise
+    single: bool  # the device sent a float32
     fn: object  # codec decoder, None for bits
 
     def value(self, payload: bytes, bits: bool) -> float | int | str:
@@ -91,12 +91,13 @@ class CompiledRequest:
                         Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind)
                     )
                     continue
-                if d.single:
-                    raw = float(f"{raw:.7g}")
             if d.divisor:
                 value = raw / d.divisor + d.offset if d.divisor != 1.0 or d.offset else raw
             else:
                 value = raw * d.scale + d.offset
+            if d.single:
+                # 8 significant digits keep all a float32 carries, without binary noise.
+                value = float(f"{value:.8g}")
             out.append(Reading(ts, device, d.name, value, d.unit, Quality.GOOD, None, d.kind))
         return out
 

@@ -27,7 +27,7 @@ from edge.acquire.modbus.errors import (
 )
 from edge.acquire.modbus.plan import PlannedPoint, ReadRequest, plan_requests
 from edge.config import DeviceConfig
-from edge.model import Event, Reading
+from edge.model import Event, Quality, Reading
 
 
 class Session(Protocol):
@@ -139,6 +139,11 @@ class DevicePoller:
             stats.registers_used += creq.used
             readings.extend(creq.decode(payload, ts, self.id))
 
+        for name, reason in self.quarantined.items():
+            # Still visible in the data, not silently gone: one bad reading per poll.
+            point = self.points[name]
+            readings.append(Reading(ts, self.id, name, None, point.unit, Quality.BAD,
+                                    f"quarantined: {reason}", point.kind))
         stats.polls += 1
         good = sum(1 for r in readings if r.value is not None)
         stats.points_good += good

@@ -1,0 +1,541 @@
+"""Durable store-and-forward: what the edge accepted waits here until the API acknowledges it.
+
+One SQLite file in WAL mode holds two lanes, ``events`` (events and alarms) and
+``readings`` (one record per device poll). Each lane numbers its records with an
+AUTOINCREMENT primary key, so a number is never reused, not after deletes and not after a
+restart. The uplink reads a lane from the front (:meth:`Outbox.peek`), sends it, and
+deletes what the API acknowledged (:meth:`Outbox.ack`); see the delivery contract in
+``edge/model.py``.
+
+Guarantees
+- A record is committed once ``append_*`` returns. With ``synchronous="NORMAL"`` (the
+  default) a committed record survives kill -9 of the process; after a power loss or OS
+  crash the last transactions before the crash may be lost. ``synchronous="FULL"`` makes
+  every commit wait for the disk (an fsync per poll cycle) and survives power loss too.
+- Events and alarms are never dropped. The readings lane has a size bound (points and/or
+  stored bytes); when an append exceeds it, the oldest readings are deleted, counted
+  (records and points, kept in the file across restarts) and logged as a WARNING. Deletion
+  only ever happens at the front of a lane, so what a lane holds is always a contiguous
+  run of seq numbers and its depth is ``last_seq - first_seq + 1``.
+- Opening does no work proportional to the backlog: depth comes from the primary key's
+  ends and the lane sizes from running totals kept in the same transactions as the rows.
+- A record the API refuses as malformed is moved, not deleted, into the ``quarantined``
+  table (dead letters), counted, and can be put back with :meth:`Outbox.requeue_quarantined`.
+
+Threading: an Outbox is synchronous and meant for one thread, the agent's asyncio loop
+(its calls take tens of microseconds to a few milliseconds). Other processes may open the
+same file: SQLite serialises writers, and all state lives in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import orjson
+
+from edge.model import LANES, Event, Lane, Sample
+
+log = logging.getLogger(__name__)
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS readings(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    npoints INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+-- Running totals per lane, updated in the same transaction as the rows they describe, so
+-- sizes and drop counters are known at open without scanning the lanes.
+CREATE TABLE IF NOT EXISTS lane_totals(
+    lane TEXT PRIMARY KEY,
+    points INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    dropped_records INTEGER NOT NULL DEFAULT 0,
+    dropped_points INTEGER NOT NULL DEFAULT 0,
+    quarantined INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- Dead letters: records the API refused as malformed, kept for an operator.
+CREATE TABLE IF NOT EXISTS quarantined(
+    id INTEGER PRIMARY KEY,
+    lane TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    npoints INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    quarantined_at REAL NOT NULL
+);
+"""
+
+_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+# Readings lane statements; the events lane has no npoints column and reads 0 instead.
+_PEEK = {
+    "events": "SELECT seq, ts, 0, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+    "readings": "SELECT seq, ts, npoints, body FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
+}
+_SIZES_UP_TO = {
+    "events": "SELECT count(*), 0, coalesce(sum(length(body)), 0) FROM events WHERE seq <= ?",
+    "readings": (
+        "SELECT count(*), coalesce(sum(npoints), 0), coalesce(sum(length(body)), 0) "
+        "FROM readings WHERE seq <= ?"
+    ),
+}
+_FRONT = {
+    "events": "SELECT seq, ts, 0, body FROM events ORDER BY seq LIMIT 1",
+    "readings": "SELECT seq, ts, npoints, body FROM readings ORDER BY seq LIMIT 1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LaneBacklog:
+    """What one lane holds now, plus what it has lost since the outbox file was created."""
+
+    lane: Lane
+    records: int
+    first_seq: int | None
+    last_seq: int | None
+    oldest_ts: float | None
+    points: int
+    bytes: int
+    dropped_records: int
+    dropped_points: int
+    quarantined: int
+
+    def wire(self) -> dict:
+        """The ``edge.model.Backlog`` body reported with every batch."""
+        return {
+            "records": self.records,
+            "oldest_ts": self.oldest_ts,
+            "dropped": self.dropped_records,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """Consecutive records from the front of one lane, ready to splice into a batch body."""
+
+    lane: Lane
+    first_seq: int
+    last_seq: int
+    records: list[bytes]  # each one record's wire JSON, seq included
+    points: int
+    nbytes: int  # len(b",".join(records))
+    oldest_ts: float
+    more: bool  # the lane holds records after last_seq (this batch was cut by a limit)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class DropReport:
+    records: int
+    points: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+
+
+def _lane(lane: str) -> Lane:
+    # Lane names are interpolated into SQL as table names: accept only the two that exist.
+    if lane not in LANES:
+        raise ValueError(f"unknown lane {lane!r}; lanes are {', '.join(LANES)}")
+    return lane  # type: ignore[return-value]
+
+
+def wire_record(seq: int, body: bytes) -> bytes:
+    """A stored body (a JSON object without seq) with ``"seq": seq`` spliced in first."""
+    if body == b"{}":
+        return b'{"seq":%d}' % seq
+    return b'{"seq":%d,%b' % (seq, memoryview(body)[1:])
+
+
+class Outbox:
+    """The edge's durable queue. See the module docstring for what it guarantees.
+
+    ``max_readings_points`` / ``max_readings_bytes`` bound the readings lane (None: no
+    bound of that kind). On overflow the oldest readings are dropped down to
+    ``(1 - drop_slack)`` of the bound, so a full outbox drops in chunks (one WARNING per
+    chunk) rather than one record per append.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_readings_points: int | None = None,
+        max_readings_bytes: int | None = 2 * 1024**3,
+        drop_slack: float = 0.05,
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout: float = 10.0,
+    ) -> None:
+        bounds = {
+            "max_readings_points": max_readings_points,
+            "max_readings_bytes": max_readings_bytes,
+        }
+        for name, bound in bounds.items():
+            if bound is not None and bound < 1:
+                raise ValueError(f"{name} must be at least 1 or None, not {bound}")
+        if not 0.0 <= drop_slack < 1.0:
+            raise ValueError(f"drop_slack must be in [0, 1), not {drop_slack}")
+        self.path = Path(path)
+        self.max_readings_points = max_readings_points
+        self.max_readings_bytes = max_readings_bytes
+        self.drop_slack = drop_slack
+        self._listeners: list[Callable[[Lane], None]] = []
+        started = time.perf_counter()
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            # Keep the WAL file from staying large after a big drain.
+            self._db.execute("PRAGMA journal_size_limit=67108864")
+            self._db.executescript(_SCHEMA)  # idempotent; each statement commits itself
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO lane_totals(lane) VALUES (?)", [(x,) for x in LANES]
+                )
+        except BaseException:
+            self._db.close()
+            raise
+        self.open_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front: no deadlock-prone read->write upgrade
+        # when another process (a second tool, a test) has the file open too.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ listeners
+
+    def add_listener(self, callback: Callable[[Lane], None]) -> None:
+        """Call ``callback(lane)`` after each commit that added records to a lane."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[Lane], None]) -> None:
+        self._listeners.remove(callback)
+
+    def _notify(self, lane: Lane) -> None:
+        for callback in self._listeners:
+            callback(lane)
+
+    # ------------------------------------------------------------------ appending
+
+    def append_sample(self, sample: Sample) -> int:
+        """Commit one poll's sample; returns its seq in the readings lane."""
+        last = self.append_samples((sample,))
+        assert last is not None
+        return last
+
+    def append_samples(self, samples: Iterable[Sample]) -> int | None:
+        """Commit a poll cycle's samples in one transaction; returns the last seq (None if
+        there were none). The records' seqs are consecutive, ending at the returned one."""
+        rows = [
+            (s.ts, len(s.readings), orjson.dumps(s.wire(), option=_DUMPS_OPTIONS)) for s in samples
+        ]
+        if not rows:
+            return None
+        return self._append_readings(rows)
+
+    def append_reading_bodies(self, rows: Sequence[tuple[float, int, bytes]]) -> int | None:
+        """Commit pre-encoded readings records ``(ts, npoints, body JSON without seq)``."""
+        if not rows:
+            return None
+        return self._append_readings(rows)
+
+    def _append_readings(self, rows: Sequence[tuple[float, int, bytes]]) -> int:
+        points = sum(r[1] for r in rows)
+        size = sum(len(r[2]) for r in rows)
+        dropped: DropReport | None = None
+        with self._transaction() as db:
+            db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            total_points, total_bytes = db.execute(
+                "UPDATE lane_totals SET points = points + ?, bytes = bytes + ? "
+                "WHERE lane = 'readings' RETURNING points, bytes",
+                (points, size),
+            ).fetchone()
+            if self._over_bound(total_points, total_bytes):
+                dropped = self._drop_oldest_readings(total_points, total_bytes)
+        if dropped is not None:
+            self._log_drop(dropped)
+        self._notify("readings")
+        return last
+
+    def append_event(self, event: Event) -> int:
+        """Commit one event or alarm; returns its seq in the events lane."""
+        last = self.append_events((event,))
+        assert last is not None
+        return last
+
+    def append_events(self, events: Iterable[Event]) -> int | None:
+        rows = [(e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS)) for e in events]
+        if not rows:
+            return None
+        with self._transaction() as db:
+            db.executemany("INSERT INTO events(ts, body) VALUES (?, ?)", rows)
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            db.execute(
+                "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events'",
+                (sum(len(r[1]) for r in rows),),
+            )
+        self._notify("events")
+        return last
+
+    # ------------------------------------------------------------------ the bound
+
+    def _over_bound(self, points: int, size: int) -> bool:
+        return (self.max_readings_points is not None and points > self.max_readings_points) or (
+            self.max_readings_bytes is not None and size > self.max_readings_bytes
+        )
+
+    def _drop_oldest_readings(self, total_points: int, total_bytes: int) -> DropReport:
+        """Delete readings from the front until both bounds hold with slack. In a transaction."""
+        keep = 1.0 - self.drop_slack
+        need_points = (
+            total_points - int(self.max_readings_points * keep)
+            if self.max_readings_points is not None
+            else 0
+        )
+        need_bytes = (
+            total_bytes - int(self.max_readings_bytes * keep)
+            if self.max_readings_bytes is not None
+            else 0
+        )
+        records = points = size = 0
+        first = cutoff = None
+        cursor = self._db.execute("SELECT seq, npoints, length(body) FROM readings ORDER BY seq")
+        while points < need_points or size < need_bytes:
+            chunk = cursor.fetchmany(1024)
+            if not chunk:
+                break
+            for seq, npoints, nbytes in chunk:
+                if first is None:
+                    first = seq
+                cutoff = seq
+                records += 1
+                points += npoints
+                size += nbytes
+                if points >= need_points and size >= need_bytes:
+                    break
+        cursor.close()
+        assert first is not None and cutoff is not None
+        self._db.execute("DELETE FROM readings WHERE seq <= ?", (cutoff,))
+        self._db.execute(
+            "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
+            "dropped_records = dropped_records + ?, dropped_points = dropped_points + ? "
+            "WHERE lane = 'readings'",
+            (points, size, records, points),
+        )
+        return DropReport(records, points, size, first, cutoff)
+
+    def _log_drop(self, drop: DropReport) -> None:
+        totals = self._totals("readings")
+        log.warning(
+            "outbox full: dropped the %d oldest readings records (seq %d..%d, %d points, "
+            "%d bytes) to stay within max_readings_points=%s max_readings_bytes=%s; "
+            "dropped since the outbox was created: %d records, %d points",
+            drop.records,
+            drop.first_seq,
+            drop.last_seq,
+            drop.points,
+            drop.bytes,
+            self.max_readings_points,
+            self.max_readings_bytes,
+            totals[2],
+            totals[3],
+        )
+
+    # ------------------------------------------------------------------ reading, acking
+
+    def peek(
+        self,
+        lane: Lane,
+        max_records: int,
+        max_bytes: int | None = None,
+        after_seq: int = 0,
+    ) -> OutboxBatch | None:
+        """Up to ``max_records`` records from the front of ``lane`` (those above
+        ``after_seq``), cut so their wire JSON stays within ``max_bytes``; always at least
+        one record when the lane has one, so a single large record cannot stall the lane.
+        """
+        lane = _lane(lane)
+        if max_records < 1:
+            raise ValueError(f"max_records must be at least 1, not {max_records}")
+        rows = self._db.execute(_PEEK[lane], (after_seq, max_records + 1)).fetchall()
+        if not rows:
+            return None
+        records: list[bytes] = []
+        points = nbytes = 0
+        for seq, _ts, npoints, body in rows[:max_records]:
+            record = wire_record(seq, body)
+            # Counted as spliced into a JSON array: records plus the commas between them.
+            size = nbytes + len(record) + (1 if records else 0)
+            if records and max_bytes is not None and size > max_bytes:
+                break
+            records.append(record)
+            points += npoints
+            nbytes = size
+        first_seq = rows[0][0]
+        return OutboxBatch(
+            lane=lane,
+            first_seq=first_seq,
+            last_seq=first_seq + len(records) - 1,
+            records=records,
+            points=points,
+            nbytes=nbytes,
+            oldest_ts=rows[0][1],
+            more=len(rows) > len(records),
+        )
+
+    def ack(self, lane: Lane, seq: int) -> int:
+        """Delete every record of ``lane`` at or below ``seq``; returns how many went."""
+        lane = _lane(lane)
+        with self._transaction() as db:
+            records, points, size = db.execute(_SIZES_UP_TO[lane], (seq,)).fetchone()
+            if records:
+                db.execute(f"DELETE FROM {lane} WHERE seq <= ?", (seq,))
+                db.execute(
+                    "UPDATE lane_totals SET points = points - ?, bytes = bytes - ? WHERE lane = ?",
+                    (points, size, lane),
+                )
+        return records
+
+    def quarantine(self, lane: Lane, seq: int, reason: str) -> None:
+        """Move the record at the front of ``lane`` to the dead-letter table.
+
+        Only the front record may be quarantined (the uplink finds poison records by
+        sending from the front), which keeps each lane contiguous.
+        """
+        lane = _lane(lane)
+        with self._transaction() as db:
+            front = db.execute(_FRONT[lane]).fetchone()
+            if front is None or front[0] != seq:
+                raise ValueError(
+                    f"only the front record of the {lane} lane can be quarantined; "
+                    f"seq {seq} is not it (front: {front[0] if front else 'none'})"
+                )
+            front_seq, ts, npoints, body = front
+            db.execute(
+                "INSERT INTO quarantined(lane, seq, ts, npoints, body, reason, quarantined_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (lane, front_seq, ts, npoints, body, reason, time.time()),
+            )
+            db.execute(f"DELETE FROM {lane} WHERE seq = ?", (front_seq,))
+            db.execute(
+                "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
+                "quarantined = quarantined + 1 WHERE lane = ?",
+                (npoints, len(body), lane),
+            )
+
+    def quarantined(self, limit: int = 100) -> list[dict]:
+        """The oldest dead letters, for an operator: lane, seq, ts, reason, body."""
+        rows = self._db.execute(
+            "SELECT id, lane, seq, ts, reason, quarantined_at, body FROM quarantined "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        keys = ("id", "lane", "seq", "ts", "reason", "quarantined_at", "body")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def requeue_quarantined(self) -> int:
+        """Append every dead letter to the tail of its lane again, with a new seq (after an
+        operator fixed what made the API refuse it). Returns how many were requeued."""
+        with self._transaction() as db:
+            moved = 0
+            for lane in LANES:
+                rows = db.execute(
+                    "SELECT ts, npoints, body FROM quarantined WHERE lane = ? ORDER BY id",
+                    (lane,),
+                ).fetchall()
+                if not rows:
+                    continue
+                if lane == "readings":
+                    db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
+                else:
+                    db.executemany(
+                        "INSERT INTO events(ts, body) VALUES (?, ?)", [(r[0], r[2]) for r in rows]
+                    )
+                db.execute(
+                    "UPDATE lane_totals SET points = points + ?, bytes = bytes + ?, "
+                    "quarantined = quarantined - ? WHERE lane = ?",
+                    (sum(r[1] for r in rows), sum(len(r[2]) for r in rows), len(rows), lane),
+                )
+                db.execute("DELETE FROM quarantined WHERE lane = ?", (lane,))
+                moved += len(rows)
+        for lane in LANES:
+            self._notify(lane)
+        return moved
+
+    # ------------------------------------------------------------------ visibility
+
+    def _totals(self, lane: Lane) -> tuple[int, int, int, int, int]:
+        return self._db.execute(
+            "SELECT points, bytes, dropped_records, dropped_points, quarantined "
+            "FROM lane_totals WHERE lane = ?",
+            (lane,),
+        ).fetchone()
+
+    def lane_backlog(self, lane: Lane) -> LaneBacklog:
+        lane = _lane(lane)
+        # Two one-row lookups at the ends of the primary key: O(log n). (A combined
+        # min()/max() query would scan the table, and count(*) always does.)
+        front = self._db.execute(f"SELECT seq, ts FROM {lane} ORDER BY seq LIMIT 1").fetchone()
+        back = self._db.execute(f"SELECT seq FROM {lane} ORDER BY seq DESC LIMIT 1").fetchone()
+        points, size, dropped_records, dropped_points, quarantined = self._totals(lane)
+        if front is None or back is None:
+            return LaneBacklog(
+                lane, 0, None, None, None, 0, 0, dropped_records, dropped_points, quarantined
+            )
+        return LaneBacklog(
+            lane=lane,
+            records=back[0] - front[0] + 1,
+            first_seq=front[0],
+            last_seq=back[0],
+            oldest_ts=front[1],
+            points=points,
+            bytes=size,
+            dropped_records=dropped_records,
+            dropped_points=dropped_points,
+            quarantined=quarantined,
+        )
+
+    def backlog(self) -> dict[Lane, LaneBacklog]:
+        return {lane: self.lane_backlog(lane) for lane in LANES}
+
+    def last_assigned_seq(self, lane: Lane) -> int:
+        """The highest seq this outbox ever gave a record of ``lane`` (0 if none)."""
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (lane,)).fetchone()
+        return row[0] if row else 0

@@ -1,0 +1,660 @@
+"""Forward the outbox to the central API in HTTP batches, exactly once in effect.
+
+The uplink reads consecutive records from the front of a lane, sends them as one gzip'd
+JSON batch (``edge.model.IngestBatch``) to ``POST /v1/ingest`` with the edge's bearer
+token, and deletes from the outbox only what the API acknowledges. The API stores each
+(edge, lane, seq) at most once, so a batch re-sent after a lost response, a timeout or a
+kill -9 between send and ack costs bandwidth, never a duplicate; and since nothing is
+deleted before the ack, nothing is lost. After a restart the uplink simply starts again
+from the front of each lane, which is the last acknowledged seq + 1.
+
+Order and pacing
+- The events lane (events and alarms) goes before readings; one batch is in flight at a
+  time, so each lane arrives in order.
+- A batch is bounded by ``max_records``, ``max_bytes`` (uncompressed JSON) and age: a
+  partial batch waits until its oldest record is ``max_age`` old, a full one (a backlog)
+  goes at once, back to back.
+- Batch bodies are spliced from the stored JSON bytes; records are never decoded here.
+
+Failures (nothing is ever dropped by the uplink)
+- network errors, timeouts, 5xx, 429: exponential backoff with jitter, capped, reset on
+  success.
+- 401/403 (bad token) and other unexpected 4xx (wrong URL): an ERROR naming the problem
+  and a long pause before trying again; these need an operator, not a tight loop.
+- 413: the batch is too large for the API: halve this lane's limits and retry.
+- 400/422: the API refused the batch as malformed. The uplink narrows it down to the
+  first refused record (from the error locations the API reports, else by halving) and
+  moves that record to the outbox's quarantine table, with the API's message as reason,
+  counted and logged. A refusal that is not about a record (the envelope: site, building)
+  is treated like a configuration error instead, so a bad setting never quarantines good
+  data.
+
+Visibility: :meth:`Uplink.stats` returns counters, send rate and backlog depth and age per
+lane; the same summary is logged at INFO every ``stats_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from edge.model import LANES, EventRecord, Lane, Name, ReadingRecord
+from edge.outbox import Outbox, OutboxBatch
+
+log = logging.getLogger(__name__)
+
+_NAME = TypeAdapter(Name)
+_RECORD_MODELS = {"events": EventRecord, "readings": ReadingRecord}
+_RATE_WINDOW_S = 60.0
+# Compress bodies at least this large in a worker thread so the event loop (which also
+# runs acquisition) is not held up; zlib releases the GIL.
+_THREAD_COMPRESS_BYTES = 128 * 1024
+
+
+@dataclass(slots=True)
+class _LaneLimits:
+    max_records: int
+    max_bytes: int
+
+
+@dataclass(slots=True)
+class _Counters:
+    batches: int = 0
+    records: Counter[str] = field(default_factory=Counter)
+    points: int = 0
+    bytes_uncompressed: int = 0
+    bytes_compressed: int = 0
+    duplicates: int = 0  # records the API already held: replays after a lost ack
+    dropped_at_edge: int = 0  # seq gaps the API counted (records the outbox dropped)
+    quarantined: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_success_at: float | None = None
+    recent: deque[tuple[float, int, int]] = field(default_factory=deque)  # mono, records, points
+
+
+class _Outcome:
+    """What one delivery attempt asks the loop to do next."""
+
+    SENT = "sent"  # go on at once
+    RETRY_NOW = "retry_now"  # limits changed or a record was quarantined: go on at once
+    BACKOFF = "backoff"  # transient failure: wait with exponential backoff
+    CONFIG = "config"  # needs an operator: wait config_error_backoff
+
+
+class Uplink:
+    """Drains an :class:`Outbox` to ``{api_url}/v1/ingest``.
+
+    Use as ``async with Uplink(...) as uplink:`` (runs in a background task until the block
+    ends) or ``await uplink.run()`` (runs until cancelled). The outbox must be used from the
+    same thread as the event loop.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        api_url: str,
+        token: str,
+        site: str,
+        building: str,
+        *,
+        max_records: int = 2000,
+        max_bytes: int = 2_000_000,
+        max_age: float = 2.0,
+        events_max_age: float = 0.0,
+        gzip_level: int = 1,
+        request_timeout: float = 30.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        config_error_backoff: float = 60.0,
+        poll_interval: float = 0.5,
+        stats_interval: float = 30.0,
+        ingest_path: str = "/v1/ingest",
+    ) -> None:
+        for what, value in (("site", site), ("building", building)):
+            try:
+                _NAME.validate_python(value)
+            except ValidationError:
+                raise ValueError(
+                    f"{what} {value!r} is not a valid name: 1-128 characters of "
+                    "A-Z a-z 0-9 _ . : - /"
+                ) from None
+        if not token:
+            raise ValueError("the edge token is empty")
+        if not 1 <= gzip_level <= 9:
+            raise ValueError(f"gzip_level must be 1..9, not {gzip_level}")
+        if max_records < 1 or max_bytes < 1:
+            raise ValueError("max_records and max_bytes must be at least 1")
+        self.outbox = outbox
+        self.url = api_url.rstrip("/") + ingest_path
+        self.site = site
+        self.building = building
+        self._token = token
+        self.max_age = {"events": events_max_age, "readings": max_age}
+        self.gzip_level = gzip_level
+        self.request_timeout = request_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.config_error_backoff = config_error_backoff
+        self.poll_interval = poll_interval
+        self.stats_interval = stats_interval
+        self._limits = {lane: _LaneLimits(max_records, max_bytes) for lane in LANES}
+        # A one-batch cap per lane while narrowing down a refused batch (see _refused).
+        self._narrow: dict[Lane, int | None] = dict.fromkeys(LANES)
+        self._first_seen: dict[Lane, tuple[int, float]] = {}
+        self._envelope_head = b'{"site":%b,"building":%b,"lane":' % (
+            orjson.dumps(site),
+            orjson.dumps(building),
+        )
+        self._failures = 0
+        self._counters = _Counters()
+        self._started = time.monotonic()
+        self._reset_warned: set[Lane] = set()
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
+        self._wake = asyncio.Event()
+        self._draining = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._state = "idle"
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def __aenter__(self) -> Uplink:
+        self._task = asyncio.create_task(self.run(), name="uplink")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Stop the background task started by ``async with``. An in-flight batch is
+        abandoned; it is re-sent after the next start and the API answers it as a replay."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def run(self) -> None:
+        """Send batches until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.outbox.add_listener(self._on_append)
+        stats_task = asyncio.create_task(self._log_stats_periodically(), name="uplink-stats")
+        try:
+            async with httpx.AsyncClient(
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self.request_timeout,
+            ) as client:
+                await self._send_loop(client)
+        finally:
+            stats_task.cancel()
+            self.outbox.remove_listener(self._on_append)
+            self._state = "stopped"
+            log.info("uplink stopped: %s", self._summary())
+
+    # ------------------------------------------------------------------ control
+
+    def pause(self) -> None:
+        """Stop sending (a planned outage); the outbox keeps accepting records. A batch
+        already in flight completes."""
+        if self._unpaused.is_set():
+            log.info("uplink paused; the outbox keeps accepting records")
+        self._unpaused.clear()
+
+    def resume(self) -> None:
+        if not self._unpaused.is_set():
+            log.info("uplink resumed")
+        self._unpaused.set()
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._unpaused.is_set()
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until both lanes are empty, sending partial batches without waiting for
+        them to age. Returns False if ``timeout`` passed first. Raises if the uplink task
+        died."""
+        self._draining += 1
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                if all(b.records == 0 for b in self.outbox.backlog().values()):
+                    return True
+                if self._task is not None and self._task.done():
+                    self._task.result()  # re-raise what killed it
+                    raise RuntimeError("the uplink task ended before the outbox drained")
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                await asyncio.sleep(0.02)
+        finally:
+            self._draining -= 1
+
+    def _on_append(self, lane: Lane) -> None:
+        # Called by the outbox after a commit, normally on the loop's own thread.
+        if self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            self._wake.set()
+        else:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _send_loop(self, client: httpx.AsyncClient) -> None:
+        while True:
+            if not self._unpaused.is_set():
+                self._state = "paused"
+                await self._unpaused.wait()
+            # Cleared before looking, so an append during the look still wakes the wait.
+            self._wake.clear()
+            batch, wait = self._next_due_batch()
+            if batch is None:
+                self._state = "idle"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            self._state = "sending"
+            outcome = await self._deliver(client, batch)
+            if outcome == _Outcome.BACKOFF:
+                self._failures += 1
+                ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+                self._state = "backoff"
+                await asyncio.sleep(random.uniform(self.backoff_initial, ceiling))
+            elif outcome == _Outcome.CONFIG:
+                self._state = "waiting for configuration fix"
+                await asyncio.sleep(self.config_error_backoff)
+            elif outcome == _Outcome.SENT:
+                self._failures = 0
+
+    def _next_due_batch(self) -> tuple[OutboxBatch | None, float]:
+        """The first lane's batch that is due, else (None, seconds until one may be)."""
+        wait = self.poll_interval
+        for lane in LANES:
+            limits = self._limits[lane]
+            narrow = self._narrow[lane]
+            max_records = limits.max_records if narrow is None else min(narrow, limits.max_records)
+            batch = self.outbox.peek(lane, max_records, limits.max_bytes)
+            if batch is None:
+                self._first_seen.pop(lane, None)
+                continue
+            if batch.more or self._draining or narrow is not None:
+                return batch, 0.0
+            now = time.monotonic()
+            seen = self._first_seen.get(lane)
+            if seen is None or seen[0] != batch.first_seq:
+                seen = self._first_seen[lane] = (batch.first_seq, now)
+            # Age by the record's own timestamp, or by how long this uplink has watched it
+            # (clocks of devices can be off), whichever is older.
+            age = max(time.time() - batch.oldest_ts, now - seen[1])
+            due_in = self.max_age[lane] - age
+            if due_in <= 0:
+                return batch, 0.0
+            wait = min(wait, due_in)
+        return None, wait
+
+    def _body(self, batch: OutboxBatch) -> bytes:
+        backlog = {lane: b.wire() for lane, b in self.outbox.backlog().items()}
+        return b"".join(
+            (
+                self._envelope_head,
+                b'"%b","backlog":' % batch.lane.encode(),
+                orjson.dumps(backlog),
+                b',"records":[',
+                b",".join(batch.records),
+                b"]}",
+            )
+        )
+
+    async def _deliver(self, client: httpx.AsyncClient, batch: OutboxBatch) -> str:
+        body = self._body(batch)
+        if len(body) >= _THREAD_COMPRESS_BYTES:
+            compressed = await asyncio.to_thread(gzip.compress, body, self.gzip_level, mtime=0)
+        else:
+            compressed = gzip.compress(body, self.gzip_level, mtime=0)
+        try:
+            response = await client.post(
+                self.url,
+                content=compressed,
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            )
+        except httpx.TimeoutException as exc:
+            return self._failed("timeout", f"no answer from {self.url} in time ({exc!r})")
+        except httpx.TransportError as exc:
+            return self._failed("network", f"cannot reach {self.url}: {exc!r}")
+        status = response.status_code
+        if status in (200, 201, 202):
+            return self._acknowledged(batch, response, len(body), len(compressed))
+        if status == 409:
+            # The API already holds this whole batch: a replay after a lost response.
+            return self._acknowledged(batch, response, len(body), len(compressed), replay=True)
+        detail = _detail(response)
+        if status in (401, 403):
+            log.error(
+                "the API refused this edge's token (HTTP %d: %s); check the token configured "
+                "for site %s building %s; nothing is dropped, retrying in %.0f s",
+                status,
+                detail,
+                self.site,
+                self.building,
+                self.config_error_backoff,
+            )
+            return self._failed("auth", f"HTTP {status}: {detail}", logged=True, config=True)
+        if status == 413:
+            return self._too_large(batch, detail)
+        if status in (400, 422):
+            return self._refused(batch, response, detail)
+        if status == 429 or status >= 500:
+            kind = "throttled" if status == 429 else "server"
+            return self._failed(kind, f"HTTP {status} from {self.url}: {detail}")
+        log.error(
+            "unexpected HTTP %d from %s (is the API URL right?): %s; retrying in %.0f s",
+            status,
+            self.url,
+            detail,
+            self.config_error_backoff,
+        )
+        return self._failed("http_other", f"HTTP {status}: {detail}", logged=True, config=True)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _failed(
+        self, kind: str, message: str, *, logged: bool = False, config: bool = False
+    ) -> str:
+        c = self._counters
+        c.errors[kind] += 1
+        c.last_error = message
+        c.last_error_at = time.time()
+        if not logged:
+            # Transient trouble: one WARNING when it starts, then DEBUG until it clears.
+            level = logging.WARNING if self._failures == 0 else logging.DEBUG
+            log.log(level, "uplink: %s; backing off (attempt %d)", message, self._failures + 1)
+        return _Outcome.CONFIG if config else _Outcome.BACKOFF
+
+    def _acknowledged(
+        self,
+        batch: OutboxBatch,
+        response: httpx.Response,
+        raw_bytes: int,
+        sent_bytes: int,
+        *,
+        replay: bool = False,
+    ) -> str:
+        try:
+            answer = response.json()
+            if replay and isinstance(answer.get("detail"), dict):
+                answer = answer["detail"]
+            acked = int(answer["acked"])
+            if answer.get("lane", batch.lane) != batch.lane:
+                raise ValueError(f"ack names lane {answer.get('lane')!r}")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return self._failed(
+                "bad_response",
+                f"HTTP {response.status_code} without a usable ack ({exc}): {response.text[:200]}",
+            )
+        lane = batch.lane
+        if acked > batch.last_seq:
+            highest = self.outbox.last_assigned_seq(lane)
+            if acked > highest and lane not in self._reset_warned:
+                self._reset_warned.add(lane)
+                log.error(
+                    "the API holds %s up to seq %d but this outbox never numbered beyond %d: "
+                    "the outbox file was replaced or restored, and the API will take its "
+                    "records as duplicates; give this edge a new identity (token) or move "
+                    "the old outbox back",
+                    lane,
+                    acked,
+                    highest,
+                )
+            # Never delete records this batch did not carry on the strength of this ack.
+            acked = batch.last_seq
+        if acked < batch.first_seq:
+            return self._failed(
+                "no_progress",
+                f"the API answered {lane} seq {batch.first_seq}..{batch.last_seq} with "
+                f"acked={acked}; it is missing earlier records this edge no longer holds",
+            )
+        self.outbox.ack(lane, acked)
+        self._narrow[lane] = None
+        records = acked - batch.first_seq + 1
+        # A partial ack is not expected from a conforming API; count its points pro rata.
+        points = batch.points if records == len(batch) else batch.points * records // len(batch)
+        c = self._counters
+        c.batches += 1
+        c.records[lane] += records
+        c.points += points
+        c.bytes_uncompressed += raw_bytes
+        c.bytes_compressed += sent_bytes
+        if replay:
+            c.duplicates += records
+        else:
+            c.duplicates += int(answer.get("duplicates", 0) or 0)
+            c.dropped_at_edge += int(answer.get("dropped_at_edge", 0) or 0)
+        now = time.monotonic()
+        c.last_success_at = time.time()
+        c.recent.append((now, records, points))
+        while c.recent and c.recent[0][0] < now - _RATE_WINDOW_S:
+            c.recent.popleft()
+        if self._failures:
+            log.info("uplink: the API accepts batches again after %d failures", self._failures)
+        return _Outcome.SENT
+
+    def _too_large(self, batch: OutboxBatch, detail: str) -> str:
+        lane = batch.lane
+        self._counters.errors["too_large"] += 1
+        if len(batch) == 1:
+            return self._quarantine(batch, f"larger than the API accepts (HTTP 413: {detail})")
+        limits = self._limits[lane]
+        limits.max_records = max(1, len(batch) // 2)
+        limits.max_bytes = max(1, batch.nbytes // 2)
+        log.warning(
+            "the API refused a %d-record, %d-byte %s batch as too large (HTTP 413); "
+            "batches of this lane are now at most %d records and %d bytes",
+            len(batch),
+            batch.nbytes,
+            lane,
+            limits.max_records,
+            limits.max_bytes,
+        )
+        return _Outcome.RETRY_NOW
+
+    def _refused(self, batch: OutboxBatch, response: httpx.Response, detail: str) -> str:
+        lane = batch.lane
+        self._counters.errors["refused"] += 1
+        self._counters.last_error = f"HTTP {response.status_code}: {detail}"
+        self._counters.last_error_at = time.time()
+        index = _first_refused_record(response)
+        if index is not None and 0 < index < len(batch):
+            # Send the records before the refused one; it then heads the next batch.
+            self._narrow[lane] = index
+            return _Outcome.RETRY_NOW
+        if index == 0:
+            return self._quarantine(batch, f"HTTP {response.status_code}: {detail}")
+        if len(batch) > 1:
+            # The API did not say which record: halve until the culprit heads a batch alone.
+            self._narrow[lane] = len(batch) // 2
+            return _Outcome.RETRY_NOW
+        problem = _local_problem(lane, batch.records[0])
+        if problem is not None:
+            return self._quarantine(
+                batch, f"HTTP {response.status_code}: {detail}; locally: {problem}"
+            )
+        log.error(
+            "the API refuses %s batches (HTTP %d: %s) but not for a reason in their "
+            "records (site %r, building %r?); nothing is quarantined, retrying in %.0f s",
+            lane,
+            response.status_code,
+            detail,
+            self.site,
+            self.building,
+            self.config_error_backoff,
+        )
+        self._narrow[lane] = None
+        return _Outcome.CONFIG
+
+    def _quarantine(self, batch: OutboxBatch, reason: str) -> str:
+        self.outbox.quarantine(batch.lane, batch.first_seq, reason)
+        self._narrow[batch.lane] = None
+        self._counters.quarantined += 1
+        log.error(
+            "quarantined %s record seq %d (kept in the outbox's quarantined table, not "
+            "sent): %s; record: %s",
+            batch.lane,
+            batch.first_seq,
+            reason,
+            batch.records[0][:300].decode(errors="replace"),
+        )
+        return _Outcome.RETRY_NOW
+
+    # ------------------------------------------------------------------ visibility
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start, send rate, and the outbox's backlog per lane."""
+        c = self._counters
+        now_mono = time.monotonic()
+        now = time.time()
+        window = min(_RATE_WINDOW_S, max(now_mono - self._started, 1e-9))
+        recent = [r for r in c.recent if r[0] >= now_mono - _RATE_WINDOW_S]
+        backlog = {}
+        for lane, b in self.outbox.backlog().items():
+            backlog[lane] = {
+                "records": b.records,
+                "points": b.points,
+                "bytes": b.bytes,
+                "first_seq": b.first_seq,
+                "last_seq": b.last_seq,
+                "oldest_ts": b.oldest_ts,
+                "age_s": None if b.oldest_ts is None else max(0.0, now - b.oldest_ts),
+                "dropped_records": b.dropped_records,
+                "dropped_points": b.dropped_points,
+                "quarantined": b.quarantined,
+            }
+        return {
+            "state": self._state,
+            "paused": self.paused,
+            "url": self.url,
+            "uptime_s": now_mono - self._started,
+            "sent": {
+                "batches": c.batches,
+                "records": {lane: c.records[lane] for lane in LANES},
+                "points": c.points,
+                "bytes_uncompressed": c.bytes_uncompressed,
+                "bytes_compressed": c.bytes_compressed,
+                "duplicates": c.duplicates,
+                "dropped_at_edge": c.dropped_at_edge,
+            },
+            "rate": {
+                "window_s": window,
+                "records_per_s": sum(r[1] for r in recent) / window,
+                "points_per_s": sum(r[2] for r in recent) / window,
+            },
+            "quarantined": c.quarantined,
+            "errors": dict(c.errors),
+            "errors_total": sum(c.errors.values()),
+            "consecutive_failures": self._failures,
+            "last_error": c.last_error,
+            "last_error_at": c.last_error_at,
+            "last_success_at": c.last_success_at,
+            "backlog": backlog,
+        }
+
+    def _summary(self) -> str:
+        s = self.stats()
+        parts = []
+        for lane, b in s["backlog"].items():
+            age = "" if b["age_s"] is None else f", oldest {b['age_s']:.1f} s"
+            parts.append(
+                f"{lane} {b['records']} records{age}, dropped {b['dropped_records']}, "
+                f"quarantined {b['quarantined']}"
+            )
+        sent = s["sent"]
+        errors = ", ".join(f"{k}={v}" for k, v in sorted(s["errors"].items())) or "none"
+        text = (
+            f"{s['state']}; backlog: {'; '.join(parts)}; sent {sent['batches']} batches, "
+            f"{sum(sent['records'].values())} records, {sent['points']} points "
+            f"({s['rate']['points_per_s']:.0f} points/s over {s['rate']['window_s']:.0f} s), "
+            f"{sent['duplicates']} replayed; errors: {errors}"
+        )
+        if s["last_error"]:
+            text += f"; last error: {s['last_error']}"
+        return text
+
+    async def _log_stats_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            log.info("uplink: %s", self._summary())
+
+
+# ---------------------------------------------------------------------- response parsing
+
+
+def _detail(response: httpx.Response) -> str:
+    """The API's explanation, short enough for a log line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):
+        messages = []
+        for err in detail[:3]:
+            if isinstance(err, dict):
+                loc = ".".join(str(x) for x in err.get("loc", ()))
+                messages.append(f"{loc}: {err.get('msg', err)}")
+            else:
+                messages.append(str(err))
+        more = f" (+{len(detail) - 3} more)" if len(detail) > 3 else ""
+        return "; ".join(messages) + more
+    return str(detail)[:500]
+
+
+def _first_refused_record(response: httpx.Response) -> int | None:
+    """The lowest record index named by validation errors (``loc`` containing
+    ``"records", i``), or None when the API named no record."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("detail") if isinstance(body, dict) else body
+    if not isinstance(errors, list):
+        return None
+    found: int | None = None
+    for err in errors:
+        loc = err.get("loc") if isinstance(err, dict) else None
+        if not isinstance(loc, list | tuple):
+            continue
+        for before, after in itertools.pairwise(loc):
+            if before == "records" and isinstance(after, int):
+                found = after if found is None else min(found, after)
+                break
+    return found
+
+
+def _local_problem(lane: Lane, record: bytes) -> str | None:
+    """Why edge.model refuses this record, or None if it accepts it."""
+    try:
+        _RECORD_MODELS[lane].model_validate_json(record)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+        )
+    return None
