@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class AgentCounters:
     points_bad: int = 0
     events: int = 0
     started: float = field(default_factory=time.monotonic)
+    cpu_started: float = field(default_factory=time.process_time)
 
 
 class Agent:
@@ -75,6 +77,7 @@ class Agent:
             len(self.site.devices),
             len(self.buses),
         )
+        self.counters = AgentCounters()  # rates and CPU count from the first poll on
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
             tasks.append(tg.create_task(self._status_loop(), name="status"))
@@ -139,6 +142,8 @@ class Agent:
             "points": c.points,
             "events": c.events,
             "uptime": time.monotonic() - c.started,
+            "cpu_seconds": time.process_time() - c.cpu_started,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "devices": devices,
         }
 

@@ -30,36 +30,62 @@ def mixed_fleet(frozen: bool = True, seed: int = 7) -> MeterFleet:
     return MeterFleet(groups, seed=seed, clock=clock)
 
 
-def write_site(path: Path, port: int, interval: str = "1s", timeout: str = "300ms",
-               max_connections: int = 10, backoff_cap: str = "2s", framing: str = "tcp") -> Path:
+def write_site(
+    path: Path,
+    port: int,
+    interval: str = "1s",
+    timeout: str = "300ms",
+    max_connections: int = 10,
+    backoff_cap: str = "2s",
+    framing: str = "tcp",
+) -> Path:
     lines = [
         "site: test-site",
         "building: tower-a",
         "buses:",
     ]
     if framing == "tcp":
-        lines.append(f"  - {{id: gw1, tcp: {{host: 127.0.0.1, port: {port}, "
-                     f"max_connections: {max_connections}}}, timeout: {timeout}, "
-                     f"backoff_cap: {backoff_cap}}}")
+        lines.append(
+            f"  - {{id: gw1, tcp: {{host: 127.0.0.1, port: {port}, "
+            f"max_connections: {max_connections}}}, timeout: {timeout}, "
+            f"backoff_cap: {backoff_cap}}}"
+        )
     else:
-        lines.append(f"  - {{id: gw1, rtu: {{port: 'socket://127.0.0.1:{port}', baudrate: 115200}},"
-                     f" timeout: {timeout}, backoff_cap: {backoff_cap}}}")
+        lines.append(
+            f"  - {{id: gw1, rtu: {{port: 'socket://127.0.0.1:{port}', baudrate: 115200}},"
+            f" timeout: {timeout}, backoff_cap: {backoff_cap}}}"
+        )
     lines.append("devices:")
     for profile, units in MIXED_MODELS:
         name = profile.split("/")[1]
-        lines.append(f"  - {{id: '{name}-{{unit}}', bus: gw1, profile: {profile}, "
-                     f"units: '{units.start}-{units.stop - 1}', interval: {interval}}}")
+        lines.append(
+            f"  - {{id: '{name}-{{unit}}', bus: gw1, profile: {profile}, "
+            f"units: '{units.start}-{units.stop - 1}', interval: {interval}}}"
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def run_agent(site: Path, duration: float, tmp: Path, timeout: float = 120) -> tuple[list[dict], dict]:
+def run_agent(
+    site: Path, duration: float, tmp: Path, timeout: float = 120
+) -> tuple[list[dict], dict]:
     """Run `steward-edge run --stdout` for `duration` s; return (readings, final stats)."""
     stats = tmp / "stats.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", str(site), "--stdout", "--duration", str(duration),
-         "--stats-json", str(stats)],
-        capture_output=True, timeout=timeout,
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "run",
+            str(site),
+            "--stdout",
+            "--duration",
+            str(duration),
+            "--stats-json",
+            str(stats),
+        ],
+        capture_output=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     readings = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from acq_helpers import MIXED_MODELS, mixed_fleet, write_site
 from sim_thread import SimulatorThread
+
 from simulators.faults import Fault
 
 # unit -> (fault, the reason the edge must give)
@@ -49,9 +50,20 @@ def test_faulty_units_do_not_slow_healthy_ones_and_recover(tmp_path):
         site = write_site(tmp_path / "site.yaml", sim.port, backoff_cap="2s")
         stats_file = tmp_path / "stats.json"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", "run", str(site), "--stdout", "--duration", "16",
-             "--stats-json", str(stats_file)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "run",
+                str(site),
+                "--stdout",
+                "--duration",
+                "16",
+                "--stats-json",
+                str(stats_file),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         readings: list[dict] = []
         reader = threading.Thread(
@@ -86,8 +98,12 @@ def test_faulty_units_do_not_slow_healthy_ones_and_recover(tmp_path):
         # Full data rate: one poll per 1 s interval through the whole fault phase.
         assert len(samples[device]) >= int(phase) - 1, (device, len(samples[device]), phase)
         assert stats["devices"][device]["overruns"] == 0, device
-        bad = [r for r in by_device[device] if r["quality"] != "good"
-               and not (device == device_of(REFUSING_UNIT) and r["point"] == REFUSED_POINT)]
+        bad = [
+            r
+            for r in by_device[device]
+            if r["quality"] != "good"
+            and not (device == device_of(REFUSING_UNIT) and r["point"] == REFUSED_POINT)
+        ]
         assert not bad, bad[:3]
 
     for unit, (_, reason) in FAULTS.items():

@@ -38,9 +38,27 @@ CASES = [
 
 def mbpoll_read(port: int, unit: int, regtype: str, register: int) -> float:
     out = subprocess.run(
-        [MBPOLL, "-m", "tcp", "-p", str(port), "-a", str(unit), "-t", regtype, "-B",
-         "-r", str(register), "-c", "1", "-1", "127.0.0.1"],
-        capture_output=True, text=True, timeout=20,
+        [
+            MBPOLL,
+            "-m",
+            "tcp",
+            "-p",
+            str(port),
+            "-a",
+            str(unit),
+            "-t",
+            regtype,
+            "-B",
+            "-r",
+            str(register),
+            "-c",
+            "1",
+            "-1",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     m = re.search(rf"\[{register}\]:\s+(\S+)", out.stdout)
     assert m, f"mbpoll printed no value:\n{out.stdout}\n{out.stderr}"

@@ -84,13 +84,12 @@ class CompiledRequest:
             if isinstance(raw, str):
                 out.append(Reading(ts, device, d.name, raw, d.unit, Quality.GOOD, None, d.kind))
                 continue
-            if isinstance(raw, float):
-                if not math.isfinite(raw):
-                    reason = f"device reported {raw}"
-                    out.append(
-                        Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind)
-                    )
-                    continue
+            if isinstance(raw, float) and not math.isfinite(raw):
+                reason = f"device reported {raw}"
+                out.append(
+                    Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind)
+                )
+                continue
             if d.divisor:
                 value = raw / d.divisor + d.offset if d.divisor != 1.0 or d.offset else raw
             else:

@@ -142,8 +142,18 @@ class DevicePoller:
         for name, reason in self.quarantined.items():
             # Still visible in the data, not silently gone: one bad reading per poll.
             point = self.points[name]
-            readings.append(Reading(ts, self.id, name, None, point.unit, Quality.BAD,
-                                    f"quarantined: {reason}", point.kind))
+            readings.append(
+                Reading(
+                    ts,
+                    self.id,
+                    name,
+                    None,
+                    point.unit,
+                    Quality.BAD,
+                    f"quarantined: {reason}",
+                    point.kind,
+                )
+            )
         stats.polls += 1
         good = sum(1 for r in readings if r.value is not None)
         stats.points_good += good
