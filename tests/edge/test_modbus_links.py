@@ -219,7 +219,7 @@ def test_silent_device_is_backed_off_and_reported_once():
         port = await server.start("127.0.0.1", 0)
         profile = load("chint/dtsu666")
         devices = [_device(profile, 1, interval=0.2), _device(profile, 2, interval=0.2)]
-        bus, samples, events = _bus(port, devices, timeout=0.1, backoff_cap=1.6)
+        bus, _samples, events = _bus(port, devices, timeout=0.1, backoff_cap=1.6)
         task = asyncio.create_task(bus.run())
         await asyncio.sleep(4.0)
         task.cancel()
