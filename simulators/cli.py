@@ -13,7 +13,7 @@ from datetime import datetime
 from device_profiles import ConfigError, ProfileNotFound
 from simulators.clock import SimClock
 from simulators.faults import parse_fault
-from simulators.fleet import MeterFleet, groups_from_args
+from simulators.fleet import DeviceFleet, groups_from_args
 
 log = logging.getLogger("steward.sim")
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="steward-sim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    m = sub.add_parser("meters", help="serve simulated energy meters over Modbus TCP")
+    m = sub.add_parser("meters", help="serve simulated meters and HVAC zones over Modbus TCP")
     m.add_argument("--host", default="127.0.0.1")
     m.add_argument("--port", type=int, default=5020)
     m.add_argument(
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve_meters(args: argparse.Namespace) -> None:
-    fleet = MeterFleet(
+    fleet = DeviceFleet(
         groups_from_args(args.profile, args.units),
         seed=args.seed,
         clock=SimClock(args.start, args.speed),
@@ -74,14 +74,14 @@ async def serve_meters(args: argparse.Namespace) -> None:
     for spec in args.fault:
         units, fault = parse_fault(spec)
         for unit in units:
-            if unit not in fleet.meters:
+            if unit not in fleet.images:
                 raise ValueError(f"fault {spec!r}: unit {unit} is not simulated")
             fleet.faults.set(unit, fault)
     server = fleet.server(args.framing)
     port = await server.start(args.host, args.port)
     kind = "Modbus TCP" if args.framing == "tcp" else "Modbus RTU over TCP"
     print(
-        f"steward-sim: {len(fleet.meters)} meters on {args.host}:{port} ({kind}): "
+        f"steward-sim: {len(fleet.images)} devices on {args.host}:{port} ({kind}): "
         f"{fleet.describe()}; speed x{args.speed:g}",
         flush=True,
     )

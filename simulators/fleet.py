@@ -1,4 +1,4 @@
-"""A building's worth of simulated meters on one Modbus server."""
+"""A building's worth of simulated devices (meters, HVAC zones) on one Modbus server."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from device_profiles import load
 from device_profiles.schema import Profile
 from simulators.clock import SimClock
 from simulators.faults import FaultTable
+from simulators.hvac import SimulatedZone
 from simulators.loads import LoadBank
 from simulators.meters import SimulatedMeter, is_single_phase
 from simulators.modbus_server import ModbusServer
@@ -18,15 +19,15 @@ from simulators.registers import RegisterImage
 
 
 @dataclass(frozen=True)
-class MeterGroup:
+class DeviceGroup:
     profile: Profile
     units: list[int]
 
 
-class MeterFleet:
-    """Meters of one or more models, addressed by unit id, sharing a clock and a fault table."""
+class DeviceFleet:
+    """Devices of one or more models, addressed by unit id, sharing a clock and a fault table."""
 
-    def __init__(self, groups: Sequence[MeterGroup], seed: int = 1, clock: SimClock | None = None):
+    def __init__(self, groups: Sequence[DeviceGroup], seed: int = 1, clock: SimClock | None = None):
         self.clock = clock or SimClock()
         self.faults = FaultTable()
         pairs = [(g.profile, u) for g in groups for u in g.units]
@@ -34,14 +35,27 @@ class MeterFleet:
         if len(set(units)) != len(units):
             dup = sorted({u for u in units if units.count(u) > 1})
             raise ValueError(f"unit(s) {dup} given to more than one profile")
-        single = np.array([is_single_phase(p) for p, _ in pairs], bool)
-        self.bank = LoadBank(len(pairs), seed=seed, single_phase=single)
+        for profile, unit in pairs:
+            if profile.kind not in ("meter", "hvac"):
+                raise ValueError(
+                    f"unit {unit}: no simulator for {profile.kind} profile {profile.id}"
+                )
+        meters = [(p, u) for p, u in pairs if p.kind == "meter"]
+        single = np.array([is_single_phase(p) for p, _ in meters], bool)
+        self.bank = LoadBank(len(meters), seed=seed, single_phase=single) if meters else None
         self.meters: dict[int, SimulatedMeter] = {}
+        self.zones: dict[int, SimulatedZone] = {}
         self.images: dict[int, RegisterImage] = {}
-        for index, (profile, unit) in enumerate(pairs):
-            meter = SimulatedMeter(unit, profile, self.bank, index, self.clock)
+        for index, (profile, unit) in enumerate(meters):
+            meter = SimulatedMeter(unit, profile, self.bank, index, self.clock)  # type: ignore[arg-type]
             self.meters[unit] = meter
             self.images[unit] = RegisterImage(profile, meter.values, self._refused(unit))
+        for profile, unit in pairs:
+            if profile.kind == "hvac":
+                zone = SimulatedZone(unit, profile, self.clock, seed=seed)
+                zone.image.refused = self._refused(unit)
+                self.zones[unit] = zone
+                self.images[unit] = zone.image
 
     def _refused(self, unit: int):
         def refused() -> frozenset[str]:
@@ -57,21 +71,21 @@ class MeterFleet:
 
     def describe(self) -> str:
         by_profile: dict[str, list[int]] = {}
-        for unit, meter in self.meters.items():
-            by_profile.setdefault(meter.profile.id, []).append(unit)
+        for unit, image in sorted(self.images.items()):
+            by_profile.setdefault(image.profile.id, []).append(unit)
         return ", ".join(
             f"{pid} x{len(us)} (units {_ranges(us)})" for pid, us in by_profile.items()
         )
 
 
-def groups_from_args(profiles: Sequence[str], units: Sequence[str]) -> list[MeterGroup]:
+def groups_from_args(profiles: Sequence[str], units: Sequence[str]) -> list[DeviceGroup]:
     from device_profiles.addressing import parse_units
 
     if len(profiles) != len(units):
         raise ValueError(
             "give --units after every --profile (pairs), e.g. --profile chint/dtsu666 --units 1-50"
         )
-    return [MeterGroup(load(p), parse_units(u)) for p, u in zip(profiles, units, strict=True)]
+    return [DeviceGroup(load(p), parse_units(u)) for p, u in zip(profiles, units, strict=True)]
 
 
 def _ranges(units: list[int]) -> str:

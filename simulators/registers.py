@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from device_profiles.codec import encode
+from device_profiles.codec import decoder, encode
 from device_profiles.schema import BIT_TABLES, Point, Profile
 
 
@@ -55,7 +55,7 @@ class RegisterImage:
                 else:
                     blocks.append([s.address, s.address + s.size])
             self.blocks[table] = [(a, b) for a, b in blocks]
-        self.writes: dict[str, float] = {}  # last value written per point
+        self.on_write: Callable[[dict[str, float]], None] | None = None
 
     def _check(self, table: str, address: int, count: int) -> list[_Slot]:
         end = address + count
@@ -114,8 +114,6 @@ class RegisterImage:
                 bit = int(data) if isinstance(data, int) else (data[i >> 3] >> (i & 7)) & 1
                 written[s.name] = float(bool(bit))
         else:
-            from device_profiles.codec import decoder
-
             raw_bytes = int(data).to_bytes(2, "big") if isinstance(data, int) else bytes(data)
             for s in slots:
                 p = s.point
@@ -126,7 +124,8 @@ class RegisterImage:
                     raise IllegalAddress(f"write covers part of {s.name}")
                 raw = decoder(p.type, p.order, s.size)(raw_bytes, at)
                 written[s.name] = float(raw) * p.scale + p.offset
-        self.writes.update(written)
+        if self.on_write is not None:
+            self.on_write(written)
         return written
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from device_profiles import load
 from simulators.clock import SimClock
-from simulators.fleet import MeterFleet, MeterGroup
+from simulators.fleet import DeviceFleet, DeviceGroup
 
 # 50 meters of every shipped meter model, as a building would mix them.
 MIXED_MODELS = [
@@ -24,10 +24,10 @@ MIXED_MODELS = [
 FROZEN_AT = 1_784_100_000.0  # 2026-07-15, a summer weekday morning (UTC+8), AC running
 
 
-def mixed_fleet(frozen: bool = True, seed: int = 7) -> MeterFleet:
-    groups = [MeterGroup(load(p), list(units)) for p, units in MIXED_MODELS]
+def mixed_fleet(frozen: bool = True, seed: int = 7) -> DeviceFleet:
+    groups = [DeviceGroup(load(p), list(units)) for p, units in MIXED_MODELS]
     clock = SimClock(FROZEN_AT, 0.0) if frozen else SimClock()
-    return MeterFleet(groups, seed=seed, clock=clock)
+    return DeviceFleet(groups, seed=seed, clock=clock)
 
 
 def write_site(

@@ -21,7 +21,7 @@ from edge.acquire.modbus.tcp import TcpConnection, TcpHost
 from edge.config import BusConfig, DeviceConfig
 from simulators.clock import SimClock
 from simulators.faults import Fault
-from simulators.fleet import MeterFleet, MeterGroup
+from simulators.fleet import DeviceFleet, DeviceGroup
 from simulators.modbus_server import ModbusServer
 from simulators.registers import RegisterImage
 
@@ -72,9 +72,9 @@ def test_tcp_client_interoperates_with_pymodbus_server():
     asyncio.run(scenario())
 
 
-def _fleet(profile_id: str = "chint/dtsu666", units=(1, 2)) -> MeterFleet:
-    return MeterFleet(
-        [MeterGroup(load(profile_id), list(units))], seed=5, clock=SimClock(1_784_100_000.0, 0.0)
+def _fleet(profile_id: str = "chint/dtsu666", units=(1, 2)) -> DeviceFleet:
+    return DeviceFleet(
+        [DeviceGroup(load(profile_id), list(units))], seed=5, clock=SimClock(1_784_100_000.0, 0.0)
     )
 
 

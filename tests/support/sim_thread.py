@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from simulators.fleet import MeterFleet
+from simulators.fleet import DeviceFleet
 
 
 class SimulatorThread:
-    def __init__(self, fleet: MeterFleet, framing: str = "tcp"):
+    def __init__(self, fleet: DeviceFleet, framing: str = "tcp"):
         self.fleet = fleet
         self.framing = framing
         self.port = 0

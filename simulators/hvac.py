@@ -1,0 +1,123 @@
+"""Simulated HVAC zones served through the steward/hvac-zone profile.
+
+A zone is one thermal mass: it drifts toward the outdoor temperature, gains heat from
+people and equipment in working hours, and the unit pulls it toward the active setpoint
+when running. Electrical power follows the work the unit does, energy integrates it.
+Writes to setpoints, mode, fan and on/off change the model, as on a real controller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from device_profiles.schema import Profile
+from simulators.loads import occupancy_shape, outdoor_temperature
+from simulators.registers import RegisterImage
+
+MODES = {0: "auto", 1: "cool", 2: "heat", 3: "fan"}
+
+
+class SimulatedZone:
+    def __init__(
+        self,
+        unit: int,
+        profile: Profile,
+        clock: Callable[[], float],
+        seed: int = 1,
+        tz_offset_hours: float = 8.0,
+    ):
+        rng = np.random.default_rng(seed * 1000 + unit)
+        self.unit = unit
+        self.profile = profile
+        self.clock = clock
+        self.tz_offset = tz_offset_hours * 3600.0
+        self.rated_kw = float(rng.uniform(8.0, 40.0))  # electrical input at full duty
+        self.tau_s = float(rng.uniform(3.0, 6.0)) * 3600.0  # envelope time constant
+        self.gain_k_per_h = float(rng.uniform(0.8, 1.6))  # internal gains when occupied
+        self.occupancy = occupancy_shape()
+        t = clock()
+        self.zone_t = outdoor_temperature(t) * 0.3 + 24.0 * 0.7
+        self.humidity = float(rng.uniform(45.0, 60.0))
+        self.energy = float(rng.uniform(2_000.0, 40_000.0))
+        self.setpoints = {"cooling_setpoint": 26.0, "heating_setpoint": 20.0}
+        self.mode = 0
+        self.fan = 0
+        self.on = 1
+        self.duty = 0.0
+        self.state = 0
+        self.alarms = {"alarm_filter_dirty": 0, "alarm_compressor": 0, "alarm_sensor": 0}
+        self._last_t = t
+        self.image = RegisterImage(profile, self.values)
+        self.image.on_write = self.apply_writes
+
+    def _occupied(self, t: float) -> float:
+        minute = int(((t + self.tz_offset) / 60.0 + 3 * 1440) % len(self.occupancy))
+        return float(self.occupancy[minute])
+
+    def _advance(self, t: float) -> None:
+        a = self._last_t
+        while a < t:
+            dt = min(60.0, t - a)
+            outdoor = outdoor_temperature(a)
+            drift = (outdoor - self.zone_t) * dt / self.tau_s
+            gains = self.gain_k_per_h * self._occupied(a) * dt / 3600.0
+            self.zone_t += drift + gains
+            self.duty, self.state = self._control()
+            # Full duty moves the zone about 3 K per hour toward the setpoint.
+            direction = -1.0 if self.state == 1 else (1.0 if self.state == 2 else 0.0)
+            self.zone_t += direction * self.duty * 3.0 * dt / 3600.0
+            fan_kw = 0.08 * self.rated_kw if self.on else 0.0
+            self.energy += (self.duty * self.rated_kw + fan_kw) * dt / 3600.0
+            a += dt
+        self._last_t = max(self._last_t, t)
+
+    def _control(self) -> tuple[float, int]:
+        if not self.on:
+            return 0.0, 0
+        cool_sp = self.setpoints["cooling_setpoint"]
+        heat_sp = self.setpoints["heating_setpoint"]
+        if self.mode in (0, 1) and self.zone_t > cool_sp - 0.5:
+            return min(1.0, max(0.2, (self.zone_t - cool_sp + 0.5) / 2.0)), 1
+        if self.mode in (0, 2) and self.zone_t < heat_sp + 0.5:
+            return min(1.0, max(0.2, (heat_sp + 0.5 - self.zone_t) / 2.0)), 2
+        return 0.0, 3
+
+    def values(self) -> dict[str, float]:
+        t = self.clock()
+        if t > self._last_t:
+            self._advance(t)
+        fan_kw = 0.08 * self.rated_kw if self.on else 0.0
+        any_alarm = int(any(self.alarms.values()))
+        return {
+            "zone_temperature": self.zone_t,
+            "supply_air_temperature": self.zone_t - 8.0 * self.duty
+            if self.state == 1
+            else self.zone_t + 10.0 * self.duty,
+            "outdoor_temperature": outdoor_temperature(t),
+            "zone_humidity": self.humidity + 5.0 * math.sin(t / 7200.0),
+            "running_state": float(self.state),
+            "active_power": self.duty * self.rated_kw + fan_kw,
+            "energy_import": self.energy,
+            "cooling_setpoint": self.setpoints["cooling_setpoint"],
+            "heating_setpoint": self.setpoints["heating_setpoint"],
+            "mode": float(self.mode),
+            "fan_speed": float(self.fan),
+            "on_off": float(self.on),
+            "alarm_any": float(any_alarm),
+            **{k: float(v) for k, v in self.alarms.items()},
+        }
+
+    def apply_writes(self, written: dict[str, float]) -> None:
+        self._advance(self.clock())
+        for name, value in written.items():
+            if name in self.setpoints:
+                self.setpoints[name] = value
+            elif name == "mode":
+                self.mode = int(value)
+            elif name == "fan_speed":
+                self.fan = int(value)
+            elif name == "on_off":
+                self.on = int(value)
