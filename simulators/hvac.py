@@ -46,10 +46,10 @@ class SimulatedZone:
         self.mode = 0
         self.fan = 0
         self.on = 1
-        self.duty = 0.0
-        self.state = 0
+        self.duty, self.state = 0.0, 0
         self.alarms = {"alarm_filter_dirty": 0, "alarm_compressor": 0, "alarm_sensor": 0}
         self._last_t = t
+        self.duty, self.state = self._control()
         self.image = RegisterImage(profile, self.values)
         self.image.on_write = self.apply_writes
 

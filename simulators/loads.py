@@ -31,12 +31,15 @@ def occupancy_shape() -> np.ndarray:
     return weekday * weekend_factor
 
 
-def outdoor_temperature(epoch: float) -> float:
-    """A subtropical coastal climate (hot summer, mild winter), in degrees C."""
-    t = epoch / 86400.0
-    day_of_year = (t + 0.0) % 365.25
+def outdoor_temperature(epoch: float, tz_offset_hours: float = 8.0) -> float:
+    """A subtropical coastal climate (hot summer, mild winter), in degrees C.
+
+    Coldest around 20 January, warmest in late July; each day warmest at 14:30 local time.
+    """
+    local_days = (epoch + tz_offset_hours * 3600.0) / 86400.0
+    day_of_year = local_days % 365.25
     seasonal = 17.5 - 11.5 * math.cos(2 * math.pi * (day_of_year - 20) / 365.25)
-    daily = 4.0 * math.cos(2 * math.pi * ((t % 1.0) - 14.5 / 24))  # warmest at 14:30 UTC+0
+    daily = 4.0 * math.cos(2 * math.pi * ((local_days % 1.0) - 14.5 / 24))
     return seasonal + daily
 
 

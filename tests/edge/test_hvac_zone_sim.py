@@ -17,7 +17,7 @@ from simulators.fleet import DeviceFleet, DeviceGroup
 
 def test_zone_reads_match_state_and_writes_take_effect():
     profile = load("steward/hvac-zone")
-    clock = SimClock(1_784_120_000.0, 0.0)  # a July afternoon: the unit is cooling
+    clock = SimClock(1_784_098_800.0, 0.0)  # 15:00 on 15 July (UTC+8): the unit cools
     fleet = DeviceFleet([DeviceGroup(profile, [5])], seed=2, clock=clock)
     zone = fleet.zones[5]
     device = DeviceConfig("ahu-5", "b", 5, profile, 1.0, {}, tuple(profile.points))
