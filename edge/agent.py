@@ -1,7 +1,8 @@
-"""The edge agent's composition root: config -> buses -> sinks, and a clean stop.
+"""The edge agent's composition root: config -> buses -> outbox -> uplink, and a clean stop.
 
-Acquisition hands every poll's Sample and every Event to the agent's sinks. The agent
-owns no logic of its own beyond wiring, lifetimes and the periodic status line.
+Acquisition hands every poll's Sample and every Event to the agent's sinks; with an
+outbox configured, that is the outbox (durable), which the uplink drains to the central
+API. The agent owns no logic of its own beyond wiring, lifetimes and the status line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import resource
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from edge.acquire.modbus.bus import Bus
 from edge.config import SiteConfig
 from edge.model import Event, Sample
+from edge.outbox import Outbox
+from edge.uplink import Uplink
 
 log = logging.getLogger("steward.edge")
 
@@ -28,7 +32,6 @@ EventSink = Callable[[Event], None]
 class AgentCounters:
     samples: int = 0
     points: int = 0
-    points_bad: int = 0
     events: int = 0
     started: float = field(default_factory=time.monotonic)
     cpu_started: float = field(default_factory=time.process_time)
@@ -42,20 +45,60 @@ class Agent:
         site: SiteConfig,
         sample_sinks: list[SampleSink] | None = None,
         event_sinks: list[EventSink] | None = None,
+        *,
+        outbox: Outbox | None = None,
+        uplink: Uplink | None = None,
         status_every: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ):
         self.site = site
-        self.sample_sinks = sample_sinks or []
-        self.event_sinks = event_sinks or []
+        self.sample_sinks = list(sample_sinks or [])
+        self.event_sinks = list(event_sinks or [])
+        self.outbox = outbox
+        self.uplink = uplink
+        if outbox is not None:
+            self.sample_sinks.append(outbox.append_sample)
+            self.event_sinks.append(outbox.append_event)
         self.status_every = status_every
         self.counters = AgentCounters()
         by_bus: dict[str, list] = {}
         for device in site.devices:
             by_bus.setdefault(device.bus, []).append(device)
         self.buses = [
-            Bus(site.buses[bid], devs, self._on_sample, self._on_event)
+            Bus(site.buses[bid], devs, self._on_sample, self._on_event, clock=clock)
             for bid, devs in by_bus.items()
         ]
+
+    @classmethod
+    def from_site(cls, site: SiteConfig, **kwargs) -> Agent:
+        """The agent a site file describes: with its outbox and uplink when configured."""
+        outbox = uplink = None
+        base = site.path.parent
+        if site.outbox is not None:
+            o = site.outbox
+            outbox = Outbox(
+                base / o.path,
+                max_readings_points=o.max_points,
+                max_readings_bytes=o.max_bytes,
+                synchronous=o.synchronous,
+            )
+            log.info("outbox %s opened in %.3f s", outbox.path, outbox.open_seconds)
+        if site.uplink is not None:
+            if outbox is None:
+                raise ValueError(
+                    "uplink: needs an outbox: section (the uplink sends what it holds)"
+                )
+            u = site.uplink
+            uplink = Uplink(
+                outbox,
+                u.url,
+                u.resolve_token(base),
+                site.site,
+                site.building,
+                max_records=u.max_records,
+                max_age=u.max_age,
+            )
+        return cls(site, outbox=outbox, uplink=uplink, **kwargs)
 
     def _on_sample(self, sample: Sample) -> None:
         c = self.counters
@@ -70,21 +113,29 @@ class Agent:
             sink(event)
 
     async def run(self, duration: float | None = None) -> None:
-        """Poll until cancelled (or for `duration` seconds)."""
+        """Poll (and forward) until cancelled, or for `duration` seconds."""
         log.info(
-            "edge %s: %d devices on %d buses",
+            "edge %s: %d devices on %d buses%s",
             self.site.edge,
             len(self.site.devices),
             len(self.buses),
+            f", uplink to {self.uplink.url}" if self.uplink else "",
         )
         self.counters = AgentCounters()  # rates and CPU count from the first poll on
-        async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
-            tasks.append(tg.create_task(self._status_loop(), name="status"))
-            if duration is not None:
-                await asyncio.sleep(duration)
-                for t in tasks:
-                    t.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            if self.uplink is not None:
+                await stack.enter_async_context(self.uplink)
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
+                tasks.append(tg.create_task(self._status_loop(), name="status"))
+                if duration is not None:
+                    await asyncio.sleep(duration)
+                    for t in tasks:
+                        t.cancel()
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
 
     async def _status_loop(self) -> None:
         last_points = 0
@@ -136,7 +187,7 @@ class Agent:
                 totals["offline"] += 1 if p.consecutive_failures else 0
                 totals["polls"] += d["polls"]
         c = self.counters
-        return {
+        out = {
             **totals,
             "samples": c.samples,
             "points": c.points,
@@ -146,11 +197,13 @@ class Agent:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "devices": devices,
         }
+        if self.uplink is not None:
+            out["uplink"] = self.uplink.stats()
+        return out
 
 
 async def run_until_signalled(agent: Agent, duration: float | None = None) -> None:
-    import signal
-
+    """Run the agent; SIGINT/SIGTERM stop it cleanly (the outbox keeps what was accepted)."""
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 
 import orjson
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     r.add_argument("--stats-json", default=None, help="write final statistics to this file")
     r.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
+    r.add_argument("--sim-clock", default=None, help=argparse.SUPPRESS)
     r.add_argument("--verbose", "-v", action="store_true")
     return parser
 
@@ -95,11 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     from edge.agent import Agent, run_until_signalled
 
     sinks = [_stdout_sink] if args.stdout else []
-    if not sinks:
-        log.warning("no sink configured (--stdout, outbox): readings are counted, not kept")
-    agent = Agent(site, sample_sinks=sinks, status_every=args.status_every)
-    asyncio.run(run_until_signalled(agent, args.duration))
-    stats = agent.stats()
+    if not sinks and site.outbox is None:
+        log.warning("no outbox: section and no --stdout: readings are counted, not kept")
+    try:
+        agent = Agent.from_site(
+            site, sample_sinks=sinks, status_every=args.status_every, clock=_clock(args.sim_clock)
+        )
+    except ValueError as exc:
+        print(f"steward-edge: {site.path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(run_until_signalled(agent, args.duration))
+        stats = agent.stats()
+    finally:
+        agent.close()
     log.info(
         "stopped: %d points in %d samples, %d requests, %d errors, %d overruns",
         stats["points"],
@@ -112,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.stats_json, "w") as fh:
             json.dump(stats, fh, indent=1, default=str)
     return 0
+
+
+def _clock(spec: str | None):
+    """--sim-clock START:ANCHOR:SPEED (the demo): timestamps follow the simulator's time."""
+    if not spec:
+        return time.time
+    start, anchor, speed = (float(x) for x in spec.split(":"))
+    return lambda: start + (time.time() - anchor) * speed
 
 
 if __name__ == "__main__":

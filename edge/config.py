@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from device_profiles import Catalog, Profile, ProfileNotFound
 from device_profiles.addressing import parse_units
@@ -82,21 +89,74 @@ class DeviceEntry(DeviceFields):
 
 
 class OutboxSettings(_Strict):
-    path: str = "var/outbox.sqlite"
+    """Where accepted readings and events wait for the central API (path: relative to the site)."""
+
+    path: str = "outbox.sqlite"
+    # Bound on buffered readings; the oldest are dropped (counted, logged) beyond it.
+    # 20 M points is about 4 days of 200 meters x 20 points every 5 s.
     max_points: int = Field(20_000_000, ge=1000)
+    max_bytes: int = Field(2 * 1024**3, ge=1024**2)
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
 
 
 class UplinkSettings(_Strict):
-    url: str
-    token: str
-    batch_points: int = Field(5000, ge=1, le=100_000)
+    """The central API this edge reports to, and how it authenticates."""
+
+    url: str = Field(pattern=r"^https?://")
+    # Exactly one source for the edge's bearer token; keep secrets out of the site file
+    # with token_file or token_env.
+    token: str | None = None
+    token_file: str | None = None
+    token_env: str | None = None
+    max_records: int = Field(500, ge=1, le=20_000)
     max_age: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> UplinkSettings:
+        given = [k for k in ("token", "token_file", "token_env") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of token, token_file or token_env")
+        return self
+
+    def resolve_token(self, base: Path) -> str:
+        """The token itself; errors say where it was looked for."""
+        import os
+
+        if self.token:
+            return self.token
+        if self.token_env:
+            value = os.environ.get(self.token_env, "").strip()
+            if not value:
+                raise ValueError(
+                    f"uplink.token_env: environment variable {self.token_env} is not set"
+                )
+            return value
+        path = base / str(self.token_file)
+        try:
+            value = path.read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"uplink.token_file: cannot read {path}: {exc.strerror}") from None
+        if not value:
+            raise ValueError(f"uplink.token_file: {path} is empty")
+        return value
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:\-/]{1,128}$")  # what the central API accepts (edge/model.py)
+
+
+def _wire_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid name: use 1-128 letters, digits, _ . : - /")
+    return value
+
+
+WireName = Annotated[str, AfterValidator(_wire_name)]
 
 
 class SiteFile(_Strict):
-    site: str
-    building: str
-    edge: str | None = None
+    site: WireName
+    building: WireName
+    edge: WireName | None = None
     profiles_dir: str | None = None
     default_interval: Duration = 10.0
     buses: list[BusConfig] = Field(min_length=1)
