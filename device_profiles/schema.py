@@ -100,6 +100,8 @@ class Point(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Point:
+        if self.address + self.size > 0x10000:
+            raise ValueError(f"the point runs past the last address 65535 (address {self.address})")
         if self.table in BIT_TABLES and self.type != "bit":
             raise ValueError(f"a {self.table} point holds one bit: set type: bit")
         if self.type == "bit" and self.table not in BIT_TABLES and self.bit is None:
