@@ -125,13 +125,27 @@ class Agent:
         async with contextlib.AsyncExitStack() as stack:
             if self.uplink is not None:
                 await stack.enter_async_context(self.uplink)
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
-                tasks.append(tg.create_task(self._status_loop(), name="status"))
-                if duration is not None:
-                    await asyncio.sleep(duration)
-                    for t in tasks:
-                        t.cancel()
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
+                    tasks.append(tg.create_task(self._status_loop(), name="status"))
+                    if duration is not None:
+                        await asyncio.sleep(duration)
+                        for t in tasks:
+                            t.cancel()
+            finally:
+                await self._flush()
+
+    async def _flush(self, timeout: float = 3.0) -> None:
+        """On a clean stop, give the uplink a moment to send what is left (it stays in the
+        outbox for the next start if the API is not reachable)."""
+        if self.uplink is None:
+            return
+        with contextlib.suppress(Exception):
+            if await self.uplink.drain(timeout):
+                log.info("stopping: outbox empty, everything was delivered")
+            else:
+                log.info("stopping: undelivered records stay in the outbox for the next start")
 
     def close(self) -> None:
         if self.outbox is not None:

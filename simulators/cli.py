@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="UNITS:KIND, kinds no_answer, drop, exception=N, slow=SECONDS, illegal_point=NAME",
     )
     m.add_argument("-v", "--verbose", action="store_true")
+
+    d = sub.add_parser("demo", help="simulated building + edge agent + central API on loopback")
+    from simulators.demo import add_arguments
+
+    add_arguments(d)
     return parser
 
 
@@ -105,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise
     try:
         if args.command == "meters":
             asyncio.run(serve_meters(args))
