@@ -97,6 +97,7 @@ class Agent:
                 site.building,
                 max_records=u.max_records,
                 max_age=u.max_age,
+                backoff_max=u.retry_max,
             )
         return cls(site, outbox=outbox, uplink=uplink, **kwargs)
 
