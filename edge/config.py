@@ -108,7 +108,7 @@ class UplinkSettings(_Strict):
     token: str | None = None
     token_file: str | None = None
     token_env: str | None = None
-    max_records: int = Field(500, ge=1, le=20_000)
+    max_records: int = Field(2000, ge=1, le=20_000)
     max_age: Duration = 2.0
     # Longest wait between attempts while the API is unreachable (backoff doubles up to it).
     retry_max: Duration = 10.0

@@ -191,6 +191,8 @@ class Outbox:
         for name, bound in bounds.items():
             if bound is not None and bound < 1:
                 raise ValueError(f"{name} must be at least 1 or None, not {bound}")
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL, EXTRA or OFF, not {synchronous!r}")
         if not 0.0 <= drop_slack < 1.0:
             raise ValueError(f"drop_slack must be in [0, 1), not {drop_slack}")
         self.path = Path(path)
@@ -201,7 +203,10 @@ class Outbox:
         started = time.perf_counter()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                # Still durable (rollback journal), but slower and readers block writers.
+                log.warning("outbox %s: SQLite refused WAL mode here (%s)", self.path, mode)
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             # Keep the WAL file from staying large after a big drain.
             self._db.execute("PRAGMA journal_size_limit=67108864")
@@ -233,10 +238,12 @@ class Outbox:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # Also after a failed COMMIT (disk full, I/O error), which leaves it open.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # ------------------------------------------------------------------ listeners
 

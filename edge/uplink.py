@@ -12,15 +12,16 @@ Order and pacing
 - The events lane (events and alarms) goes before readings; one batch is in flight at a
   time, so each lane arrives in order.
 - A batch is bounded by ``max_records``, ``max_bytes`` (uncompressed JSON) and age: a
-  partial batch waits until its oldest record is ``max_age`` old, a full one (a backlog)
-  goes at once, back to back.
+  partial batch waits until its first record has waited ``max_age`` (as this process
+  saw it), a full one (a backlog) goes at once, back to back. Events wait 0 s by default.
 - Batch bodies are spliced from the stored JSON bytes; records are never decoded here.
 
 Failures (nothing is ever dropped by the uplink)
 - network errors, timeouts, 5xx, 429: exponential backoff with jitter, capped, reset on
-  success.
-- 401/403 (bad token) and other unexpected 4xx (wrong URL): an ERROR naming the problem
-  and a long pause before trying again; these need an operator, not a tight loop.
+  success; a Retry-After in seconds is honoured up to the cap.
+- 401 (bad token), 403 (site/building not the edge's) and other unexpected 4xx (wrong
+  URL): an ERROR naming the problem and a long pause before trying again; these need an
+  operator, not a tight loop.
 - 413: the batch is too large for the API: halve this lane's limits and retry.
 - 400/422: the API refused the batch as malformed. The uplink narrows it down to the
   first refused record (from the error locations the API reports, else by halving) and
@@ -41,10 +42,12 @@ import gzip
 import itertools
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import httpx
@@ -87,7 +90,7 @@ class _Counters:
     recent: deque[tuple[float, int, int]] = field(default_factory=deque)  # mono, records, points
 
 
-class _Outcome:
+class _Outcome(Enum):
     """What one delivery attempt asks the loop to do next."""
 
     SENT = "sent"  # go on at once
@@ -161,6 +164,7 @@ class Uplink:
             orjson.dumps(building),
         )
         self._failures = 0
+        self._retry_after = 0.0
         self._counters = _Counters()
         self._started = time.monotonic()
         self._reset_warned: set[Lane] = set()
@@ -267,19 +271,37 @@ class Uplink:
                 await self._unpaused.wait()
             # Cleared before looking, so an append during the look still wakes the wait.
             self._wake.clear()
-            batch, wait = self._next_due_batch()
-            if batch is None:
-                self._state = "idle"
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                continue
-            self._state = "sending"
-            outcome = await self._deliver(client, batch)
+            try:
+                batch, wait = self._next_due_batch()
+                if batch is not None:
+                    self._state = "sending"
+                    outcome = await self._deliver(client, batch)
+            except Exception as exc:
+                # The outbox (disk full, I/O error) or a bug: keep the uplink alive and
+                # loud rather than let its task die quietly.
+                log.exception("uplink: unexpected failure, retrying with backoff")
+                batch, outcome = None, self._failed("internal", repr(exc), logged=True)
+            else:
+                if batch is None:
+                    self._state = "idle"
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a
+                    # cancellation arriving as the wait ends; stop() would then hang.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+                    continue
             if outcome == _Outcome.BACKOFF:
                 self._failures += 1
                 ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+                # Jitter spreads the retries of many edges after a shared outage; the
+                # server's Retry-After, when it gave one, is a floor (within backoff_max).
+                delay = max(
+                    random.uniform(self.backoff_initial, ceiling),
+                    min(self._retry_after, self.backoff_max),
+                )
+                self._retry_after = 0.0
                 self._state = "backoff"
-                await asyncio.sleep(random.uniform(self.backoff_initial, ceiling))
+                await asyncio.sleep(delay)
             elif outcome == _Outcome.CONFIG:
                 self._state = "waiting for configuration fix"
                 await asyncio.sleep(self.config_error_backoff)
@@ -287,29 +309,37 @@ class Uplink:
                 self._failures = 0
 
     def _next_due_batch(self) -> tuple[OutboxBatch | None, float]:
-        """The first lane's batch that is due, else (None, seconds until one may be)."""
+        """The first lane's batch that is due, else (None, seconds until one may be).
+
+        Decided from the lane's ends and totals (a few index lookups) before reading any
+        record: the loop wakes on every append, and re-reading a filling batch each time
+        would cost more than sending it.
+        """
         wait = self.poll_interval
         for lane in LANES:
+            held = self.outbox.lane_backlog(lane)
+            if held.first_seq is None:
+                self._first_seen.pop(lane, None)
+                continue
             limits = self._limits[lane]
             narrow = self._narrow[lane]
             max_records = limits.max_records if narrow is None else min(narrow, limits.max_records)
+            full = held.records >= max_records or held.bytes >= limits.max_bytes
+            if not (full or self._draining or narrow is not None):
+                now = time.monotonic()
+                seen = self._first_seen.get(lane)
+                if seen is None or seen[0] != held.first_seq:
+                    seen = self._first_seen[lane] = (held.first_seq, now)
+                # Age is how long this uplink has seen the batch's first record waiting,
+                # not its timestamp: device clocks can be off, and replayed or backfilled
+                # data is old by nature yet should still go in full batches.
+                due_in = self.max_age[lane] - (now - seen[1])
+                if due_in > 0:
+                    wait = min(wait, due_in)
+                    continue
             batch = self.outbox.peek(lane, max_records, limits.max_bytes)
-            if batch is None:
-                self._first_seen.pop(lane, None)
-                continue
-            if batch.more or self._draining or narrow is not None:
+            if batch is not None:
                 return batch, 0.0
-            now = time.monotonic()
-            seen = self._first_seen.get(lane)
-            if seen is None or seen[0] != batch.first_seq:
-                seen = self._first_seen[lane] = (batch.first_seq, now)
-            # Age by the record's own timestamp, or by how long this uplink has watched it
-            # (clocks of devices can be off), whichever is older.
-            age = max(time.time() - batch.oldest_ts, now - seen[1])
-            due_in = self.max_age[lane] - age
-            if due_in <= 0:
-                return batch, 0.0
-            wait = min(wait, due_in)
         return None, wait
 
     def _body(self, batch: OutboxBatch) -> bytes:
@@ -325,7 +355,7 @@ class Uplink:
             )
         )
 
-    async def _deliver(self, client: httpx.AsyncClient, batch: OutboxBatch) -> str:
+    async def _deliver(self, client: httpx.AsyncClient, batch: OutboxBatch) -> _Outcome:
         body = self._body(batch)
         if len(body) >= _THREAD_COMPRESS_BYTES:
             compressed = await asyncio.to_thread(gzip.compress, body, self.gzip_level, mtime=0)
@@ -348,22 +378,33 @@ class Uplink:
             # The API already holds this whole batch: a replay after a lost response.
             return self._acknowledged(batch, response, len(body), len(compressed), replay=True)
         detail = _detail(response)
-        if status in (401, 403):
+        if status == 401:
             log.error(
-                "the API refused this edge's token (HTTP %d: %s); check the token configured "
+                "the API refused this edge's token (HTTP 401: %s); check the token configured "
                 "for site %s building %s; nothing is dropped, retrying in %.0f s",
-                status,
                 detail,
                 self.site,
                 self.building,
                 self.config_error_backoff,
             )
-            return self._failed("auth", f"HTTP {status}: {detail}", logged=True, config=True)
+            return self._failed("auth", f"HTTP 401: {detail}", logged=True, config=True)
+        if status == 403:
+            log.error(
+                "the API does not let this edge write site %s building %s (HTTP 403: %s); "
+                "check site and building against the edge's registration; nothing is "
+                "dropped, retrying in %.0f s",
+                self.site,
+                self.building,
+                detail,
+                self.config_error_backoff,
+            )
+            return self._failed("forbidden", f"HTTP 403: {detail}", logged=True, config=True)
         if status == 413:
             return self._too_large(batch, detail)
         if status in (400, 422):
             return self._refused(batch, response, detail)
         if status == 429 or status >= 500:
+            self._retry_after = _retry_after(response)
             kind = "throttled" if status == 429 else "server"
             return self._failed(kind, f"HTTP {status} from {self.url}: {detail}")
         log.error(
@@ -379,7 +420,7 @@ class Uplink:
 
     def _failed(
         self, kind: str, message: str, *, logged: bool = False, config: bool = False
-    ) -> str:
+    ) -> _Outcome:
         c = self._counters
         c.errors[kind] += 1
         c.last_error = message
@@ -398,7 +439,7 @@ class Uplink:
         sent_bytes: int,
         *,
         replay: bool = False,
-    ) -> str:
+    ) -> _Outcome:
         try:
             answer = response.json()
             if replay and isinstance(answer.get("detail"), dict):
@@ -458,7 +499,7 @@ class Uplink:
             log.info("uplink: the API accepts batches again after %d failures", self._failures)
         return _Outcome.SENT
 
-    def _too_large(self, batch: OutboxBatch, detail: str) -> str:
+    def _too_large(self, batch: OutboxBatch, detail: str) -> _Outcome:
         lane = batch.lane
         self._counters.errors["too_large"] += 1
         if len(batch) == 1:
@@ -477,7 +518,7 @@ class Uplink:
         )
         return _Outcome.RETRY_NOW
 
-    def _refused(self, batch: OutboxBatch, response: httpx.Response, detail: str) -> str:
+    def _refused(self, batch: OutboxBatch, response: httpx.Response, detail: str) -> _Outcome:
         lane = batch.lane
         self._counters.errors["refused"] += 1
         self._counters.last_error = f"HTTP {response.status_code}: {detail}"
@@ -511,7 +552,7 @@ class Uplink:
         self._narrow[lane] = None
         return _Outcome.CONFIG
 
-    def _quarantine(self, batch: OutboxBatch, reason: str) -> str:
+    def _quarantine(self, batch: OutboxBatch, reason: str) -> _Outcome:
         self.outbox.quarantine(batch.lane, batch.first_seq, reason)
         self._narrow[batch.lane] = None
         self._counters.quarantined += 1
@@ -534,8 +575,13 @@ class Uplink:
         now = time.time()
         window = min(_RATE_WINDOW_S, max(now_mono - self._started, 1e-9))
         recent = [r for r in c.recent if r[0] >= now_mono - _RATE_WINDOW_S]
-        backlog = {}
-        for lane, b in self.outbox.backlog().items():
+        backlog: dict[str, dict] = {}
+        try:
+            lanes = self.outbox.backlog()
+        except sqlite3.Error as exc:  # metrics must answer even when the outbox cannot
+            lanes = {}
+            backlog["error"] = {"message": repr(exc)}
+        for lane, b in lanes.items():
             backlog[lane] = {
                 "records": b.records,
                 "points": b.points,
@@ -581,6 +627,9 @@ class Uplink:
         s = self.stats()
         parts = []
         for lane, b in s["backlog"].items():
+            if lane == "error":
+                parts.append(f"unknown ({b['message']})")
+                continue
             age = "" if b["age_s"] is None else f", oldest {b['age_s']:.1f} s"
             parts.append(
                 f"{lane} {b['records']} records{age}, dropped {b['dropped_records']}, "
@@ -613,6 +662,8 @@ def _detail(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"][:500]  # the API's one-line summary naming each field
     detail = body.get("detail", body) if isinstance(body, dict) else body
     if isinstance(detail, list):
         messages = []
@@ -625,6 +676,14 @@ def _detail(response: httpx.Response) -> str:
         more = f" (+{len(detail) - 3} more)" if len(detail) > 3 else ""
         return "; ".join(messages) + more
     return str(detail)[:500]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds from a Retry-After header given in seconds (0 when absent or a date)."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", 0)))
+    except ValueError:
+        return 0.0
 
 
 def _first_refused_record(response: httpx.Response) -> int | None:

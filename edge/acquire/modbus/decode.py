@@ -86,9 +86,7 @@ class CompiledRequest:
                 continue
             if isinstance(raw, float) and not math.isfinite(raw):
                 reason = f"device reported {raw}"
-                out.append(
-                    Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind)
-                )
+                out.append(Reading(ts, device, d.name, None, d.unit, Quality.BAD, reason, d.kind))
                 continue
             if d.divisor:
                 value = raw / d.divisor + d.offset if d.divisor != 1.0 or d.offset else raw
