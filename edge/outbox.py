@@ -122,6 +122,7 @@ class LaneBacklog:
             "records": self.records,
             "oldest_ts": self.oldest_ts,
             "dropped": self.dropped_records,
+            "quarantined": self.quarantined,
         }
 
 

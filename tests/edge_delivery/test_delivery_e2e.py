@@ -311,7 +311,8 @@ def test_real_api_refusals_wrong_token_and_poison_record(
         [dead] = outbox.quarantined()
         assert outbox.backlog()["readings"].records == 0
     assert dead["seq"] == 8
-    assert dead["reason"].startswith("HTTP 422: records[0].points[1]")
+    assert dead["reason"].startswith("HTTP 422: records[0]")
+    assert "points[1] (power): a good reading needs a value" in dead["reason"]
     assert "a good reading needs a value" in dead["reason"]
     assert sorted(api.uids("poison-site")) == [i for i in range(20) if i != 7]
     assert api.cursor("poison-edge", "readings")[:2] == (20, 1)  # the API saw the gap

@@ -76,6 +76,7 @@ def test_drains_events_first_gzipped_with_token_in_order(tmp_path: Path) -> None
                 "records": 25,
                 "oldest_ts": pytest.approx(time.time() - 100, abs=5),
                 "dropped": 0,
+                "quarantined": 0,
             }
             assert stored_uids(state) == list(range(25))
             assert stats["sent"]["records"] == {"events": 2, "readings": 25}

@@ -1,0 +1,1 @@
+"""Steward's central API: ingest from the edges, stores, queries, operations endpoints."""

@@ -1,0 +1,95 @@
+"""create_app(settings): the FastAPI application, its store opened for its lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+
+from cloud_api.metrics import ApiMetrics
+from cloud_api.routers import edges, ingest, ops, series
+from cloud_api.settings import ApiSettings
+from cloud_api.store.base import Store
+from cloud_api.store.influx import InfluxSink
+from cloud_api.store.sqlite import SqliteStore
+
+API_VERSION = "1"
+STATIC = Path(__file__).parent / "static"
+
+
+def open_store(settings: ApiSettings, metrics: ApiMetrics) -> Store:
+    primary = SqliteStore(settings.db, settings.sqlite_synchronous)
+    if not settings.influx_url:
+        return primary
+    return InfluxSink(
+        primary,
+        url=settings.influx_url,
+        token=settings.influx_token,
+        org=settings.influx_org,
+        bucket=settings.influx_bucket,
+        metrics=metrics,
+        batch_points=settings.influx_batch_points,
+        flush_seconds=settings.influx_flush_seconds,
+        queue_points=settings.influx_queue_points,
+        timeout_seconds=settings.influx_timeout_seconds,
+    )
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings if settings is not None else ApiSettings()
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = open_store(settings, metrics)
+        # One thread decodes, validates and stores batches, one after another (see
+        # routers/ingest.py for why not more).
+        app.state.ingest_worker = ThreadPoolExecutor(1, thread_name_prefix="ingest")
+        try:
+            yield
+        finally:
+            app.state.ingest_worker.shutdown(wait=True)
+            app.state.store.close()
+
+    app = FastAPI(
+        title="Steward central API",
+        version=API_VERSION,
+        summary="Readings and events from the buildings' edge agents, stored exactly once.",
+        lifespan=lifespan,
+        # FastAPI's own docs pages load their scripts from a CDN; ours ships in the package.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for module in (ingest, series, edges, ops):
+        app.include_router(module.router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                ingest.openapi_schemas()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    docs_page = (STATIC / "docs.html").read_text("utf-8")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page)
+
+    return app

@@ -1,0 +1,191 @@
+"""The series catalogue and each series' data, raw or rolled up.
+
+GET /v1/series/{id}/data
+- from, to: epoch seconds or ISO 8601 date-times (a time without offset is UTC; a '+' in
+  an offset may arrive as a space when not URL-encoded, which is accepted). The interval
+  is [from, to): raw readings with from <= ts < to, buckets whose start lies in it.
+  Default: all of the series' history.
+- step: raw (default), 15m, 1h or 1d. Buckets are aligned to UTC (see store/rollup.py),
+  each with count, min, max, avg, first and last readings; counters also carry
+  `consumption` (see store/rollup.py for how steps across bucket edges are attributed).
+- limit: rows per answer, default 10,000, at most 100,000 (a larger limit is a 400).
+  When more rows match, the answer holds the first `limit` of them and `next` is the URL
+  of the following page (the same query with an `after` cursor); `next` is null on the
+  last page.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from cloud_api.store.base import BadCursorError, SeriesInfo, Step, Store
+from cloud_api.store.rollup import STEPS
+
+router = APIRouter(tags=["series"])
+
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 100_000
+
+
+class SeriesOut(BaseModel):
+    id: int
+    site: str
+    building: str
+    device: str
+    point: str
+    unit: str
+    kind: str = Field(description="gauge or counter")
+    tags: dict[str, str] = Field(description="the device's tags as the edge reports them")
+
+
+class SeriesList(BaseModel):
+    series: list[SeriesOut]
+
+
+class RawReading(BaseModel):
+    ts: float
+    value: float | None
+    text: str | None = Field(None, description="a reading that is text, not a number")
+    quality: str
+    reason: str | None
+
+
+class Bucket(BaseModel):
+    start: int = Field(description="bucket start, epoch seconds")
+    count: int
+    min: float
+    max: float
+    avg: float
+    first: float
+    last: float
+    first_ts: float
+    last_ts: float
+    consumption: float | None = Field(None, description="counters only")
+
+
+class SeriesData(BaseModel):
+    series: SeriesOut
+    step: Step
+    from_: float = Field(alias="from")
+    to: float | None = Field(description="null: no upper bound")
+    points: list[RawReading] | list[Bucket]
+    next: str | None = Field(description="URL of the next page; null on the last page")
+
+
+def _series_out(info: SeriesInfo) -> dict:
+    return {
+        "id": info.id,
+        "site": info.site,
+        "building": info.building,
+        "device": info.device,
+        "point": info.point,
+        "unit": info.unit,
+        "kind": info.kind,
+        "tags": info.tags,
+    }
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def parse_instant(text: str, name: str) -> float:
+    """Epoch seconds from epoch seconds or an ISO 8601 date-time."""
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value):
+            raise HTTPException(400, f"{name}: must be a finite time, got {text!r}")
+        return value
+    candidate = text.strip()
+    if "T" in candidate and " " in candidate.split("T", 1)[1]:
+        candidate = candidate.replace(" ", "+")  # an unencoded '+' of an offset
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise HTTPException(
+            400, f"{name}: expected epoch seconds or an ISO 8601 date-time, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@router.get("/v1/series", response_model=SeriesList, summary="The series catalogue")
+def list_series(
+    request: Request,
+    site: str | None = None,
+    building: str | None = None,
+    device: str | None = None,
+) -> Response:
+    store: Store = request.app.state.store
+    found = store.list_series(site=site, building=building, device=device)
+    return _json({"series": [_series_out(info) for info in found]})
+
+
+@router.get("/v1/series/{series_id}", response_model=SeriesOut, summary="One series")
+def get_series(request: Request, series_id: int) -> Response:
+    store: Store = request.app.state.store
+    info = store.get_series(series_id)
+    if info is None:
+        raise HTTPException(404, f"no series with id {series_id}")
+    return _json(_series_out(info))
+
+
+@router.get(
+    "/v1/series/{series_id}/data",
+    response_model=SeriesData,
+    summary="Readings or rollups of one series",
+    responses={400: {"description": "bad from, to, limit or after"}, 404: {}},
+)
+def series_data(
+    request: Request,
+    series_id: int,
+    from_: Annotated[
+        str | None, Query(alias="from", description="epoch seconds or ISO 8601; inclusive")
+    ] = None,
+    to: Annotated[str | None, Query(description="epoch seconds or ISO 8601; exclusive")] = None,
+    step: Step = "raw",
+    limit: Annotated[int, Query(description=f"at most {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    after: Annotated[str | None, Query(description="the cursor from `next`")] = None,
+) -> Response:
+    store: Store = request.app.state.store
+    start = parse_instant(from_, "from") if from_ is not None else 0.0
+    end = parse_instant(to, "to") if to is not None else math.inf
+    if start >= end:
+        raise HTTPException(400, f"from must be before to (from={start}, to={end})")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise HTTPException(400, f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    info = store.get_series(series_id)
+    if info is None:
+        raise HTTPException(404, f"no series with id {series_id}")
+    try:
+        if step == "raw":
+            page = store.raw(series_id, start, end, limit, after)
+        else:
+            page = store.rollups(series_id, STEPS[step], start, end, limit, after)
+    except BadCursorError as e:
+        raise HTTPException(400, str(e)) from None
+    next_url = None
+    if page.next_after is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+        query.append(("after", page.next_after))
+        next_url = f"{request.url.path}?{urlencode(query)}"
+    body = {
+        "series": _series_out(info),
+        "step": step,
+        "from": start,
+        "to": end if math.isfinite(end) else None,
+        "points": page.rows,  # dataclasses, which orjson serialises natively
+        "next": next_url,
+    }
+    return _json(body)

@@ -1,0 +1,72 @@
+"""The API's settings: environment variables STEWARD_API_*, or a dotenv-style file.
+
+Precedence, highest first: values passed in code (the CLI's flags), environment
+variables, the settings file (`steward-api.env` in the working directory when present,
+or the file given with --env-file), the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+DEFAULT_ENV_FILE = "steward-api.env"
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STEWARD_API_",
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="forbid",
+    )
+
+    db: Path = Field(Path("./var/steward.sqlite"), description="the SQLite store's file")
+    host: str = "127.0.0.1"
+    port: int = Field(8400, ge=1, le=65535)
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="NORMAL survives a crash of the API process (kill -9); FULL also a power"
+        " loss or OS crash, at the cost of one fsync per batch",
+    )
+
+    max_body_bytes: int = Field(16 * MiB, ge=1024, description="ingest body as sent")
+    max_decompressed_bytes: int = Field(
+        64 * MiB, ge=1024, description="ingest body after Content-Encoding: gzip"
+    )
+
+    influx_url: str | None = Field(
+        None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"
+    )
+    influx_token: str = ""
+    influx_org: str = "steward"
+    influx_bucket: str = "steward"
+    influx_batch_points: int = Field(5000, ge=1, description="lines per write request")
+    influx_flush_seconds: float = Field(1.0, gt=0, description="longest wait to fill a write")
+    influx_queue_points: int = Field(
+        1_000_000, ge=1, description="points held for the sink while it is slow or down"
+    )
+    influx_timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _limits_agree(self) -> ApiSettings:
+        if self.max_decompressed_bytes < self.max_body_bytes:
+            raise ValueError(
+                "max_decompressed_bytes must be at least max_body_bytes "
+                f"({self.max_decompressed_bytes} < {self.max_body_bytes})"
+            )
+        return self
+
+
+def load_settings(env_file: Path | None = None, **overrides: object) -> ApiSettings:
+    """Settings from the environment and a file; overrides (not None) win over both."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    if env_file is not None:
+        if not env_file.is_file():
+            raise FileNotFoundError(f"settings file {env_file} does not exist")
+        return ApiSettings(_env_file=env_file, **given)  # type: ignore[call-arg]
+    return ApiSettings(**given)  # type: ignore[arg-type]

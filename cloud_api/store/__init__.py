@@ -1,0 +1,1 @@
+"""Stores behind one interface (base.Store): SQLite by default, an optional InfluxDB sink."""

@@ -1,0 +1,168 @@
+"""The Store protocol every backend implements, and the plain values it speaks.
+
+A store keeps the readings and events the edges send, the per-(edge, lane) cursor that
+makes ingest exactly-once (see edge/model.py's delivery contract), the series catalogue,
+rollups, and the registered edges with their hashed tokens.
+
+Every method may be called from any thread; a store serialises its own writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from edge.model import EventBatch, EventRecord, IngestAck, ReadingBatch, ReadingRecord
+
+Step = Literal["raw", "15m", "1h", "1d"]
+
+
+class EdgeExistsError(ValueError):
+    """An edge of that name is already registered."""
+
+
+class BadCursorError(ValueError):
+    """A paging cursor that this store did not hand out."""
+
+
+class StoreUnavailableError(RuntimeError):
+    """The store cannot take the write now (disk full, file locked, ...); retry later."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeIdentity:
+    """Who is writing: an authenticated edge and where it may write."""
+
+    name: str
+    site: str
+    building: str | None = None  # None: any building of the site
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeCredential:
+    identity: EdgeIdentity
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    acked: int
+    dropped_at_edge: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeInfo:
+    name: str
+    site: str
+    building: str | None
+    revoked: bool
+    created_at: float
+    last_seen: float | None
+    backlog: dict[str, dict] = field(default_factory=dict)  # lane -> the edge's last report
+    lanes: dict[str, LaneState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    ack: IngestAck
+    first_seq: int  # of the batch
+    last_seq: int
+    new_records: list[ReadingRecord] | list[EventRecord]  # the records stored by this call
+    points: int  # readings stored by this call
+
+    @property
+    def replay(self) -> bool:
+        """Every record of the batch was already acknowledged: nothing was stored."""
+        return self.ack.accepted == 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    id: int
+    site: str
+    building: str
+    device: str
+    point: str
+    unit: str
+    kind: str  # gauge | counter
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    ts: float
+    value: float | None
+    text: str | None
+    quality: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRow:
+    start: int
+    count: int
+    min: float
+    max: float
+    avg: float
+    first: float
+    last: float
+    first_ts: float
+    last_ts: float
+    consumption: float | None  # counters only
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[RawRow] | list[BucketRow]
+    next_after: str | None  # pass as `after` to get the rows that follow; None: no more
+
+
+class Store(Protocol):
+    name: str
+
+    def ingest(
+        self, edge: EdgeIdentity, batch: ReadingBatch | EventBatch, received_at: float
+    ) -> IngestOutcome:
+        """Store a validated batch exactly once per (edge, lane, seq), atomically."""
+        ...
+
+    def list_series(
+        self, site: str | None = None, building: str | None = None, device: str | None = None
+    ) -> list[SeriesInfo]: ...
+
+    def get_series(self, series_id: int) -> SeriesInfo | None: ...
+
+    def raw(
+        self, series_id: int, start: float, end: float, limit: int, after: str | None = None
+    ) -> Page:
+        """Readings with start <= ts < end in time order, at most `limit` of them."""
+        ...
+
+    def rollups(
+        self,
+        series_id: int,
+        step: int,
+        start: float,
+        end: float,
+        limit: int,
+        after: str | None = None,
+    ) -> Page:
+        """Buckets of `step` seconds with start <= bucket start < end, in time order."""
+        ...
+
+    def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None: ...
+
+    def revoke_edge(self, name: str) -> bool:
+        """True when the edge existed."""
+        ...
+
+    def credential(self, token_hash: str) -> EdgeCredential | None: ...
+
+    def list_edges(self) -> list[EdgeInfo]: ...
+
+    def ping(self) -> None:
+        """Raise when the store cannot answer."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,297 @@
+"""An optional InfluxDB sink: a Store that writes through to a primary store, then copies
+the new readings to any server speaking the InfluxDB v2 write API (InfluxDB 2/3,
+VictoriaMetrics).
+
+The primary store is the system of record: ingest returns once the primary has stored
+the batch; the copy to InfluxDB happens on a background thread, so a slow or dead
+InfluxDB never delays or fails ingest. Queries are served by the primary.
+
+What is written: one line per reading record, measurement = the device kind from the
+record's `kind` tag (meter, hvac, ...) or "device" when it has none; tags site, building,
+device plus the record's other tags; one float field per point; the timestamp in
+milliseconds. Only good numeric readings are written, as in the rollups; bad, stale and
+text readings stay in the primary store only, and so do events.
+
+When the sink cannot write: every failed attempt counts in
+steward_influx_write_errors_total and is logged. Connection failures and 5xx/429 answers
+are retried with backoff (up to 30 s apart) while further readings wait in a bounded
+queue (influx_queue_points); readings that do not fit, or that the server refuses with
+another 4xx, or that are still queued when the API stops, are counted in
+steward_influx_points_dropped_total{reason} and logged. They remain in the primary store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+
+from cloud_api.metrics import ApiMetrics
+from cloud_api.store.base import (
+    EdgeCredential,
+    EdgeIdentity,
+    EdgeInfo,
+    IngestOutcome,
+    Page,
+    SeriesInfo,
+    Store,
+)
+from edge.model import EventBatch, Quality, ReadingBatch, ReadingRecord
+
+log = logging.getLogger("steward.api.influx")
+
+_MAX_BACKOFF_S = 30.0
+
+_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\n"})
+_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n"})
+
+
+def _esc(text: str) -> str:
+    return text.translate(_KEY_ESCAPES)
+
+
+def line_protocol(
+    site: str, building: str, records: Iterable[ReadingRecord]
+) -> tuple[list[str], int]:
+    """InfluxDB line protocol for the good numeric readings of records (ms precision),
+    and how many readings (fields) the lines hold."""
+    lines = []
+    readings = 0
+    for record in records:
+        fields = [
+            f"{_esc(p.point)}={p.value!r}"
+            for p in record.points
+            if p.quality is Quality.GOOD and isinstance(p.value, float)
+        ]
+        if not fields:
+            continue
+        readings += len(fields)
+        tags = {k: v for k, v in record.tags.items() if k != "kind" and v}
+        tags.update(site=site, building=building, device=record.device)  # these are ours
+        tag_text = ",".join(f"{_esc(k)}={_esc(v)}" for k, v in sorted(tags.items()))
+        measurement = (record.tags.get("kind") or "device").translate(_MEASUREMENT_ESCAPES)
+        lines.append(f"{measurement},{tag_text} {','.join(fields)} {round(record.ts * 1000)}")
+    return lines, readings
+
+
+@dataclass(slots=True)
+class _Queued:
+    lines: list[str]
+    points: int  # readings (fields) in the lines
+
+
+class InfluxSink:
+    """The Store protocol: the primary's, plus a background copy of readings to InfluxDB."""
+
+    def __init__(
+        self,
+        primary: Store,
+        *,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        metrics: ApiMetrics,
+        batch_points: int = 5000,
+        flush_seconds: float = 1.0,
+        queue_points: int = 1_000_000,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self.primary = primary
+        self.name = f"{primary.name}+influx"
+        self._url = url
+        self._org = org
+        self._bucket = bucket
+        self._metrics = metrics
+        self._batch_points = batch_points
+        self._flush_seconds = flush_seconds
+        self._queue_points = queue_points
+        self._client = InfluxDBClient(
+            url=url, token=token, org=org, timeout=int(timeout_seconds * 1000)
+        )
+        self._writer = self._client.write_api(write_options=SYNCHRONOUS)
+        self._queue: deque[_Queued] = deque()
+        self._queued_points = 0
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="influx-sink", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ the Store protocol
+
+    def ingest(
+        self, edge: EdgeIdentity, batch: ReadingBatch | EventBatch, received_at: float
+    ) -> IngestOutcome:
+        outcome = self.primary.ingest(edge, batch, received_at)
+        if isinstance(batch, ReadingBatch) and outcome.new_records:
+            lines, points = line_protocol(batch.site, batch.building, outcome.new_records)  # type: ignore[arg-type]
+            if lines:
+                self._enqueue(lines, points, f"{batch.site}/{batch.building}")
+        return outcome
+
+    def list_series(
+        self, site: str | None = None, building: str | None = None, device: str | None = None
+    ) -> list[SeriesInfo]:
+        return self.primary.list_series(site=site, building=building, device=device)
+
+    def get_series(self, series_id: int) -> SeriesInfo | None:
+        return self.primary.get_series(series_id)
+
+    def raw(
+        self, series_id: int, start: float, end: float, limit: int, after: str | None = None
+    ) -> Page:
+        return self.primary.raw(series_id, start, end, limit, after)
+
+    def rollups(
+        self,
+        series_id: int,
+        step: int,
+        start: float,
+        end: float,
+        limit: int,
+        after: str | None = None,
+    ) -> Page:
+        return self.primary.rollups(series_id, step, start, end, limit, after)
+
+    def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None:
+        self.primary.add_edge(identity, token_hash)
+
+    def revoke_edge(self, name: str) -> bool:
+        return self.primary.revoke_edge(name)
+
+    def credential(self, token_hash: str) -> EdgeCredential | None:
+        return self.primary.credential(token_hash)
+
+    def list_edges(self) -> list[EdgeInfo]:
+        return self.primary.list_edges()
+
+    def ping(self) -> None:
+        self.primary.ping()  # the sink being down is a metric, not ill health
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop after writing what is queued, waiting at most `timeout` seconds."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        self._thread.join(timeout)
+        with self._wake:
+            left = self._queued_points
+            self._queue.clear()
+            self._queued_points = 0
+        if left:
+            self._metrics.sink_dropped.inc(left, reason="shutdown")
+            log.warning("InfluxDB sink stopped with %d readings unwritten", left)
+        self._client.close()
+        self.primary.close()
+
+    # ------------------------------------------------------------------ the copy
+
+    def _enqueue(self, lines: list[str], points: int, where: str) -> None:
+        with self._wake:
+            if self._queued_points + points > self._queue_points:
+                full = True
+            else:
+                full = False
+                self._queue.append(_Queued(lines, points))
+                self._queued_points += points
+                self._metrics.sink_queue.set(self._queued_points)
+                self._wake.notify()
+        if full:
+            self._metrics.sink_dropped.inc(points, reason="queue_full")
+            log.warning(
+                "InfluxDB sink queue full (%d readings): %d readings of %s not copied",
+                self._queue_points,
+                points,
+                where,
+            )
+
+    def _take(self) -> list[_Queued]:
+        """Up to batch_points of queued readings; waits up to flush_seconds to fill them."""
+        with self._wake:
+            while not self._queue and not self._stopping:
+                self._wake.wait()
+            deadline = time.monotonic() + self._flush_seconds
+            while self._queued_points < self._batch_points and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._wake.wait(left)
+            taken: list[_Queued] = []
+            points = 0
+            while self._queue and (
+                not taken or points + self._queue[0].points <= self._batch_points
+            ):
+                item = self._queue.popleft()
+                taken.append(item)
+                points += item.points
+            return taken
+
+    def _release(self, items: list[_Queued]) -> None:
+        with self._wake:
+            self._queued_points -= sum(item.points for item in items)
+            self._metrics.sink_queue.set(self._queued_points)
+
+    def _run(self) -> None:
+        while True:
+            items = self._take()
+            if not items:
+                return  # stopping, and nothing left
+            lines = [line for item in items for line in item.lines]
+            points = sum(item.points for item in items)
+            try:
+                self._write(lines, points)
+            except Exception:  # a bug here must not kill the thread silently
+                log.exception("InfluxDB sink failed on %d readings", points)
+                self._metrics.sink_dropped.inc(points, reason="error")
+            finally:
+                self._release(items)
+
+    def _write(self, lines: list[str], points: int) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._writer.write(
+                    bucket=self._bucket,
+                    org=self._org,
+                    record="\n".join(lines),
+                    write_precision=WritePrecision.MS,
+                )
+            except ApiException as e:
+                self._metrics.sink_errors.inc()
+                if e.status is not None and 400 <= e.status < 500 and e.status != 429:
+                    log.error(
+                        "InfluxDB at %s refused %d readings (%s %s): dropped",
+                        self._url,
+                        points,
+                        e.status,
+                        (e.body or e.reason or "")[:300],
+                    )
+                    self._metrics.sink_dropped.inc(points, reason="refused")
+                    return
+                log.warning(
+                    "InfluxDB at %s answered %s; retrying in %.1f s", self._url, e.status, delay
+                )
+            except Exception as e:  # connection refused, timeout, DNS: all retryable
+                self._metrics.sink_errors.inc()
+                log.warning(
+                    "InfluxDB at %s unreachable (%s); retrying in %.1f s", self._url, e, delay
+                )
+            else:
+                self._metrics.sink_written.inc(points)
+                return
+            with self._wake:
+                if self._stopping:
+                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    return
+                self._wake.wait(delay)
+                if self._stopping:
+                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    return
+            delay = min(delay * 2, _MAX_BACKOFF_S)

@@ -1,0 +1,151 @@
+"""Rollup arithmetic: pure functions over (ts, value) readings, no I/O.
+
+A rollup bucket summarises the good numeric readings of one series in one interval of
+15 min, 1 h or 1 day. Buckets are aligned on multiples of their length since the Unix
+epoch, so 1-day buckets are UTC days. A bucket covers [start, start + step).
+
+For every bucket the store keeps count, sum, min, max, the first and last reading with
+their timestamps, and `increase`: the sum of the non-negative steps between consecutive
+readings inside the bucket. avg = sum / count.
+
+Counter consumption of a bucket = its `increase` plus the step from the last reading of
+the previous non-empty bucket to the first reading of this one. So the energy between two
+readings is attributed to the bucket holding the later reading (the reading that shows
+it), also across a gap of empty buckets. A counter that goes down (a reset or a meter
+swap) contributes nothing for that step: counting the fall would make consumption
+negative, and counting the new value as if from zero would book a swapped meter's whole
+register as consumption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+STEPS: dict[str, int] = {"15m": 900, "1h": 3600, "1d": 86400}
+"""Rollup step names, as the query API spells them, and their length in seconds."""
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """What one bucket knows about its readings."""
+
+    count: int
+    sum: float
+    min: float
+    max: float
+    first: float
+    last: float
+    first_ts: float
+    last_ts: float
+    increase: float  # non-negative steps between consecutive readings inside the bucket
+
+    @property
+    def avg(self) -> float:
+        return self.sum / self.count
+
+
+def bucket_start(ts: float, step: int) -> int:
+    return int(ts // step) * step
+
+
+def aggregate_sorted(readings: Sequence[tuple[float, float]], step: int) -> dict[int, Aggregate]:
+    """Buckets of `step` seconds over readings sorted by time, in time order."""
+    buckets: dict[int, Aggregate] = {}
+    current = -1
+    agg: Aggregate | None = None
+    for ts, value in readings:
+        start = int(ts // step) * step
+        if start != current or agg is None:
+            agg = Aggregate(1, value, value, value, value, value, ts, ts, 0.0)
+            buckets[start] = agg
+            current = start
+            continue
+        agg.count += 1
+        agg.sum += value
+        if value < agg.min:
+            agg.min = value
+        elif value > agg.max:
+            agg.max = value
+        rise = value - agg.last
+        if rise > 0:
+            agg.increase += rise
+        agg.last = value
+        agg.last_ts = ts
+    return buckets
+
+
+def combine(earlier: Aggregate, later: Aggregate) -> Aggregate:
+    """One bucket from two whose readings do not interleave (earlier ends before later)."""
+    rise = later.first - earlier.last
+    return Aggregate(  # positional: this runs for every series of every batch
+        earlier.count + later.count,
+        earlier.sum + later.sum,
+        earlier.min if earlier.min < later.min else later.min,
+        earlier.max if earlier.max > later.max else later.max,
+        earlier.first,
+        later.last,
+        earlier.first_ts,
+        later.last_ts,
+        earlier.increase + later.increase + (rise if rise > 0 else 0.0),
+    )
+
+
+def merge(existing: Aggregate, new: Aggregate) -> Aggregate | None:
+    """Add newly arrived readings to a stored bucket.
+
+    None when the two sets of readings interleave in time: the order of readings inside
+    the bucket is then unknown here, so `increase` must be recomputed from raw readings.
+    """
+    if existing.last_ts <= new.first_ts:
+        return combine(existing, new)
+    if new.last_ts <= existing.first_ts:
+        return combine(new, existing)
+    return None
+
+
+def merge_ignoring_order(existing: Aggregate, new: Aggregate) -> Aggregate:
+    """Like merge() for readings that interleave, for gauges: count, sum, min, max, first
+    and last do not depend on the order the readings arrived in; `increase` does, and is
+    left meaningless (gauges have no consumption)."""
+    earlier_first = existing if existing.first_ts <= new.first_ts else new
+    later_last = new if new.last_ts >= existing.last_ts else existing
+    return Aggregate(
+        existing.count + new.count,
+        existing.sum + new.sum,
+        existing.min if existing.min < new.min else new.min,
+        existing.max if existing.max > new.max else new.max,
+        earlier_first.first,
+        later_last.last,
+        earlier_first.first_ts,
+        later_last.last_ts,
+        existing.increase + new.increase,
+    )
+
+
+def regroup(buckets: dict[int, Aggregate], step: int) -> dict[int, Aggregate]:
+    """Coarser buckets from finer ones given in time order (15 min -> 1 h -> 1 day)."""
+    if len(buckets) == 1:  # the usual case: a batch covers minutes, not hours
+        ((start, agg),) = buckets.items()
+        return {start // step * step: agg}
+    coarse: dict[int, Aggregate] = {}
+    for start, agg in buckets.items():
+        outer = start // step * step
+        held = coarse.get(outer)
+        coarse[outer] = agg if held is None else combine(held, agg)
+    return coarse
+
+
+def consumption(buckets: Iterable[Aggregate], previous_last: float | None) -> list[float]:
+    """Counter consumption per bucket (see the module docstring), buckets in time order.
+
+    previous_last is the last reading of the non-empty bucket just before the first one.
+    """
+    out = []
+    for agg in buckets:
+        used = agg.increase
+        if previous_last is not None and agg.first > previous_last:
+            used += agg.first - previous_last
+        out.append(used)
+        previous_last = agg.last
+    return out

@@ -1,0 +1,180 @@
+"""The InfluxDB sink against a real VictoriaMetrics (InfluxDB v2 write API), read back over
+VictoriaMetrics' export API; and ingest carrying on when it is down."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from api_testkit import (
+    DAY0,
+    api_server,
+    count,
+    point,
+    post_batch,
+    reading_batch,
+    record,
+    register_edge,
+)
+from servers import free_port, require_binary, running, stop
+
+from cloud_api.store.influx import line_protocol
+from edge.model import ReadingRecord
+
+
+@pytest.fixture
+def victoria(tmp_path: Path):
+    binary = require_binary("victoria-metrics")
+    port = free_port()
+    args = [
+        binary,
+        f"-httpListenAddr=127.0.0.1:{port}",
+        f"-storageDataPath={tmp_path / 'vm'}",
+        "-retentionPeriod=100y",
+        "-loggerLevel=ERROR",
+    ]
+    with running(args, port, tmp_path / "vm.log") as proc:
+        yield f"http://127.0.0.1:{port}", proc
+
+
+def exported(url: str, expected_series: int, timeout: float = 10.0) -> dict[str, dict]:
+    """Series of the export API by metric name, once `expected_series` are there."""
+    deadline = time.monotonic() + timeout
+    found: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        httpx.get(f"{url}/internal/force_flush")  # make buffered samples searchable now
+        answer = httpx.get(
+            f"{url}/api/v1/export", params={"match[]": '{__name__=~"(meter|hvac|device)_.*"}'}
+        )
+        found = {}
+        for line in answer.text.splitlines():
+            series = orjson.loads(line)
+            found[series["metric"].pop("__name__")] = series
+        if len(found) >= expected_series:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"VictoriaMetrics has {sorted(found)} after {timeout} s")
+
+
+def metric_value(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+RECORDS = [
+    record(
+        1,
+        DAY0 + 0.25,
+        "m1",
+        [
+            point("energy", 1500.5, kind="counter"),
+            point("power", 12.75),
+            point("phase_fault", None, quality="bad", reason="timeout"),
+            point("status", "ok"),
+        ],
+        tags={"kind": "meter", "floor": "2"},
+    ),
+    record(
+        2,
+        DAY0 + 60.5,
+        "m1",
+        [point("energy", 1501.25, kind="counter"), point("power", 13.0)],
+        tags={"kind": "meter", "floor": "2"},
+    ),
+    record(
+        3,
+        DAY0 + 61,
+        "ahu-1",
+        [point("supply_temp", 17.5), point("stale_temp", 3.0, quality="stale")],
+        tags={"kind": "hvac"},
+    ),
+    record(4, DAY0 + 62, "door-7", [point("open_seconds", 4.0)]),
+]
+
+
+def test_readings_reach_victoriametrics_exactly_as_ingested(tmp_path: Path, victoria) -> None:
+    vm_url, vm_proc = victoria
+    db = tmp_path / "steward.sqlite"
+    token = register_edge(db, "edge-influx", "s1")
+    env = {"STEWARD_API_INFLUX_URL": vm_url, "STEWARD_API_INFLUX_FLUSH_SECONDS": "0.1"}
+    batch = reading_batch(RECORDS, building="town-hall")
+    with api_server(tmp_path, db=db, env=env) as api, api.client(token) as client:
+        assert post_batch(client, batch).status_code == 200
+        assert post_batch(client, batch).status_code == 409  # a replay is not copied again
+
+        series = exported(vm_url, expected_series=4)
+        # bad, stale and text readings stay in the primary store only
+        meter_labels = {"site": "s1", "building": "town-hall", "device": "m1", "floor": "2"}
+        assert series == {
+            "meter_energy": {
+                "metric": meter_labels,
+                "values": [1500.5, 1501.25],
+                "timestamps": [(DAY0 * 1000) + 250, (DAY0 + 60) * 1000 + 500],
+            },
+            "meter_power": {
+                "metric": meter_labels,
+                "values": [12.75, 13.0],
+                "timestamps": [(DAY0 * 1000) + 250, (DAY0 + 60) * 1000 + 500],
+            },
+            "hvac_supply_temp": {
+                "metric": {"site": "s1", "building": "town-hall", "device": "ahu-1"},
+                "values": [17.5],
+                "timestamps": [(DAY0 + 61) * 1000],
+            },
+            "device_open_seconds": {
+                "metric": {"site": "s1", "building": "town-hall", "device": "door-7"},
+                "values": [4.0],
+                "timestamps": [(DAY0 + 62) * 1000],
+            },
+        }
+        assert metric_value(client.get("/metrics").text, "steward_influx_points_written_total") == 6
+
+        # VictoriaMetrics goes away: ingest carries on into SQLite, the sink counts errors
+        stop(vm_proc)
+        more = reading_batch(
+            [
+                record(
+                    5,
+                    DAY0 + 120,
+                    "m1",
+                    [point("energy", 1502.0, kind="counter")],
+                    tags={"kind": "meter"},
+                )
+            ],
+            building="town-hall",
+        )
+        answer = post_batch(client, more)
+        assert answer.status_code == 200 and answer.json()["acked"] == 5
+        deadline = time.monotonic() + 10
+        errors = 0.0
+        while time.monotonic() < deadline and errors < 1:
+            errors = metric_value(client.get("/metrics").text, "steward_influx_write_errors_total")
+            time.sleep(0.1)
+        assert errors >= 1
+        assert client.get("/healthz").json()["status"] == "ok"  # the sink is not the store
+    # 4 records: 4 + 2 + 2 + 1 readings stored raw, plus the one sent while VM was down
+    assert count(db, "SELECT count(*) FROM samples") == 10
+
+
+def test_line_protocol_escapes_names_and_keeps_our_tags_authoritative() -> None:
+    records = [
+        ReadingRecord.model_validate(
+            record(
+                1,
+                DAY0 + 0.001,
+                "pump/2",
+                [point("flow_m3", 2.5), point("note", "x")],
+                tags={"kind": "water pump", "site": "spoofed", "zone": "a,b=c"},
+            )
+        )
+    ]
+    lines, readings = line_protocol("s 1", "b1", records)
+    assert readings == 1
+    assert lines == [
+        r"water\ pump,building=b1,device=pump/2,site=s\ 1,zone=a\,b\=c flow_m3=2.5 1699920000001"
+    ]
