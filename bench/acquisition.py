@@ -74,9 +74,10 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument(
         "--sink",
-        choices=("none", "stdout"),
+        choices=("none", "stdout", "outbox"),
         default="none",
-        help="none: count readings only; stdout: JSON lines to /dev/null",
+        help="none: count readings only; stdout: JSON lines to /dev/null; "
+        "outbox: store every poll in the durable outbox (no uplink)",
     )
     args = ap.parse_args()
 
@@ -109,6 +110,7 @@ def main() -> int:
             f"max_connections: {args.connections}}}, timeout: 1s}}\n"
             f"devices:\n  - {{id: 'meter-{{unit}}', bus: gw, profile: chint/dtsu666, "
             f"units: '1-{args.meters}', interval: {args.interval}, points: {json.dumps(POINTS)}}}\n"
+            + ("outbox: {path: outbox.sqlite}\n" if args.sink == "outbox" else "")
         )
         stats_file = tmp / "stats.json"
         cmd = [
