@@ -53,3 +53,24 @@ def test_every_canonical_point_of_every_model_matches_the_simulator(tmp_path):
     assert stats["overruns"] == 0
     # Every device was polled on its 1 s interval: at least 2 polls in 2.5 s.
     assert all(d["polls"] >= 2 for d in stats["devices"].values())
+
+
+def test_an_rs485_line_reads_every_model_one_request_at_a_time(tmp_path):
+    """The same 50 meters behind a transparent serial converter (RTU frames over TCP)."""
+    fleet = mixed_fleet(frozen=True)
+    with SimulatorThread(fleet, framing="rtu") as sim:
+        site = write_site(tmp_path / "site.yaml", sim.port, interval="3s", framing="rtu")
+        readings, stats = run_agent(site, duration=4.0, tmp=tmp_path)
+    assert stats["errors"] == 0
+    latest = {(r["device"], r["point"]): r for r in readings}
+    for profile_id, units in MIXED_MODELS:
+        for unit in units:
+            device = f"{profile_id.split('/')[1]}-{unit}"
+            state = fleet.meters[unit].values()
+            for point in load(profile_id).points:
+                r = latest[(device, point)]
+                assert r["quality"] == "good", r
+                if point in CANONICAL_METER_POINTS:
+                    assert r["value"] == pytest.approx(
+                        state[point], abs=tolerance(profile_id, point, state[point])
+                    )

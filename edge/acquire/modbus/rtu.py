@@ -31,27 +31,6 @@ def frame_gap_for(baudrate: int, bits_per_char: int = 11) -> float:
     return 3.5 * bits_per_char / baudrate
 
 
-class RtuSession:
-    def __init__(self, line: RtuLine):
-        self._line = line
-
-    async def read(
-        self, unit: int, function: int, address: int, count: int, timeout: float
-    ) -> bytes:
-        return await self._line.read(unit, function, address, count, timeout)
-
-    async def write(
-        self,
-        unit: int,
-        function: int,
-        address: int,
-        payload: bytes | int,
-        count: int,
-        timeout: float,
-    ) -> None:
-        await self._line.write(unit, function, address, payload, count, timeout)
-
-
 class RtuLine:
     def __init__(
         self,
@@ -79,8 +58,9 @@ class RtuLine:
         self._last_io = 0.0
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[RtuSession]:
-        yield RtuSession(self)
+    async def session(self) -> AsyncIterator[RtuLine]:
+        # The line is its own session: every transaction takes the line's lock anyway.
+        yield self
 
     async def _ensure_connected(self) -> None:
         if not self._client.connected and not await self._client.connect():
