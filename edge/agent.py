@@ -15,6 +15,9 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
 
 from edge.acquire.modbus.bus import Bus
 from edge.config import SiteConfig
@@ -48,7 +51,7 @@ class Agent:
         *,
         outbox: Outbox | None = None,
         uplink: Uplink | None = None,
-        status_every: float = 60.0,
+        status_every: float = 30.0,
         clock: Callable[[], float] = time.time,
     ):
         self.site = site
@@ -172,6 +175,20 @@ class Agent:
                 s["quarantined"],
                 s["offline"],
             )
+            s["points_per_s"] = rate
+            self._write_snapshot(s)
+
+    def _write_snapshot(self, stats: dict) -> None:
+        """Leave the latest figures next to the outbox for `steward-edge status`."""
+        if self.outbox is None:
+            return
+        path = status_path(self.outbox.path)
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_bytes(orjson.dumps({"written_at": time.time(), **stats}, default=str))
+            tmp.replace(path)  # atomic: a reader never sees half a file
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
 
     def stats(self) -> dict:
         """Totals and per-device figures: what an operator checks first."""
@@ -215,6 +232,10 @@ class Agent:
         if self.uplink is not None:
             out["uplink"] = self.uplink.stats()
         return out
+
+
+def status_path(outbox_path: Path) -> Path:
+    return outbox_path.with_name(outbox_path.stem + "-status.json")
 
 
 async def run_until_signalled(agent: Agent, duration: float | None = None) -> None:

@@ -25,12 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a site file and print each device's request plan")
     c.add_argument("site", help="site YAML file")
     c.add_argument("--verbose", "-v", action="store_true", help="list every request and point")
+    st = sub.add_parser("status", help="what the outbox holds and what the agent last reported")
+    st.add_argument("site", help="site YAML file")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
     r = sub.add_parser("run", help="run the edge agent")
     r.add_argument("site", help="site YAML file")
     r.add_argument("--stdout", action="store_true", help="print readings as JSON lines")
     r.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     r.add_argument("--stats-json", default=None, help="write final statistics to this file")
-    r.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
+    r.add_argument("--status-every", type=float, default=30.0, help="seconds between status lines")
     r.add_argument("--sim-clock", default=None, help=argparse.SUPPRESS)
     r.add_argument("--verbose", "-v", action="store_true")
     return parser
@@ -67,6 +70,68 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
     print(f"total: {total_requests} requests per cycle, {per_second:.1f} requests/s", file=out)
 
 
+def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
+    """Backlog straight from the outbox file (works while the agent runs, or after it
+    died), plus the agent's last snapshot of rates and errors."""
+    from edge.agent import status_path
+    from edge.outbox import Outbox
+
+    if site.outbox is None:
+        print(
+            f"steward-edge: {site.path} has no outbox: section; nothing to report", file=sys.stderr
+        )
+        return 2
+    path = site.path.parent / site.outbox.path
+    if not path.exists():
+        print(f"steward-edge: no outbox at {path} yet (has the agent run?)", file=sys.stderr)
+        return 1
+    with Outbox(path) as outbox:
+        backlog = {lane: b for lane, b in outbox.backlog().items()}
+    snapshot_file = status_path(path)
+    snapshot = json.loads(snapshot_file.read_text()) if snapshot_file.exists() else None
+    now = time.time()
+    if as_json:
+        lanes = {
+            lane: {k: getattr(b, k) for k in b.__dataclass_fields__} for lane, b in backlog.items()
+        }
+        print(
+            json.dumps({"outbox": str(path), "backlog": lanes, "agent": snapshot}, indent=1),
+            file=out,
+        )
+        return 0
+    print(f"edge {site.edge}: outbox {path}", file=out)
+    for lane, b in backlog.items():
+        age = f", oldest {now - b.oldest_ts:.0f} s old" if b.oldest_ts else ""
+        print(
+            f"  {lane:<9} {b.records:,} records ({b.points:,} points) waiting{age}; "
+            f"dropped {b.dropped_records:,} records; quarantined {b.quarantined:,}",
+            file=out,
+        )
+    if snapshot is None:
+        print("  agent: no snapshot yet (written every status interval)", file=out)
+        return 0
+    print(
+        f"  agent (snapshot {now - snapshot['written_at']:.0f} s old): "
+        f"{snapshot.get('points_per_s', 0):,.0f} points/s, {snapshot['errors']:,} errors, "
+        f"{snapshot['overruns']:,} overruns, {snapshot['quarantined']} quarantined points, "
+        f"{snapshot['offline']} devices not answering",
+        file=out,
+    )
+    up = snapshot.get("uplink")
+    if up:
+        last_ok = up.get("last_success_at")
+        ok = f"last delivery {now - last_ok:.0f} s ago" if last_ok else "nothing delivered yet"
+        errors = ", ".join(f"{k} {v}" for k, v in up["errors"].items()) or "none"
+        print(
+            f"  uplink {up['state']}{' (paused)' if up['paused'] else ''}: "
+            f"{up['rate']['points_per_s']:,.0f} points/s, {ok}; errors: {errors}",
+            file=out,
+        )
+        if up.get("last_error"):
+            print(f"    last error: {up['last_error']}", file=out)
+    return 0
+
+
 def _stdout_sink(sample: Sample) -> None:
     write = sys.stdout.buffer.write
     for r in sample.readings:
@@ -78,7 +143,7 @@ def _stdout_sink(sample: Sample) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
@@ -95,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"steward-edge: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "status":
+        return print_status(site, args.json)
     from edge.agent import Agent, run_until_signalled
 
     sinks = [_stdout_sink] if args.stdout else []
