@@ -25,6 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a site file and print each device's request plan")
     c.add_argument("site", help="site YAML file")
     c.add_argument("--verbose", "-v", action="store_true", help="list every request and point")
+    c.add_argument(
+        "--probe",
+        action="store_true",
+        help="read every device once and print what it answers (commissioning)",
+    )
+    c.add_argument(
+        "--device",
+        dest="probe_device",
+        action="append",
+        help="with --probe: only this device (repeatable)",
+    )
     st = sub.add_parser("status", help="what the outbox holds and what the agent last reported")
     st.add_argument("site", help="site YAML file")
     st.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,6 +79,62 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
         for d in site.devices
     )
     print(f"total: {total_requests} requests per cycle, {per_second:.1f} requests/s", file=out)
+
+
+async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int:
+    """One poll of each device, printed point by point: what commissioning checks against
+    the meter's display (e.g. a DTSU666's voltage_l1 near 220 V, energy as on the LCD)."""
+    from edge.acquire.modbus.bus import open_link
+    from edge.acquire.modbus.errors import TransactionError
+    from edge.acquire.modbus.poller import DevicePoller
+
+    devices = [d for d in site.devices if not only or d.id in only]
+    if only and len(devices) != len(set(only)):
+        missing = set(only) - {d.id for d in devices}
+        print(
+            f"steward-edge: no device(s) {', '.join(sorted(missing))} in {site.path}",
+            file=sys.stderr,
+        )
+        return 2
+    failed = 0
+    links = {
+        bus_id: open_link(cfg)
+        for bus_id, cfg in site.buses.items()
+        if any(d.bus == bus_id for d in devices)
+    }
+    try:
+        for d in devices:
+            bus = site.buses[d.bus]
+            poller = DevicePoller(d, bus.timeout, bus.retries)
+            print(f"\n{d.id} ({d.profile.id}, bus {d.bus}, unit {d.unit}):", file=out)
+            try:
+                async with links[d.bus].session() as session:
+                    result = await poller.poll(session, time.time())
+            except TransactionError as exc:
+                print(f"  cannot reach the device: {exc}", file=out)
+                failed += 1
+                continue
+            for r in result.readings:
+                value = (
+                    "-"
+                    if r.value is None
+                    else f"{r.value:g}"
+                    if isinstance(r.value, float)
+                    else r.value
+                )
+                note = "" if r.quality == "good" else f"  [{r.quality}: {r.reason}]"
+                print(f"  {r.point:<24} {value:>14} {r.unit:<5}{note}", file=out)
+            for e in result.events:
+                print(f"  ! {e.message}", file=out)
+            if not result.reachable or any(r.quality != "good" for r in result.readings):
+                failed += 1
+    finally:
+        for link in links.values():
+            link.close()
+    print(
+        f"\nprobe: {len(devices) - failed} of {len(devices)} devices answered every point", file=out
+    )
+    return 0 if failed == 0 else 1
 
 
 def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
@@ -156,9 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         try:
             print_plan(site, args.verbose)
+            if site.uplink is not None:
+                site.uplink.resolve_token(site.path.parent)
+                print(f"uplink: {site.uplink.url}, token found", file=sys.stdout)
         except ValueError as exc:
-            print(f"steward-edge: {exc}", file=sys.stderr)
+            print(f"steward-edge: {site.path}: {exc}", file=sys.stderr)
             return 2
+        if args.probe:
+            return asyncio.run(probe(site, args.probe_device))
         return 0
     if args.command == "status":
         return print_status(site, args.json)

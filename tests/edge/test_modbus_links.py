@@ -236,3 +236,35 @@ def test_silent_device_is_backed_off_and_reported_once():
     offline = [e for e in events if e.code == "device.offline"]
     assert len(offline) == 1 and offline[0].source == "dev-2"
     assert "no answer within 0.1 s" in offline[0].message
+
+
+def test_quarantined_point_reads_bad_once_per_poll_and_the_rest_stays_good():
+    async def scenario():
+        fleet = _fleet(units=(1,))
+        fleet.faults.set(1, Fault("illegal_point", point="frequency"))
+        server = fleet.server()
+        port = await server.start("127.0.0.1", 0)
+        host = TcpHost("127.0.0.1", port)
+        poller = DevicePoller(_device(load("chint/dtsu666")), timeout=1.0, retries=0)
+        try:
+            async with host.connection() as conn:
+                polls = [await poller.poll(conn, float(t)) for t in range(3)]
+        finally:
+            host.close()
+            await server.close()
+        return poller, polls
+
+    poller, polls = asyncio.run(scenario())
+    assert list(poller.quarantined) == ["frequency"]
+    assert [e.code for e in polls[0].events] == ["modbus.point_quarantined"]
+    assert not polls[1].events and not polls[2].events  # reported once
+    for result in polls:
+        names = [r.point for r in result.readings]
+        assert len(names) == len(set(names)) == len(poller.points)  # each point exactly once
+        for r in result.readings:
+            if r.point == "frequency":
+                assert r.quality == "bad" and r.reason.startswith("quarantined: exception 2")
+            else:
+                assert r.quality == "good", r
+    # The refused register is no longer asked for.
+    assert all("frequency" not in [p.name for p in req.points] for req in poller.plan)

@@ -105,6 +105,7 @@ class DevicePoller:
         if self.quarantined and self.clock() - self._quarantine_since > self.quarantine_retry:
             self.quarantined.clear()  # give quarantined points another chance
             self.replan()
+        left_out = list(self.quarantined.items())  # not in this poll's plan
         readings: list[Reading] = []
         events: list[Event] = []
         answered = False
@@ -139,7 +140,7 @@ class DevicePoller:
             stats.registers_used += creq.used
             readings.extend(creq.decode(payload, ts, self.id))
 
-        for name, reason in self.quarantined.items():
+        for name, reason in left_out:
             # Still visible in the data, not silently gone: one bad reading per poll.
             point = self.points[name]
             readings.append(
@@ -203,6 +204,7 @@ class DevicePoller:
         req = creq.request
         if len(req.points) == 1:
             self._quarantine(req.points[0].name, req, exc, ts, events)
+            self.replan()
             return creq.fail(ts, self.id, f"quarantined: {exc}")
         readings: list[Reading] = []
         refused = 0
