@@ -36,6 +36,8 @@ class AgentCounters:
     samples: int = 0
     points: int = 0
     events: int = 0
+    lost_points: int = 0  # a sink (the outbox) could not take them: disk full, I/O error
+    lost_events: int = 0
     started: float = field(default_factory=time.monotonic)
     cpu_started: float = field(default_factory=time.process_time)
 
@@ -64,6 +66,7 @@ class Agent:
             self.event_sinks.append(outbox.append_event)
         self.status_every = status_every
         self.counters = AgentCounters()
+        self._last_sink_error = -1e9
         by_bus: dict[str, list] = {}
         for device in site.devices:
             by_bus.setdefault(device.bus, []).append(device)
@@ -109,12 +112,33 @@ class Agent:
         c.samples += 1
         c.points += len(sample.readings)
         for sink in self.sample_sinks:
-            sink(sample)
+            try:
+                sink(sample)
+            except Exception as exc:  # keep polling; say loudly what is being lost
+                c.lost_points += len(sample.readings)
+                self._sink_failed(exc, f"{len(sample.readings)} points of {sample.device}")
 
     def _on_event(self, event: Event) -> None:
         self.counters.events += 1
         for sink in self.event_sinks:
-            sink(event)
+            try:
+                sink(event)
+            except Exception as exc:
+                self.counters.lost_events += 1
+                self._sink_failed(exc, f"event {event.code} of {event.source}")
+
+    def _sink_failed(self, exc: Exception, what: str) -> None:
+        now = time.monotonic()
+        if now - self._last_sink_error >= 10.0:  # one line per 10 s, not one per poll
+            self._last_sink_error = now
+            c = self.counters
+            log.error(
+                "cannot store %s: %s (lost so far: %d points, %d events)",
+                what,
+                exc,
+                c.lost_points,
+                c.lost_events,
+            )
 
     async def run(self, duration: float | None = None) -> None:
         """Poll (and forward) until cancelled, or for `duration` seconds."""
@@ -224,6 +248,8 @@ class Agent:
             "samples": c.samples,
             "points": c.points,
             "events": c.events,
+            "lost_points": c.lost_points,
+            "lost_events": c.lost_events,
             "uptime": time.monotonic() - c.started,
             "cpu_seconds": time.process_time() - c.cpu_started,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
