@@ -23,6 +23,7 @@ from edge.acquire.modbus.bus import Bus
 from edge.config import SiteConfig
 from edge.model import Event, Sample
 from edge.outbox import Outbox
+from edge.pause import clear_pause, read_pause
 from edge.uplink import Uplink
 
 log = logging.getLogger("steward.edge")
@@ -157,6 +158,8 @@ class Agent:
                 async with asyncio.TaskGroup() as tg:
                     tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
                     tasks.append(tg.create_task(self._status_loop(), name="status"))
+                    if self.uplink is not None:
+                        tasks.append(tg.create_task(self._watch_pause(), name="pause"))
                     if duration is not None:
                         await asyncio.sleep(duration)
                         for t in tasks:
@@ -164,10 +167,25 @@ class Agent:
             finally:
                 await self._flush()
 
+    async def _watch_pause(self, every: float = 2.0) -> None:
+        """Follow `steward-edge pause/resume` (a file next to the outbox)."""
+        assert self.uplink is not None and self.outbox is not None
+        while True:
+            pause = read_pause(self.outbox.path)
+            if pause is not None and pause.active(time.time()):
+                if not self.uplink.paused:
+                    log.info("uplink %s", pause.describe(time.time()))
+                    self.uplink.pause()
+            elif self.uplink.paused:
+                if pause is not None:
+                    clear_pause(self.outbox.path)  # its end time has passed
+                self.uplink.resume()
+            await asyncio.sleep(every)
+
     async def _flush(self, timeout: float = 3.0) -> None:
         """On a clean stop, give the uplink a moment to send what is left (it stays in the
         outbox for the next start if the API is not reachable)."""
-        if self.uplink is None:
+        if self.uplink is None or self.uplink.paused:
             return
         with contextlib.suppress(Exception):
             if await self.uplink.drain(timeout):

@@ -12,9 +12,11 @@ import time
 import orjson
 
 from device_profiles import ConfigError
+from device_profiles.schema import parse_duration
 from edge.acquire.modbus.plan import summarize
 from edge.config import SiteConfig, load_site
 from edge.model import Sample
+from edge.pause import clear_pause, read_pause, write_pause
 
 log = logging.getLogger("steward.edge")
 
@@ -39,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the outbox holds and what the agent last reported")
     st.add_argument("site", help="site YAML file")
     st.add_argument("--json", action="store_true", help="machine-readable output")
+    pa = sub.add_parser("pause", help="planned outage: stop sending (the outbox keeps accepting)")
+    pa.add_argument("site", help="site YAML file")
+    pa.add_argument(
+        "--for",
+        dest="duration",
+        type=parse_duration,
+        default=None,
+        help="lift the pause by itself after this long, e.g. 2h (default: never)",
+    )
+    pa.add_argument("--reason", default="", help="shown in status and in the agent's log")
+    rs = sub.add_parser("resume", help="end a pause: send the backlog")
+    rs.add_argument("site", help="site YAML file")
     r = sub.add_parser("run", help="run the edge agent")
     r.add_argument("site", help="site YAML file")
     r.add_argument("--stdout", action="store_true", help="print readings as JSON lines")
@@ -137,6 +151,24 @@ async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int
     return 0 if failed == 0 else 1
 
 
+def pause_or_resume(site: SiteConfig, args: argparse.Namespace) -> int:
+    if site.outbox is None or site.uplink is None:
+        print(f"steward-edge: {site.path} has no uplink: nothing to pause", file=sys.stderr)
+        return 2
+    outbox = site.path.parent / site.outbox.path
+    if args.command == "pause":
+        pause = write_pause(outbox, args.duration, args.reason)
+        print(
+            f"uplink {pause.describe(time.time())}; the agent follows within seconds, "
+            "and readings keep collecting in the outbox"
+        )
+    elif clear_pause(outbox):
+        print("uplink resumed; the backlog goes out within seconds")
+    else:
+        print("the uplink was not paused")
+    return 0
+
+
 def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
     """Backlog straight from the outbox file (works while the agent runs, or after it
     died), plus the agent's last snapshot of rates and errors."""
@@ -174,6 +206,9 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
             f"dropped {b.dropped_records:,} records; quarantined {b.quarantined:,}",
             file=out,
         )
+    pause = read_pause(path)
+    if pause is not None and pause.active(now):
+        print(f"  uplink {pause.describe(now)}", file=out)
     if snapshot is None:
         print("  agent: no snapshot yet (written every status interval)", file=out)
         return 0
@@ -234,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return print_status(site, args.json)
+    if args.command in ("pause", "resume"):
+        return pause_or_resume(site, args)
     from edge.agent import Agent, run_until_signalled
 
     sinks = [_stdout_sink] if args.stdout else []

@@ -16,50 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from acq_helpers import MIXED_MODELS, mixed_fleet
-from servers import free_port, spawn, stop, wait_for_port
+from central import add_edge, start_api
+from servers import free_port, stop
 from sim_thread import SimulatorThread
 
 OUTAGE_S = 30.0
-
-
-def start_api(db: Path, port: int, log: Path) -> subprocess.Popen:
-    proc = spawn(
-        [
-            sys.executable,
-            "-m",
-            "cloud_api.cli",
-            "serve",
-            "--db",
-            str(db),
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        log,
-    )
-    wait_for_port(port, 30, proc)
-    return proc
-
-
-def add_edge(db: Path) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cloud_api.cli",
-            "edges",
-            "add",
-            "edge-a",
-            "--site",
-            "test-site",
-            "--db",
-            str(db),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
 
 
 def site_file(tmp: Path, modbus_port: int, api_port: int, token: str) -> Path:
