@@ -13,7 +13,7 @@ import orjson
 
 from device_profiles import ConfigError
 from device_profiles.schema import parse_duration
-from edge.acquire.modbus.plan import summarize
+from edge.acquire.modbus.plan import plan_requests, summarize
 from edge.config import SiteConfig, load_site
 from edge.model import Sample
 from edge.pause import clear_pause, read_pause, write_pause
@@ -65,19 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
-    from edge.acquire.modbus.plan import plan_requests
-
     print(
         f"site {site.site} / building {site.building}: {len(site.devices)} devices, "
         f"{len(site.buses)} buses -- configuration OK",
         file=out,
     )
     total_requests = 0
+    per_second = 0.0
     for d in site.devices:
         points = {n: d.profile.points[n] for n in d.points}
         plan = plan_requests(points, d.profile.quirks)
         s = summarize(plan)
         total_requests += s.requests
+        per_second += s.requests / d.interval
         print(
             f"  {d.id:<24} {d.profile.id:<20} bus {d.bus} unit {d.unit:<3} every {d.interval:g} s: "
             f"{s.points} points in {s.requests} requests, {s.registers_read} registers read, "
@@ -87,11 +87,6 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
         if verbose:
             for req in plan:
                 print(f"      {req.describe()}", file=out)
-    per_second = sum(
-        len(plan_requests({n: d.profile.points[n] for n in d.points}, d.profile.quirks))
-        / d.interval
-        for d in site.devices
-    )
     print(f"total: {total_requests} requests per cycle, {per_second:.1f} requests/s", file=out)
 
 
