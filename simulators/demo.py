@@ -166,7 +166,7 @@ def _status(api: str) -> str:
         series = httpx.get(f"{api}/v1/series", timeout=5).json()
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         return f"API not answering ({exc.__class__.__name__})"
-    count = len(series.get("series", series) if isinstance(series, dict) else series)
+    count = len(series["series"])
     edge = next((e for e in edges if e["name"] == EDGE), None)
     if edge is None or edge["last_seen"] is None:
         return f"{count} series; the edge has not reported yet"
