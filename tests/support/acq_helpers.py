@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from device_profiles import load
@@ -38,7 +39,9 @@ def write_site(
     max_connections: int = 10,
     backoff_cap: str = "2s",
     framing: str = "tcp",
+    extra: Sequence[str] = (),
 ) -> Path:
+    """The 50 mixed meters on one bus; `extra` adds top-level lines (outbox:, uplink:)."""
     lines = [
         "site: test-site",
         "building: tower-a",
@@ -62,6 +65,7 @@ def write_site(
             f"  - {{id: '{name}-{{unit}}', bus: gw1, profile: {profile}, "
             f"units: '{units.start}-{units.stop - 1}', interval: {interval}}}"
         )
+    lines += extra
     path.write_text("\n".join(lines) + "\n")
     return path
 

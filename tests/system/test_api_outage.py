@@ -11,41 +11,15 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import httpx
 import pytest
-from acq_helpers import MIXED_MODELS, mixed_fleet
+from acq_helpers import mixed_fleet, write_site
 from central import add_edge, start_api
 from servers import free_port, stop
 from sim_thread import SimulatorThread
 
 OUTAGE_S = 30.0
-
-
-def site_file(tmp: Path, modbus_port: int, api_port: int, token: str) -> Path:
-    lines = [
-        "site: test-site",
-        "building: tower-a",
-        "edge: edge-a",
-        "buses:",
-        f"  - {{id: gw1, tcp: {{host: 127.0.0.1, port: {modbus_port}, max_connections: 4}},"
-        " timeout: 500ms}",
-        "devices:",
-    ]
-    for profile, units in MIXED_MODELS:
-        name = profile.split("/")[1]
-        lines.append(
-            f"  - {{id: '{name}-{{unit}}', bus: gw1, profile: {profile}, "
-            f"units: '{units.start}-{units.stop - 1}', interval: 1s}}"
-        )
-    lines += [
-        "outbox: {path: outbox.sqlite}",
-        f"uplink: {{url: 'http://127.0.0.1:{api_port}', token: '{token}', max_age: 1s}}",
-    ]
-    path = tmp / "site.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def wait_until_caught_up(port: int, timeout: float) -> None:
@@ -82,7 +56,16 @@ def test_api_killed_for_30_s_loses_and_doubles_nothing(tmp_path):
     fleet = mixed_fleet(frozen=True)
     with SimulatorThread(fleet) as sim:
         api = start_api(db, api_port, tmp_path / "api.log")
-        site = site_file(tmp_path, sim.port, api_port, token)
+        site = write_site(
+            tmp_path / "site.yaml",
+            sim.port,
+            timeout="500ms",
+            max_connections=4,
+            extra=[
+                "outbox: {path: outbox.sqlite}",
+                f"uplink: {{url: 'http://127.0.0.1:{api_port}', token: '{token}', max_age: 1s}}",
+            ],
+        )
         edge = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "run", str(site), "--stdout"],
             stdout=subprocess.PIPE,
