@@ -83,12 +83,7 @@ class TcpConnection:
         timeout: float,
     ) -> None:
         """FC5/6 take an int value; FC15/16 take the data bytes and the register/bit count."""
-        if function in (5, 6):
-            pdu = _WRITE_SINGLE_PDU.pack(function, address, int(payload))  # type: ignore[arg-type]
-        else:
-            data = bytes(payload)  # type: ignore[arg-type]
-            pdu = _WRITE_MULTI_HEAD.pack(function, address, count, len(data)) + data
-        body = await self.transact(unit, pdu, timeout)
+        body = await self.transact(unit, write_pdu(function, address, payload, count), timeout)
         if body[0] & 0x80:
             raise ModbusExceptionResponse(body[1] if len(body) > 1 else 0)
         if body[0] != function:
@@ -98,6 +93,18 @@ class TcpConnection:
         self.broken = True
         with contextlib.suppress(Exception):
             self._writer.close()
+
+
+def read_pdu(function: int, address: int, count: int) -> bytes:
+    return _READ_PDU.pack(function, address, count)
+
+
+def write_pdu(function: int, address: int, payload: bytes | int, count: int) -> bytes:
+    """FC5/6 take an int value; FC15/16 take the data bytes and the register/bit count."""
+    if function in (5, 6):
+        return _WRITE_SINGLE_PDU.pack(function, address, int(payload))  # type: ignore[arg-type]
+    data = bytes(payload)  # type: ignore[arg-type]
+    return _WRITE_MULTI_HEAD.pack(function, address, count, len(data)) + data
 
 
 def check_read_answer(body: bytes, function: int, count: int) -> bytes:
