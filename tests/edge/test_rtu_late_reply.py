@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 
 import pytest
 
@@ -152,3 +153,63 @@ def test_rtu_answers_that_do_not_fit_the_request_are_discarded_and_counted():
     assert "2 data bytes" in str(results[2]) and "CRC" in str(results[3])
     assert results[4] == good_regs
     assert stats["bad_frame"] == 4
+
+
+def test_rtu_answer_cut_off_mid_frame_is_drained_not_misread():
+    """The first 3 bytes of the voltage answer come in time, the rest after the timeout:
+    the rest is drained with the line still held, and the frequency read that follows
+    gets the frequency."""
+
+    async def scenario():
+        server = ModbusServer(
+            {1: RegisterImage(TWO_FLOATS, lambda: {"voltage_l1": VOLTS, "frequency": HERTZ})},
+            framing="rtu",
+        )
+        port = await server.start("127.0.0.1", 0)
+        line = RtuLine(f"socket://127.0.0.1:{port}", baudrate=115200)
+        try:
+            server.faults.set(1, Fault("split", delay=0.15))
+            with pytest.raises(NoAnswer) as late:
+                await line.read(1, 3, 100, 2, 0.1)
+            server.faults.clear(1)
+            hertz = struct.unpack(">f", await line.read(1, 3, 200, 2, 0.5))[0]
+        finally:
+            line.close()
+            await server.close()
+        return late.value, hertz, line.stats()
+
+    late, hertz, stats = asyncio.run(scenario())
+    assert late.kind == "late_discarded"
+    assert hertz == pytest.approx(HERTZ, rel=1e-6)
+    assert stats == {"late_discarded": 1}
+
+
+def test_each_session_on_a_shared_line_knows_when_its_request_went_out():
+    """Two devices' polls share the line: the second request waits for the first answer,
+    and its session's sent_at says when it really went out, not when it was asked for."""
+
+    async def scenario():
+        server = ModbusServer(
+            {1: RegisterImage(TWO_FLOATS, lambda: {"voltage_l1": VOLTS, "frequency": HERTZ})},
+            framing="rtu",
+        )
+        server.faults.set(1, Fault("slow", delay=0.05))
+        port = await server.start("127.0.0.1", 0)
+        line = RtuLine(f"socket://127.0.0.1:{port}", baudrate=115200)
+        done = {}
+
+        async def read(session, name: str, address: int) -> None:
+            await session.read(1, 3, address, 2, 1.0)
+            done[name] = time.monotonic()
+
+        try:
+            async with line.session() as a, line.session() as b:
+                asked = time.monotonic()
+                await asyncio.gather(read(a, "a", 100), read(b, "b", 200))
+        finally:
+            line.close()
+            await server.close()
+        return asked, a.sent_at, done["a"], b.sent_at
+
+    asked, a_sent, a_done, b_sent = asyncio.run(scenario())
+    assert asked <= a_sent < a_done <= b_sent

@@ -92,9 +92,10 @@ class RtuLine:
         self.counters: Counter = Counter()
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[RtuLine]:
-        # The line is its own session: every transaction takes the line's lock anyway.
-        yield self
+    async def session(self) -> AsyncIterator[RtuSession]:
+        # Every transaction takes the line's lock anyway; a session only remembers when
+        # its own last request went out (the line is shared, so the line cannot).
+        yield RtuSession(self)
 
     async def _ensure_open(self) -> SerialIO:
         if self._io is not None and self._io.error is None:
@@ -108,7 +109,14 @@ class RtuLine:
             raise LinkDown(f"cannot open serial line {self.port}: {exc}") from None
         return self._io
 
-    async def _transact(self, unit: int, pdu: bytes, count: int, timeout: float) -> bytes:
+    async def _transact(
+        self,
+        unit: int,
+        pdu: bytes,
+        count: int,
+        timeout: float,
+        session: RtuSession | None = None,
+    ) -> bytes:
         """Send one request, return the answer PDU (function code onwards)."""
         # The lock makes the line strictly one-at-a-time even when several devices share it;
         # the drain after a timeout happens inside it, so no request follows a late answer.
@@ -127,6 +135,8 @@ class RtuLine:
                     stray[:16].hex(),
                 )
             body = bytes((unit,)) + pdu
+            if session is not None:
+                session.sent_at = time.monotonic()
             try:
                 return await self._exchange(io, body, pdu, count, timeout)
             except PortClosed as exc:
@@ -197,10 +207,17 @@ class RtuLine:
         return discarded
 
     async def read(
-        self, unit: int, function: int, address: int, count: int, timeout: float
+        self,
+        unit: int,
+        function: int,
+        address: int,
+        count: int,
+        timeout: float,
+        session: RtuSession | None = None,
     ) -> bytes:
         """Read registers/bits; returns the data bytes of the answer."""
-        answer = await self._transact(unit, read_pdu(function, address, count), count, timeout)
+        pdu = read_pdu(function, address, count)
+        answer = await self._transact(unit, pdu, count, timeout, session)
         return answer[2:]
 
     async def write(
@@ -211,11 +228,11 @@ class RtuLine:
         payload: bytes | int,
         count: int,
         timeout: float,
+        session: RtuSession | None = None,
     ) -> None:
         """FC5/6 take an int value; FC15/16 take the data bytes and the register/bit count."""
-        answer = await self._transact(
-            unit, write_pdu(function, address, payload, count), count, timeout
-        )
+        pdu = write_pdu(function, address, payload, count)
+        answer = await self._transact(unit, pdu, count, timeout, session)
         if answer[0] & 0x80:
             raise ModbusExceptionResponse(answer[1] if len(answer) > 1 else 0)
 
@@ -226,3 +243,30 @@ class RtuLine:
         if self._io is not None:
             self._io.close()
             self._io = None
+
+
+class RtuSession:
+    """One poll's use of a shared line; `sent_at` is time.monotonic() when its last
+    request went out (after waiting for the line), like TcpConnection.sent_at."""
+
+    __slots__ = ("line", "sent_at")
+
+    def __init__(self, line: RtuLine):
+        self.line = line
+        self.sent_at = 0.0
+
+    async def read(
+        self, unit: int, function: int, address: int, count: int, timeout: float
+    ) -> bytes:
+        return await self.line.read(unit, function, address, count, timeout, self)
+
+    async def write(
+        self,
+        unit: int,
+        function: int,
+        address: int,
+        payload: bytes | int,
+        count: int,
+        timeout: float,
+    ) -> None:
+        await self.line.write(unit, function, address, payload, count, timeout, self)
