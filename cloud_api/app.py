@@ -69,6 +69,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    metrics.watch_store(lambda: getattr(app.state, "store", None))
     for module in (ingest, series, edges, ops):
         app.include_router(module.router)
 

@@ -228,8 +228,8 @@ async def ingest(request: Request) -> Response:
             request.headers.get("content-encoding"),
         )
     except _Rejected as r:
-        metrics.requests.inc(code=str(r.status))
-        metrics.rejected.inc(reason=r.reason)
+        metrics.requests.labels(code=str(r.status)).inc()
+        metrics.rejected.labels(reason=r.reason).inc()
         who = edge.name if edge is not None else request.client.host if request.client else "?"
         message = r.body.get("message", r.body.get("detail"))
         log.warning("ingest from %s refused (%d %s): %s", who, r.status, r.reason, message)
@@ -237,10 +237,10 @@ async def ingest(request: Request) -> Response:
 
     ack = outcome.ack
     lane = ack.lane
-    metrics.records.inc(ack.accepted, lane=lane, outcome="accepted")
-    metrics.records.inc(ack.duplicates, lane=lane, outcome="duplicate")
+    metrics.records.labels(lane=lane, outcome="accepted").inc(ack.accepted)
+    metrics.records.labels(lane=lane, outcome="duplicate").inc(ack.duplicates)
     metrics.points.inc(outcome.points)
-    metrics.dropped_at_edge.inc(ack.dropped_at_edge, lane=lane)
+    metrics.dropped_at_edge.labels(lane=lane).inc(ack.dropped_at_edge)
     if ack.dropped_at_edge:
         log.warning(
             "edge %s skipped %d %s records it had dropped (acked now %d)",
@@ -250,10 +250,10 @@ async def ingest(request: Request) -> Response:
             ack.acked,
         )
     if outcome.replay:
-        metrics.requests.inc(code="409")
-        metrics.rejected.inc(reason="replay")
+        metrics.requests.labels(code="409").inc()
+        metrics.rejected.labels(reason="replay").inc()
         return _json(409, _replay_body(outcome))
-    metrics.requests.inc(code="200")
+    metrics.requests.labels(code="200").inc()
     return _json(200, ack.model_dump())
 
 

@@ -164,7 +164,7 @@ class InfluxSink:
                 outcome.new_records,  # type: ignore[arg-type]
             )
             if unwritable:
-                self._metrics.sink_dropped.inc(unwritable, reason=UNWRITABLE)
+                self._metrics.sink_dropped.labels(reason=UNWRITABLE).inc(unwritable)
                 log.warning(
                     "InfluxDB sink: %d readings of %s/%s not copied: their record's kind or"
                     " tags hold what line protocol cannot carry (empty key, control character,"
@@ -227,7 +227,7 @@ class InfluxSink:
             self._queue.clear()
             self._queued_points = 0
         if left:
-            self._metrics.sink_dropped.inc(left, reason="shutdown")
+            self._metrics.sink_dropped.labels(reason="shutdown").inc(left)
             log.warning("InfluxDB sink stopped with %d readings unwritten", left)
         self._client.close()
         self.primary.close()
@@ -245,7 +245,7 @@ class InfluxSink:
                 self._metrics.sink_queue.set(self._queued_points)
                 self._wake.notify()
         if full:
-            self._metrics.sink_dropped.inc(points, reason="queue_full")
+            self._metrics.sink_dropped.labels(reason="queue_full").inc(points)
             log.warning(
                 "InfluxDB sink queue full (%d readings): %d readings of %s not copied",
                 self._queue_points,
@@ -290,7 +290,7 @@ class InfluxSink:
                 self._write(lines, points)
             except Exception:  # a bug here must not kill the thread silently
                 log.exception("InfluxDB sink failed on %d readings", points)
-                self._metrics.sink_dropped.inc(points, reason="error")
+                self._metrics.sink_dropped.labels(reason="error").inc(points)
             finally:
                 self._release(items)
 
@@ -314,7 +314,7 @@ class InfluxSink:
                         e.status,
                         (e.body or e.reason or "")[:300],
                     )
-                    self._metrics.sink_dropped.inc(points, reason="refused")
+                    self._metrics.sink_dropped.labels(reason="refused").inc(points)
                     return
                 log.warning(
                     "InfluxDB at %s answered %s; retrying in %.1f s", self._url, e.status, delay
@@ -329,10 +329,10 @@ class InfluxSink:
                 return
             with self._wake:
                 if self._stopping:
-                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    self._metrics.sink_dropped.labels(reason="shutdown").inc(points)
                     return
                 self._wake.wait(delay)
                 if self._stopping:
-                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    self._metrics.sink_dropped.labels(reason="shutdown").inc(points)
                     return
             delay = min(delay * 2, _MAX_BACKOFF_S)
