@@ -210,6 +210,10 @@ AWKWARD_TAGS = {
 }
 
 
+# Field names: every character a point name may hold; values: exponents both ways.
+FIELDS = [("power", 1.5e-07), ("energy", 1e16), ("flow.m3:h/x-1_b", -2.25)]
+
+
 def test_awkward_tag_keys_and_values_reach_victoriametrics_exactly(
     tmp_path: Path, victoria
 ) -> None:
@@ -218,25 +222,25 @@ def test_awkward_tag_keys_and_values_reach_victoriametrics_exactly(
     token = register_edge(db, "edge-esc", "s-esc")
     env = {"STEWARD_API_INFLUX_URL": vm_url, "STEWARD_API_INFLUX_FLUSH_SECONDS": "0.1"}
     records = [
-        record(seq, DAY0 + seq, device, [point("power", 1.5e-07), point("energy", 1e16)], tags=t)
+        record(seq, DAY0 + seq, device, [point(f, v) for f, v in FIELDS], tags=t)
         for seq, (device, t) in enumerate(AWKWARD_TAGS.items(), start=1)
     ]
     with api_server(tmp_path, db=db, env=env) as api, api.client(token) as client:
         answer = post_batch(client, reading_batch(records, site="s-esc", building="b1"))
         assert answer.status_code == 200, answer.text
-        series = exported_where(vm_url, '{site="s-esc"}', expected=6)
+        series = exported_where(vm_url, '{site="s-esc"}', expected=9)
         text = client.get("/metrics").text
     got = {(s["metric"].pop("__name__"), s["metric"]["device"]): s for s in series}
-    assert len(got) == 6, [s["metric"] for s in series]
+    assert len(got) == 9, [s["metric"] for s in series]
     for seq, (device, tags) in enumerate(AWKWARD_TAGS.items(), start=1):
         labels = {k: v for k, v in tags.items() if k != "kind"}
         labels.update(site="s-esc", building="b1", device=device)
-        for field, value in (("power", 1.5e-07), ("energy", 1e16)):
+        for field, value in FIELDS:
             one = got[(f"{tags['kind']}_{field}", device)]
             assert one["metric"] == labels
             assert one["values"] == [value]
             assert one["timestamps"] == [(DAY0 + seq) * 1000]
-    assert metric_value(text, "steward_influx_points_written_total") == 6
+    assert metric_value(text, "steward_influx_points_written_total") == 9
 
 
 def _sink_value(metrics: ApiMetrics, name: str, **labels: str) -> float:
