@@ -147,11 +147,14 @@ Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 # Text from the field that ends up in logs, dashboards and other tools carries no control
 # characters (C0, DEL, C1: a newline forges a log line, ESC drives a terminal) and no
 # Unicode bidi embeddings, overrides or isolates, which make text display as something it
-# is not. One pattern, checked by pydantic's compiled regex; written with \\uXXXX escapes
+# is not. One pattern, checked by pydantic's compiled regex; written with \uXXXX escapes
 # so that JSON Schema (ECMA-262) validators can compile it from the OpenAPI document.
 PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
 # Free text the edge writes (event messages, reasons) may span lines and hold tabs.
-PLAIN_LINES = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+PLAIN_LINES = (
+    r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f"  # all C0 controls but tab, LF and CR
+    r"\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+)
 
 MAX_TEXT_VALUE = 1024  # characters of a text reading (a Modbus string is at most 250 bytes)
 MAX_TAGS = 32
