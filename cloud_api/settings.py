@@ -39,6 +39,12 @@ class ApiSettings(BaseSettings):
         64 * MiB, ge=1024, description="ingest body after Content-Encoding: gzip"
     )
 
+    max_clock_skew_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="a record stamped further ahead of the API's receive time is refused (422)",
+    )
+
     influx_url: str | None = Field(
         None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"
     )

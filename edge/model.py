@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
@@ -139,6 +140,51 @@ Timestamp = Annotated[
     float, AfterValidator(_finite), Field(gt=946684800, lt=4102444800)
 ]  # 2000..2100
 Seq = Annotated[int, Field(ge=1, le=2**62)]
+INT64_MAX = 2**63 - 1  # SQLite's and orjson's integers end here
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+# Text from the field that ends up in logs, dashboards and other tools carries no control
+# characters (C0, DEL, C1: a newline forges a log line, ESC drives a terminal) and no
+# Unicode bidi embeddings, overrides or isolates, which make text display as something it
+# is not. One pattern, checked by pydantic's compiled regex; written with \uXXXX escapes
+# so that JSON Schema (ECMA-262) validators can compile it from the OpenAPI document.
+PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+# Free text the edge writes (event messages, reasons) may span lines and hold tabs.
+PLAIN_LINES = (
+    r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f"  # all C0 controls but tab, LF and CR
+    r"\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+)
+
+MAX_TEXT_VALUE = 1024  # characters of a text reading (a Modbus string is at most 250 bytes)
+MAX_TAGS = 32
+MAX_EVENT_DATA_BYTES = 16 * 1024  # an event's data, as JSON
+MAX_EVENT_DATA_KEYS = 64
+
+TagKey = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
+TagValue = Annotated[str, Field(max_length=256, pattern=PLAIN_TEXT)]
+
+
+def _tags_schema(schema: dict) -> None:
+    # pydantic states a key's pattern as patternProperties, which lets other keys through;
+    # propertyNames says what it means: every key must match.
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT}
+    schema["additionalProperties"] = {"type": "string", "maxLength": 256, "pattern": PLAIN_TEXT}
+
+
+def _event_data(data: dict) -> dict:
+    # Events are few, so serialising each once here is cheap; it is also the only way to
+    # find an integer the store's JSON encoder (and SQLite) cannot hold, at any depth.
+    try:
+        size = len(orjson.dumps(data))
+    except orjson.JSONEncodeError as e:
+        if "64-bit" in str(e):
+            raise ValueError("must not hold an integer beyond 64 bits") from None
+        raise ValueError(f"cannot be stored as JSON: {e}") from None
+    if size > MAX_EVENT_DATA_BYTES:
+        raise ValueError(f"must be at most {MAX_EVENT_DATA_BYTES} bytes as JSON, got {size}")
+    return data
 
 
 class _Wire(BaseModel):
@@ -146,31 +192,47 @@ class _Wire(BaseModel):
 
 
 # A reading's value: a finite number (not a boolean), a string, or null when bad.
-Value = Annotated[float, Field(allow_inf_nan=False, strict=True)] | str | None
+Value = (
+    Annotated[float, Field(allow_inf_nan=False, strict=True)]
+    | Annotated[str, Field(max_length=MAX_TEXT_VALUE, pattern=PLAIN_TEXT)]
+    | None
+)
 
 
 class WirePoint(_Wire):
     point: Name
     value: Value
-    unit: str = Field("", max_length=32)
+    unit: str = Field("", max_length=32, pattern=PLAIN_TEXT)
     kind: Literal["gauge", "counter"] = "gauge"
     quality: Quality = Quality.GOOD
-    reason: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=500, pattern=PLAIN_LINES)
 
 
 class ReadingRecord(_Wire):
     seq: Seq
     ts: Timestamp
     device: Name
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, max_length=MAX_TAGS, json_schema_extra=_tags_schema
+    )
     points: list[WirePoint] = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")
     def _good_points_have_values(self) -> ReadingRecord:
         # One check per record rather than per point: ingest validates 100k points/s.
-        for i, p in enumerate(self.points):
+        points = self.points
+        for i, p in enumerate(points):
             if p.value is None and p.quality == Quality.GOOD:
                 raise ValueError(f"points[{i}] ({p.point}): a good reading needs a value")
+        if len({p.point for p in points}) != len(points):  # two readings of one point
+            first: dict[str, int] = {}
+            for i, p in enumerate(points):
+                if p.point in first:
+                    raise ValueError(
+                        f"points[{i}] ({p.point}) repeats points[{first[p.point]}]:"
+                        " a record holds one reading per point"
+                    )
+                first[p.point] = i
         return self
 
 
@@ -180,18 +242,22 @@ class EventRecord(_Wire):
     type: Literal["event", "alarm"] = "event"
     source: Name
     code: Name
-    message: str = Field("", max_length=2000)
+    message: str = Field("", max_length=2000, pattern=PLAIN_LINES)
     colour: Colour | None = None
-    data: dict = Field(default_factory=dict)
+    data: Annotated[dict, AfterValidator(_event_data)] = Field(
+        default_factory=dict,
+        max_length=MAX_EVENT_DATA_KEYS,
+        description=f"at most {MAX_EVENT_DATA_BYTES} bytes as JSON; integers within 64 bits",
+    )
 
 
 class Backlog(_Wire):
     """What the edge still holds, reported with every batch so operators can see it."""
 
-    records: int = Field(0, ge=0)
+    records: Count = 0
     oldest_ts: float | None = None
-    dropped: int = Field(0, ge=0)
-    quarantined: int = Field(0, ge=0, description="records the API refused, kept aside at the edge")
+    dropped: Count = 0
+    quarantined: Count = Field(0, description="records the API refused, kept aside at the edge")
 
 
 class _Batch(_Wire):

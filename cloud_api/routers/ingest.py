@@ -17,7 +17,9 @@ The delivery contract is edge/model.py's. What each answer means to the edge's u
   415 a Content-Encoding other than gzip; 422 the batch does not match the wire model
   (`message` names each field, e.g. "records[3].points[0].value: must be a finite
   number or null"; `detail` lists the problems as FastAPI does, loc/msg/type, so the
-  edge can find the first refused record). None of these stores anything: the edge must
+  edge can find the first refused record), or a record is stamped more than
+  max_clock_skew_seconds after the API received it ("records[3].ts: ... ahead of the
+  API's clock", type clock_skew). None of these stores anything: the edge must
   fix the batch, or its configuration, before resending. Every other refusal is
   {"detail": "<message>"}.
 - 503 the store cannot write now: retry later, nothing was stored.
@@ -47,11 +49,11 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from cloud_api.auth import require_edge
 from cloud_api.metrics import ApiMetrics
-from cloud_api.problems import malformed_json, problems, validation_body
+from cloud_api.problems import Problem, malformed_json, problems, validation_body
 from cloud_api.request_body import BodyError, decode, read_body
 from cloud_api.settings import ApiSettings
 from cloud_api.store.base import EdgeIdentity, IngestOutcome, Store, StoreUnavailableError
-from edge.model import IngestAck, IngestBatch, Lane
+from edge.model import EventBatch, IngestAck, IngestBatch, Lane, ReadingBatch
 
 log = logging.getLogger("steward.api.ingest")
 
@@ -139,13 +141,36 @@ def _decode_validate_store_timed(
             f" not {batch.building}"
         )
         raise _Rejected(403, "wrong_building", {"detail": detail})
+    received_at = time.time()
+    ahead = _ahead_of_clock(batch, received_at, settings.max_clock_skew_seconds)
+    if ahead:
+        raise _Rejected(422, "clock_skew", validation_body(ahead))
     try:
-        return store.ingest(edge, batch, time.time())
+        return store.ingest(edge, batch, received_at)
     except StoreUnavailableError as e:
         log.error("store unavailable, batch of edge %s refused: %s", edge.name, e)
         raise _Rejected(
             503, "store_unavailable", {"detail": f"store unavailable: {e}"}, {"Retry-After": "5"}
         ) from None
+
+
+def _ahead_of_clock(
+    batch: ReadingBatch | EventBatch, received_at: float, skew: float
+) -> list[Problem]:
+    """Records stamped more than `skew` seconds after the API received them: an edge clock
+    set wrong, whose readings would sort after every real one (and lie about when)."""
+    limit = received_at + skew
+    return [
+        Problem(
+            ("records", i, "ts"),
+            f"{r.ts!r} is {r.ts - received_at:.0f} s ahead of the API's clock (at most"
+            f" {skew:g} s allowed): check the edge's clock",
+            "clock_skew",
+            repr(r.ts),
+        )
+        for i, r in enumerate(batch.records)
+        if r.ts > limit
+    ]
 
 
 @router.post(
@@ -160,7 +185,11 @@ def _decode_validate_store_timed(
         409: {"model": ReplayConflict, "description": "every record was already acknowledged"},
         413: {"model": Refusal, "description": "body over the size limit"},
         415: {"model": Refusal, "description": "unsupported Content-Encoding"},
-        422: {"model": InvalidBatch, "description": "the batch does not match the wire model"},
+        422: {
+            "model": InvalidBatch,
+            "description": "the batch does not match the wire model, or a record is stamped"
+            " too far ahead of the API's clock",
+        },
         503: {"model": Refusal, "description": "the store cannot write now; retry"},
     },
     openapi_extra={
@@ -199,8 +228,8 @@ async def ingest(request: Request) -> Response:
             request.headers.get("content-encoding"),
         )
     except _Rejected as r:
-        metrics.requests.inc(code=str(r.status))
-        metrics.rejected.inc(reason=r.reason)
+        metrics.requests.labels(code=str(r.status)).inc()
+        metrics.rejected.labels(reason=r.reason).inc()
         who = edge.name if edge is not None else request.client.host if request.client else "?"
         message = r.body.get("message", r.body.get("detail"))
         log.warning("ingest from %s refused (%d %s): %s", who, r.status, r.reason, message)
@@ -208,10 +237,10 @@ async def ingest(request: Request) -> Response:
 
     ack = outcome.ack
     lane = ack.lane
-    metrics.records.inc(ack.accepted, lane=lane, outcome="accepted")
-    metrics.records.inc(ack.duplicates, lane=lane, outcome="duplicate")
+    metrics.records.labels(lane=lane, outcome="accepted").inc(ack.accepted)
+    metrics.records.labels(lane=lane, outcome="duplicate").inc(ack.duplicates)
     metrics.points.inc(outcome.points)
-    metrics.dropped_at_edge.inc(ack.dropped_at_edge, lane=lane)
+    metrics.dropped_at_edge.labels(lane=lane).inc(ack.dropped_at_edge)
     if ack.dropped_at_edge:
         log.warning(
             "edge %s skipped %d %s records it had dropped (acked now %d)",
@@ -221,10 +250,10 @@ async def ingest(request: Request) -> Response:
             ack.acked,
         )
     if outcome.replay:
-        metrics.requests.inc(code="409")
-        metrics.rejected.inc(reason="replay")
+        metrics.requests.labels(code="409").inc()
+        metrics.rejected.labels(reason="replay").inc()
         return _json(409, _replay_body(outcome))
-    metrics.requests.inc(code="200")
+    metrics.requests.labels(code="200").inc()
     return _json(200, ack.model_dump())
 
 
