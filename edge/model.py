@@ -6,12 +6,37 @@ publishes in its OpenAPI document.
 
 Delivery contract (see edge/outbox.py, edge/uplink.py, cloud_api/ingest):
 - An edge keeps two lanes, "events" (events and alarms) and "readings". Each lane numbers
-  its records 1, 2, 3, ... and never reuses a number.
+  its records 1, 2, 3, ... and never reuses a number within one outbox file's history.
 - A batch carries records of one lane with strictly consecutive seq numbers.
-- The API stores each (edge, lane, seq) at most once and answers the highest contiguous
-  seq it holds for that lane; the edge deletes only records at or below that ack.
-- A batch that starts above ack + 1 means the edge dropped the records between (its
-  outbox was full); the API counts them as dropped at the edge and moves on.
+- Who numbered them: the batch's ``stream`` names the outbox file (``outbox``, a random id
+  made when the file is created) and the ``generation`` that numbered the records (a
+  random id made by each process that opens the file, the first time it appends; it
+  covers the seqs from its ``first_seq`` up to the next generation's). A record's identity
+  is (edge, outbox, generation, lane, seq), and the API keeps one cursor per (edge,
+  outbox, generation, lane). Why a generation and not just the file's id: a file restored
+  from an older copy, or rewound by a power loss (its last commits lost under
+  synchronous=NORMAL), numbers its next records with seqs the API already holds from the
+  lost history, possibly far past what the API holds (it may have been offline), so no
+  comparison of seq numbers can tell them from replays. A rewind can only be noticed
+  after a restart, and every restart that appends opens a new generation, so re-numbered
+  records always arrive under a (generation, seq) the API has never seen. What such a
+  file still holds from the old history keeps its old generation, and the API answers it
+  as a replay: each record is delivered exactly once. A replaced (new, empty) file has a
+  new outbox id. A batch never spans two generations. A batch without ``stream`` belongs
+  to the edge's single default stream (first_seq 1), for simple clients and tools: such a
+  client cannot have its file replaced or rewound safely.
+- The API stores each record at most once and answers the highest contiguous seq it holds
+  for the batch's stream and lane (``acked``); the edge deletes only records of that
+  stream at or below it, and never more than the batch it sent.
+- A batch that starts above acked + 1 (a new stream: above first_seq) means the edge let
+  the records between go without delivering them (dropped from a full outbox, or moved to
+  its dead letters); the edge says so with ``dropped_through``, the highest seq below the
+  batch it let go. A jump that ``dropped_through`` does not cover is refused (422, naming
+  ``dropped_through``), so one bad request cannot make the API take an edge's next
+  records for replays; the API counts a covered jump as dropped at the edge. An operator
+  can set a cursor back (``steward-api edges reset-cursor``).
+- ``backlog`` reports what the edge holds once this batch is acknowledged (so /v1/edges
+  shows 0 after a drain).
 """
 
 from __future__ import annotations
@@ -260,10 +285,29 @@ class Backlog(_Wire):
     quarantined: Count = Field(0, description="records the API refused, kept aside at the edge")
 
 
+class Stream(_Wire):
+    """Which numbering a batch's seq numbers belong to (see the delivery contract)."""
+
+    outbox: str = Field(pattern=r"^[0-9a-f]{32}$", description="the outbox file's random id")
+    generation: str = Field(
+        pattern=r"^[0-9a-f]{16}$", description="the random id of the process that numbered them"
+    )
+    first_seq: Seq = Field(description="the first seq this generation numbered in this lane")
+
+
 class _Batch(_Wire):
     site: Name
     building: Name
-    backlog: dict[Lane, Backlog] = Field(default_factory=dict)
+    backlog: dict[Lane, Backlog] = Field(
+        default_factory=dict, description="what the edge holds once this batch is acknowledged"
+    )
+    stream: Stream | None = None
+    dropped_through: int = Field(
+        0,
+        ge=0,
+        le=2**62,
+        description="the highest seq below this batch that the edge let go undelivered",
+    )
 
     @model_validator(mode="after")
     def _consecutive(self) -> _Batch:
@@ -274,6 +318,17 @@ class _Batch(_Wire):
                     f"records must carry consecutive seq numbers: seq {after.seq} follows "
                     f"{before.seq}"
                 )
+        first = records[0].seq
+        if self.stream is not None and first < self.stream.first_seq:
+            raise ValueError(
+                f"stream.first_seq: records[0].seq {first} is below the generation's first "
+                f"seq {self.stream.first_seq}"
+            )
+        if self.dropped_through >= first:
+            raise ValueError(
+                f"dropped_through: {self.dropped_through} must be below the batch's first "
+                f"seq {first}"
+            )
         return self
 
 
@@ -292,7 +347,9 @@ IngestBatch = Annotated[ReadingBatch | EventBatch, Field(discriminator="lane")]
 
 class IngestAck(_Wire):
     lane: Lane
-    acked: int = Field(description="highest contiguous seq the API holds for this lane")
+    acked: int = Field(
+        description="highest contiguous seq the API holds for this lane of the batch's stream"
+    )
     accepted: int = Field(description="records of this batch stored now")
     duplicates: int = Field(0, description="records of this batch the API already had")
     dropped_at_edge: int = Field(0, description="seq numbers skipped because the edge dropped them")

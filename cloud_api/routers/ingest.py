@@ -2,8 +2,9 @@
 
 The delivery contract is edge/model.py's. What each answer means to the edge's uplink:
 
-- 200 IngestAck: `acked` is the highest contiguous seq the API holds for the lane; the edge
-  may delete every record at or below it. `accepted` records were stored now,
+- 200 IngestAck: `acked` is the highest contiguous seq the API holds for the lane of the
+  batch's stream (outbox and generation); the edge may delete every record of that stream
+  at or below it. `accepted` records were stored now,
   `duplicates` were already held (a retry whose answer was lost), `dropped_at_edge`
   counts seq numbers skipped between the previous ack and this batch.
 - 409 Conflict: every record of the batch was already acknowledged (a pure replay);
@@ -12,14 +13,18 @@ The delivery contract is edge/model.py's. What each answer means to the edge's u
        "lane": "readings", "acked": 250, "duplicates": 250}
   so the uplink treats it as an acknowledgement and deletes up to `acked`.
 - 400 malformed JSON (the message gives line and column), corrupt gzip, bad Content-Length;
-  401 missing, unknown or revoked token; 403 the batch is for another site (or building)
-  than the edge's; 413 body or decompressed body over the limit (the message gives it);
+  401 missing, unknown or revoked token; 403 the batch is for another site, or a building
+  the edge is not registered for (the message names it); 413 body or decompressed body
+  over the limit (the message gives it);
   415 a Content-Encoding other than gzip; 422 the batch does not match the wire model
   (`message` names each field, e.g. "records[3].points[0].value: must be a finite
   number or null"; `detail` lists the problems as FastAPI does, loc/msg/type, so the
   edge can find the first refused record), or a record is stamped more than
   max_clock_skew_seconds after the API received it ("records[3].ts: ... ahead of the
-  API's clock", type clock_skew). None of these stores anything: the edge must
+  API's clock", type clock_skew). A 422 also refuses a batch whose first new
+  record jumps above acked + 1 when `dropped_through` does not report the records between
+  as let go at the edge (loc ["dropped_through"]), and a `stream.first_seq` other than the
+  one the generation started with. None of these stores anything: the edge must
   fix the batch, or its configuration, before resending. Every other refusal is
   {"detail": "<message>"}.
 - 503 the store cannot write now: retry later, nothing was stored.
@@ -52,7 +57,13 @@ from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import Problem, malformed_json, problems, validation_body
 from cloud_api.request_body import BodyError, decode, read_body
 from cloud_api.settings import ApiSettings
-from cloud_api.store.base import EdgeIdentity, IngestOutcome, Store, StoreUnavailableError
+from cloud_api.store.base import (
+    EdgeIdentity,
+    IngestOutcome,
+    IngestRefusedError,
+    Store,
+    StoreUnavailableError,
+)
 from edge.model import EventBatch, IngestAck, IngestBatch, Lane, ReadingBatch
 
 log = logging.getLogger("steward.api.ingest")
@@ -135,10 +146,11 @@ def _decode_validate_store_timed(
     if batch.site != edge.site:
         detail = f"edge {edge.name} may only write site {edge.site}, not {batch.site}"
         raise _Rejected(403, "wrong_site", {"detail": detail})
-    if edge.building is not None and batch.building != edge.building:
+    if not edge.may_write(batch.building):
+        allowed = edge.buildings or ()
+        which = f"building {allowed[0]}" if len(allowed) == 1 else f"buildings {', '.join(allowed)}"
         detail = (
-            f"edge {edge.name} may only write building {edge.building} of site {edge.site},"
-            f" not {batch.building}"
+            f"edge {edge.name} may only write {which} of site {edge.site}, not {batch.building}"
         )
         raise _Rejected(403, "wrong_building", {"detail": detail})
     received_at = time.time()
@@ -147,6 +159,9 @@ def _decode_validate_store_timed(
         raise _Rejected(422, "clock_skew", validation_body(ahead))
     try:
         return store.ingest(edge, batch, received_at)
+    except IngestRefusedError as e:
+        problem = Problem((*e.field.split("."),), str(e).partition(": ")[2], "cursor")
+        raise _Rejected(422, "cursor", validation_body([problem])) from None
     except StoreUnavailableError as e:
         log.error("store unavailable, batch of edge %s refused: %s", edge.name, e)
         raise _Rejected(
