@@ -123,14 +123,12 @@ class Bus:
             poller.stats.polls += 1
             poller.stats.failed_polls += 1
             poller.stats.last_error = str(exc)
-            readings = [r for c in poller.requests for r in c.fail(ts, poller.id, str(exc))]
+            readings = poller.fail_all(ts, str(exc))
             poller.stats.points_bad += len(readings)
             result = PollResult(readings, [], False, str(exc))
         except Exception as exc:  # a bug must not stop the other devices
             log.exception("poll of %s failed unexpectedly", poller.id)
-            readings = [
-                r for c in poller.requests for r in c.fail(ts, poller.id, f"internal error: {exc}")
-            ]
+            readings = poller.fail_all(ts, f"internal error: {exc}")
             result = PollResult(readings, [], False, f"internal error: {exc}")
         if result.readings:
             self.on_sample(Sample(ts, poller.id, result.readings, poller.config.tags))

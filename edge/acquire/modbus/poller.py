@@ -112,7 +112,10 @@ class DevicePoller:
         error: str | None = None
         pause = self.quirks.pause_between_requests
         stats = self.stats
-        for i, creq in enumerate(self.requests):
+        # This poll works on a snapshot: _isolate re-plans (self.requests changes) mid-poll,
+        # and the rest of this poll must still be the rest of the plan it started with.
+        plan = self.requests
+        for i, creq in enumerate(plan):
             if i and pause:
                 await asyncio.sleep(pause)
             try:
@@ -128,7 +131,7 @@ class DevicePoller:
             except (NoAnswer, LinkDown) as exc:
                 # The device is not answering: do not spend the rest of the poll waiting.
                 error = str(exc)
-                for rest in self.requests[i:]:
+                for rest in plan[i:]:
                     readings.extend(rest.fail(ts, self.id, error))
                 break
             except TransactionError as exc:
@@ -140,10 +143,23 @@ class DevicePoller:
             stats.registers_used += creq.used
             readings.extend(creq.decode(payload, ts, self.id))
 
+        # Still visible in the data, not silently gone: one bad reading per poll.
+        readings.extend(self._quarantined_readings(left_out, ts))
+        stats.polls += 1
+        good = sum(1 for r in readings if r.value is not None)
+        stats.points_good += good
+        stats.points_bad += len(readings) - good
+        if error:
+            stats.last_error = error
+        if not answered:
+            stats.failed_polls += 1
+        return PollResult(readings, events, answered, error)
+
+    def _quarantined_readings(self, left_out: list[tuple[str, str]], ts: float) -> list[Reading]:
+        out = []
         for name, reason in left_out:
-            # Still visible in the data, not silently gone: one bad reading per poll.
             point = self.points[name]
-            readings.append(
+            out.append(
                 Reading(
                     ts,
                     self.id,
@@ -155,15 +171,14 @@ class DevicePoller:
                     point.kind,
                 )
             )
-        stats.polls += 1
-        good = sum(1 for r in readings if r.value is not None)
-        stats.points_good += good
-        stats.points_bad += len(readings) - good
-        if error:
-            stats.last_error = error
-        if not answered:
-            stats.failed_polls += 1
-        return PollResult(readings, events, answered, error)
+        return out
+
+    def fail_all(self, ts: float, reason: str) -> list[Reading]:
+        """Every point bad once, for a poll that could not start (no connection, a bug):
+        the planned ones with `reason`, the quarantined ones with their own."""
+        readings = [r for c in self.requests for r in c.fail(ts, self.id, reason)]
+        readings.extend(self._quarantined_readings(list(self.quarantined.items()), ts))
+        return readings
 
     async def _read(self, session: Session, req: ReadRequest) -> bytes:
         stats = self.stats
