@@ -118,7 +118,7 @@ async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int
             print(f"\n{d.id} ({d.profile.id}, bus {d.bus}, unit {d.unit}):", file=out)
             try:
                 async with links[d.bus].session() as session:
-                    result = await poller.poll(session, time.time())
+                    result = await poller.poll(session)
             except TransactionError as exc:
                 print(f"  cannot reach the device: {exc}", file=out)
                 failed += 1

@@ -22,7 +22,7 @@ from edge.acquire.modbus.poller import DevicePoller, PollResult, Session
 from edge.acquire.modbus.rtu import RtuLine
 from edge.acquire.modbus.tcp import TcpHost
 from edge.config import BusConfig, DeviceConfig
-from edge.model import Colour, Event, Sample
+from edge.model import Colour, Event, Reading, Sample
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,13 @@ class Bus:
     async def poll_once(self, poller: DevicePoller) -> PollResult:
         """One poll of one device, its readings and events handed to the sinks."""
         assert self.link is not None
-        ts = self.clock()
         try:
             async with self.link.session() as session:
-                result = await poller.poll(session, ts)
+                # Readings are stamped in the poller when each request is sent, after
+                # the pool slot or line lock is held (not here, before waiting for it).
+                result = await poller.poll(session)
         except TransactionError as exc:  # could not even connect
+            ts = self.clock()
             poller.stats.errors[exc.kind] += 1
             poller.stats.polls += 1
             poller.stats.failed_polls += 1
@@ -128,10 +130,11 @@ class Bus:
             result = PollResult(readings, [], False, str(exc))
         except Exception as exc:  # a bug must not stop the other devices
             log.exception("poll of %s failed unexpectedly", poller.id)
+            ts = self.clock()
             readings = poller.fail_all(ts, f"internal error: {exc}")
             result = PollResult(readings, [], False, f"internal error: {exc}")
-        if result.readings:
-            self.on_sample(Sample(ts, poller.id, result.readings, poller.config.tags))
+        for sample in split_by_send_time(poller.id, result.readings, poller.config.tags):
+            self.on_sample(sample)
         for event in result.events:
             self.on_event(event)
         return result
@@ -177,3 +180,28 @@ class Bus:
 
     def stats(self) -> dict:
         return {p.id: p.stats.as_dict() for p in self.pollers}
+
+
+# A record carries one ts for all its points; a poll whose requests went out further apart
+# than this (a slow or busy line) becomes several records, so no point's ts is further
+# than this from when its request was sent.
+MAX_SAMPLE_SPREAD = 1.0
+
+
+def split_by_send_time(
+    device: str, readings: list[Reading], tags: dict[str, str], spread: float = MAX_SAMPLE_SPREAD
+) -> list[Sample]:
+    """One Sample per poll, stamped with its first request's send time; split where a
+    later request went out more than `spread` seconds after the sample's first."""
+    if not readings:
+        return []
+    stamps = [r.ts for r in readings]
+    first = min(stamps)
+    if max(stamps) - first <= spread:  # the usual case: one record, readings in plan order
+        return [Sample(first, device, readings, tags)]
+    samples: list[Sample] = []
+    for r in sorted(readings, key=lambda r: r.ts):  # stable: request order within a ts
+        if not samples or r.ts - samples[-1].ts > spread:
+            samples.append(Sample(r.ts, device, [], tags))
+        samples[-1].readings.append(r)
+    return samples

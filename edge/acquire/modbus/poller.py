@@ -90,6 +90,8 @@ class DevicePoller:
         self.stats = DeviceStats()
         self.consecutive_failures = 0
         self.requests: list[CompiledRequest] = []
+        self.sent_at = 0.0  # the last request's send time (self.clock)
+        self._sent_mono = 0.0
         self.replan()
 
     def replan(self) -> None:
@@ -100,8 +102,12 @@ class DevicePoller:
     def plan(self) -> list[ReadRequest]:
         return [c.request for c in self.requests]
 
-    async def poll(self, session: Session, ts: float) -> PollResult:
-        """Read every planned request once; never raises for device faults."""
+    async def poll(self, session: Session, ts: float | None = None) -> PollResult:
+        """Read every planned request once; never raises for device faults.
+
+        Each request's readings carry the time that request was sent (see _read); `ts`
+        (default: the first send, or now) only stamps points no request was sent for.
+        """
         if self.quarantined and self.clock() - self._quarantine_since > self.quarantine_retry:
             self.quarantined.clear()  # give quarantined points another chance
             self.replan()
@@ -121,28 +127,32 @@ class DevicePoller:
             try:
                 payload = await self._read(session, creq.request)
             except ModbusExceptionResponse as exc:
+                sent = self.sent_at
                 answered = True
                 if exc.code in ADDRESSING_CODES:
-                    readings.extend(await self._isolate(session, creq, exc, ts, events))
+                    readings.extend(await self._isolate(session, creq, exc, sent, events))
                 else:
                     error = str(exc)
-                    readings.extend(creq.fail(ts, self.id, error))
+                    readings.extend(creq.fail(sent, self.id, error))
                 continue
             except (NoAnswer, LinkDown) as exc:
                 # The device is not answering: do not spend the rest of the poll waiting.
+                # The requests left out are stamped with the failed one's send time.
                 error = str(exc)
                 for rest in plan[i:]:
-                    readings.extend(rest.fail(ts, self.id, error))
+                    readings.extend(rest.fail(self.sent_at, self.id, error))
                 break
             except TransactionError as exc:
                 answered = True
                 error = str(exc)
-                readings.extend(creq.fail(ts, self.id, error))
+                readings.extend(creq.fail(self.sent_at, self.id, error))
                 continue
             answered = True
             stats.registers_used += creq.used
-            readings.extend(creq.decode(payload, ts, self.id))
+            readings.extend(creq.decode(payload, self.sent_at, self.id))
 
+        if ts is None:
+            ts = readings[0].ts if readings else self.clock()
         # Still visible in the data, not silently gone: one bad reading per poll.
         readings.extend(self._quarantined_readings(left_out, ts))
         stats.polls += 1
@@ -181,16 +191,22 @@ class DevicePoller:
         return readings
 
     async def _read(self, session: Session, req: ReadRequest) -> bytes:
+        """One request (with its retries); sets self.sent_at to when the answered (or
+        last) attempt went out, on this poller's clock."""
         stats = self.stats
         attempt = 0
         while True:
             stats.requests += 1
-            started = time.perf_counter()
+            # The session is held (TCP: a pool slot), so this is when the request goes
+            # out, unless the link says otherwise (RTU takes the line lock inside read).
+            wall = self.clock()
+            started = time.monotonic()
             try:
                 payload = await session.read(
                     self.unit, req.function, req.address, req.count, self.timeout
                 )
             except TransactionError as exc:
+                self._stamp(session, wall, started)
                 stats.errors[exc.kind] += 1
                 # Retry only what a retry can fix: a lost frame or a busy device.
                 retryable = isinstance(exc, NoAnswer) or (
@@ -200,12 +216,31 @@ class DevicePoller:
                     attempt += 1
                     continue
                 raise
-            latency = time.perf_counter() - started
+            self._stamp(session, wall, started)
+            latency = time.monotonic() - self._sent_mono
             stats.latency_total += latency
             if latency > stats.latency_max:
                 stats.latency_max = latency
             stats.registers_read += req.count
             return payload
+
+    def _stamp(self, session: Session, wall: float, started: float) -> None:
+        """Set sent_at from the link's own send time when it has one.
+
+        A link may expose `sent_at` (time.monotonic() just before its last request went
+        out). It is read right after read() returns, before this task awaits anything, so
+        no other transaction on a shared line can have replaced it. The monotonic offset
+        is mapped onto this poller's clock between the two clock readings around read()."""
+        self.sent_at, self._sent_mono = wall, started
+        sent = getattr(session, "sent_at", None)
+        if not isinstance(sent, float) or sent <= started:
+            return
+        now_mono = time.monotonic()
+        span = now_mono - started
+        if span <= 0:
+            return
+        self._sent_mono = min(sent, now_mono)
+        self.sent_at = wall + (self.clock() - wall) * (self._sent_mono - started) / span
 
     async def _isolate(
         self,
@@ -235,16 +270,17 @@ class DevicePoller:
             try:
                 payload = await self._read(session, single.request)
             except ModbusExceptionResponse as inner:
+                sent = self.sent_at
                 if inner.code in ADDRESSING_CODES:
                     refused += 1
-                    self._quarantine(pp.name, single.request, inner, ts, events)
-                    readings.extend(single.fail(ts, self.id, f"quarantined: {inner}"))
+                    self._quarantine(pp.name, single.request, inner, sent, events)
+                    readings.extend(single.fail(sent, self.id, f"quarantined: {inner}"))
                 else:
-                    readings.extend(single.fail(ts, self.id, str(inner)))
+                    readings.extend(single.fail(sent, self.id, str(inner)))
             except TransactionError as inner:
-                readings.extend(single.fail(ts, self.id, str(inner)))
+                readings.extend(single.fail(self.sent_at, self.id, str(inner)))
             else:
-                readings.extend(single.decode(payload, ts, self.id))
+                readings.extend(single.decode(payload, self.sent_at, self.id))
         if refused == 0 and self.quirks.max_gap:
             # Each point reads alone, so the filler registers are what the device refuses.
             self.quirks = self.quirks.model_copy(update={"max_gap": 0})

@@ -56,6 +56,8 @@ class RtuLine:
         )
         self._lock = asyncio.Lock()
         self._last_io = 0.0
+        # time.monotonic() just before the last request went out (after lock and gap).
+        self.sent_at = 0.0
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[RtuLine]:
@@ -74,6 +76,7 @@ class RtuLine:
             if wait > 0:
                 await asyncio.sleep(wait)
             self._client.ctx.comm_params.timeout_connect = timeout
+            self.sent_at = time.monotonic()  # the poller stamps readings with this
             try:
                 response = await call()
             except ModbusIOException:
