@@ -27,7 +27,7 @@ from edge.acquire.modbus.errors import (
 )
 from edge.acquire.modbus.plan import PlannedPoint, ReadRequest, plan_requests
 from edge.config import DeviceConfig
-from edge.model import Event, Quality, Reading
+from edge.model import Colour, Event, Quality, Reading
 
 
 class Session(Protocol):
@@ -86,6 +86,7 @@ class DevicePoller:
         self.quirks: Quirks = config.profile.quirks
         self.quarantined: dict[str, str] = {}  # point -> reason
         self._reported: set[str] = set()  # quarantines already announced
+        self._retrying: set[str] = set()  # out of quarantine, not yet read fine again
         self._quarantine_since = 0.0
         self.stats = DeviceStats()
         self.consecutive_failures = 0
@@ -109,7 +110,8 @@ class DevicePoller:
         (default: the first send, or now) only stamps points no request was sent for.
         """
         if self.quarantined and self.clock() - self._quarantine_since > self.quarantine_retry:
-            self.quarantined.clear()  # give quarantined points another chance
+            self._retrying.update(self.quarantined)  # give quarantined points another chance
+            self.quarantined.clear()
             self.replan()
         left_out = list(self.quarantined.items())  # not in this poll's plan
         readings: list[Reading] = []
@@ -153,6 +155,8 @@ class DevicePoller:
 
         if ts is None:
             ts = readings[0].ts if readings else self.clock()
+        if self._retrying:
+            self._note_recoveries(readings, events)
         # Still visible in the data, not silently gone: one bad reading per poll.
         readings.extend(self._quarantined_readings(left_out, ts))
         stats.polls += 1
@@ -164,6 +168,30 @@ class DevicePoller:
         if not answered:
             stats.failed_polls += 1
         return PollResult(readings, events, answered, error)
+
+    def _note_recoveries(self, readings: list[Reading], events: list[Event]) -> None:
+        """A retried point that now reads fine is news (firmware or wiring was fixed); one
+        refused again stays quarantined without a second announcement."""
+        for r in readings:
+            name = r.point
+            if name not in self._retrying:
+                continue
+            if name in self.quarantined:
+                self._retrying.discard(name)
+            elif r.quality == Quality.GOOD:
+                self._retrying.discard(name)
+                self._reported.discard(name)  # a later quarantine is announced again
+                events.append(
+                    Event(
+                        r.ts,
+                        self.id,
+                        "modbus.point_recovered",
+                        f"{self.id}: point {name} reads again after its quarantine",
+                        colour=Colour.GREEN,
+                        data={"point": name},
+                    )
+                )
+            # any other failure (a timeout): still retrying, decided by a later poll
 
     def _quarantined_readings(self, left_out: list[tuple[str, str]], ts: float) -> list[Reading]:
         out = []
