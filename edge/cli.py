@@ -13,6 +13,8 @@ import orjson
 
 from device_profiles import ConfigError
 from device_profiles.schema import parse_duration
+from edge.acquire.modbus.linetime import describe as describe_line
+from edge.acquire.modbus.linetime import line_time
 from edge.acquire.modbus.plan import plan_requests, summarize
 from edge.config import SiteConfig, load_site
 from edge.model import Sample
@@ -72,9 +74,12 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
     )
     total_requests = 0
     per_second = 0.0
+    rtu_plans: dict[str, list] = {}  # bus id -> (device, interval, plan) for line times
     for d in site.devices:
         points = {n: d.profile.points[n] for n in d.points}
         plan = plan_requests(points, d.profile.quirks)
+        if site.buses[d.bus].rtu is not None:
+            rtu_plans.setdefault(d.bus, []).append((d.id, d.interval, plan))
         s = summarize(plan)
         total_requests += s.requests
         per_second += s.requests / d.interval
@@ -88,6 +93,9 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
             for req in plan:
                 print(f"      {req.describe()}", file=out)
     print(f"total: {total_requests} requests per cycle, {per_second:.1f} requests/s", file=out)
+    for bus_id, plans in rtu_plans.items():
+        for line in describe_line(line_time(site.buses[bus_id], plans), verbose):
+            print(line, file=out)
 
 
 async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int:
