@@ -222,6 +222,8 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         f"{snapshot['offline']} devices not answering",
         file=out,
     )
+    for bus_id, b in snapshot.get("buses", {}).items():
+        print("  " + _bus_status(bus_id, b, now), file=out)
     up = snapshot.get("uplink")
     if up:
         last_ok = up.get("last_success_at")
@@ -235,6 +237,23 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         if up.get("last_error"):
             print(f"    last error: {up['last_error']}", file=out)
     return 0
+
+
+def _bus_status(bus_id: str, b: dict, now: float) -> str:
+    state = "answering"
+    if b["offline"]:
+        since = b.get("offline_since")
+        state = "NOT ANSWERING" + (f" for {now - since:.0f} s" if since else "")
+    of = "its line's time" if b["kind"] == "rtu" else "one connection's time"
+    silent = ", ".join(
+        f"{d} {share * 100:.1f}%"
+        for d, share in sorted(b["timeout_share_by_device"].items(), key=lambda kv: -kv[1])
+    )
+    waiting = f" ({silent})" if silent else ""
+    return (
+        f"bus {bus_id} ({b['where']}): {state}, {b['outages']} outages; "
+        f"{b['timeout_share'] * 100:.1f}% of {of} waiting on timeouts{waiting}"
+    )
 
 
 def _stdout_sink(sample: Sample) -> None:

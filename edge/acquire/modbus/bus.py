@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from edge.acquire.modbus.errors import TransactionError
+from edge.acquire.modbus.health import BusHealth
 from edge.acquire.modbus.poller import DevicePoller, PollResult, Session
 from edge.acquire.modbus.rtu import RtuLine
 from edge.acquire.modbus.tcp import TcpHost
 from edge.config import BusConfig, DeviceConfig
-from edge.model import Colour, Event, Reading, Sample
+from edge.model import Event, Reading, Sample
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,13 @@ class Bus:
             DevicePoller(d, config.timeout, config.retries, clock=clock) for d in devices
         ]
         self.link: Link | None = None
+        self._started = 0.0
+        self.health = BusHealth(self.id, _where(config), self.pollers)
 
     async def run(self) -> None:
         """Poll every device until cancelled."""
         self.link = open_link(self.config)
+        self._started = time.monotonic()
         n = len(self.pollers)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -140,46 +144,29 @@ class Bus:
         return result
 
     def _track_state(self, poller: DevicePoller, result: PollResult) -> None:
-        ts = self.clock()
-        if not result.reachable:
-            poller.consecutive_failures += 1
-            if poller.consecutive_failures == 1:
-                log.warning(
-                    "%s (bus %s, unit %d) is not answering: %s",
-                    poller.id,
-                    self.id,
-                    poller.unit,
-                    result.error,
-                )
-                self.on_event(
-                    Event(
-                        ts,
-                        poller.id,
-                        "device.offline",
-                        f"{poller.id} is not answering: {result.error}",
-                        type="alarm",
-                        colour=Colour.YELLOW,
-                        data={"bus": self.id, "unit": poller.unit},
-                    )
-                )
-        elif poller.consecutive_failures:
-            log.info(
-                "%s answers again after %d failed polls", poller.id, poller.consecutive_failures
-            )
-            self.on_event(
-                Event(
-                    ts,
-                    poller.id,
-                    "device.online",
-                    f"{poller.id} answers again after {poller.consecutive_failures} failed polls",
-                    colour=Colour.GREEN,
-                    data={"bus": self.id, "unit": poller.unit},
-                )
-            )
-            poller.consecutive_failures = 0
+        for event in self.health.update(poller, result, self.clock()):
+            self.on_event(event)
 
     def stats(self) -> dict:
         return {p.id: p.stats.as_dict() for p in self.pollers}
+
+    def line_stats(self) -> dict:
+        """Is the bus answering, and how much of its time goes to waiting on devices that
+        do not answer (on RS-485 the line is one-at-a-time: that time is lost to all)."""
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        waited = {p.id: p.stats.timeout_seconds for p in self.pollers}
+        busy = sum(p.stats.line_seconds for p in self.pollers)
+        return {
+            "kind": "rtu" if self.config.rtu is not None else "tcp",
+            "where": self.health.where,
+            "offline": self.health.offline,
+            "offline_since": self.health.offline_since,
+            "outages": self.health.outages,
+            "seconds": elapsed,
+            "busy_share": busy / elapsed if elapsed else 0.0,
+            "timeout_share": sum(waited.values()) / elapsed if elapsed else 0.0,
+            "timeout_share_by_device": {d: w / elapsed for d, w in waited.items() if w and elapsed},
+        }
 
 
 # A record carries one ts for all its points; a poll whose requests went out further apart
@@ -205,3 +192,10 @@ def split_by_send_time(
             samples.append(Sample(r.ts, device, [], tags))
         samples[-1].readings.append(r)
     return samples
+
+
+def _where(config: BusConfig) -> str:
+    if config.tcp is not None:
+        return f"{config.tcp.host}:{config.tcp.port}"
+    assert config.rtu is not None
+    return config.rtu.port

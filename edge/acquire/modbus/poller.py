@@ -48,6 +48,10 @@ class DeviceStats:
     overruns: int = 0
     latency_total: float = 0.0
     latency_max: float = 0.0
+    # Seconds this device held its link (RS-485: the line) in transactions, and the part
+    # of it spent waiting for answers that never came: what a silent device costs the rest.
+    line_seconds: float = 0.0
+    timeout_seconds: float = 0.0
     errors: Counter = field(default_factory=Counter)
     last_error: str | None = None
 
@@ -235,6 +239,10 @@ class DevicePoller:
                 )
             except TransactionError as exc:
                 self._stamp(session, wall, started)
+                spent = time.monotonic() - self._sent_mono
+                stats.line_seconds += spent
+                if isinstance(exc, NoAnswer):
+                    stats.timeout_seconds += spent
                 stats.errors[exc.kind] += 1
                 # Retry only what a retry can fix: a lost frame or a busy device.
                 retryable = isinstance(exc, NoAnswer) or (
@@ -246,6 +254,7 @@ class DevicePoller:
                 raise
             self._stamp(session, wall, started)
             latency = time.monotonic() - self._sent_mono
+            stats.line_seconds += latency
             stats.latency_total += latency
             if latency > stats.latency_max:
                 stats.latency_max = latency
