@@ -169,28 +169,32 @@ class Bus:
         }
 
 
-# A record carries one ts for all its points; a poll whose requests went out further apart
-# than this (a slow or busy line) becomes several records, so no point's ts is further
-# than this from when its request was sent.
-MAX_SAMPLE_SPREAD = 1.0
+# A record carries one ts for all its points: its first request's send time. A poll whose
+# requests went out further apart than this (a slow or busy line) becomes several records,
+# so no point is stamped more than this before its own request was sent.
+MAX_SAMPLE_SPREAD = 0.25
 
 
 def split_by_send_time(
     device: str, readings: list[Reading], tags: dict[str, str], spread: float = MAX_SAMPLE_SPREAD
 ) -> list[Sample]:
-    """One Sample per poll, stamped with its first request's send time; split where a
-    later request went out more than `spread` seconds after the sample's first."""
+    """The poll's records: one per group of requests sent within `spread` of the group's
+    first; each reading takes its record's ts, so what is printed is what is stored."""
     if not readings:
         return []
     stamps = [r.ts for r in readings]
     first = min(stamps)
     if max(stamps) - first <= spread:  # the usual case: one record, readings in plan order
-        return [Sample(first, device, readings, tags)]
-    samples: list[Sample] = []
-    for r in sorted(readings, key=lambda r: r.ts):  # stable: request order within a ts
-        if not samples or r.ts - samples[-1].ts > spread:
-            samples.append(Sample(r.ts, device, [], tags))
-        samples[-1].readings.append(r)
+        samples = [Sample(first, device, readings, tags)]
+    else:
+        samples = []
+        for r in sorted(readings, key=lambda r: r.ts):  # stable: plan order within a ts
+            if not samples or r.ts - samples[-1].ts > spread:
+                samples.append(Sample(r.ts, device, [], tags))
+            samples[-1].readings.append(r)
+    for sample in samples:
+        for r in sample.readings:
+            r.ts = sample.ts
     return samples
 
 
