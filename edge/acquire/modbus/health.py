@@ -31,8 +31,11 @@ class BusHealth:
     def __init__(self, bus_id: str, where: str, pollers: Sequence[DevicePoller]):
         self.bus_id = bus_id
         self.where = where  # host:port or serial port, for the operator
-        self.pollers = list(pollers)
-        self._devices = {p.id: _Device() for p in self.pollers}
+        self.pollers = {p.id: p for p in pollers}
+        self._devices = {p.id: _Device() for p in pollers}
+        # Kept as sets so that a poll costs O(1), not O(devices on the bus).
+        self._failing: set[str] = set()
+        self._pending: set[str] = set()  # failing, no device.offline sent yet
         self.offline = False
         self.offline_since: float | None = None
         self._online_at = float("-inf")  # when the bus was last seen coming back
@@ -53,7 +56,10 @@ class BusHealth:
                     result.error,
                 )
             dev.last_failed, dev.error = ts, result.error
-            if not self.offline and all(p.consecutive_failures for p in self.pollers):
+            self._failing.add(poller.id)
+            if not dev.reported:
+                self._pending.add(poller.id)
+            if not self.offline and len(self._failing) == len(self.pollers):
                 return [self._bus_offline(result.error)]
             return []
 
@@ -76,12 +82,16 @@ class BusHealth:
             )
         dev.reported = False
         poller.consecutive_failures = 0
+        self._failing.discard(poller.id)
+        self._pending.discard(poller.id)
         # This answer proves the bus works: a device that failed since the bus was last
         # seen coming back is itself offline.
-        for other in self.pollers:
-            o = self._devices[other.id]
-            if other.consecutive_failures and not o.reported and o.last_failed >= self._online_at:
+        for other_id in sorted(self._pending):
+            o = self._devices[other_id]
+            if o.last_failed >= self._online_at:
+                other = self.pollers[other_id]
                 o.reported = True
+                self._pending.discard(other_id)
                 events.append(
                     Event(
                         o.failing_since,
@@ -103,15 +113,13 @@ class BusHealth:
         since = min(unreported or [d.failing_since for d in self._devices.values()])
         self.offline_since = since
         n = len(self.pollers)
-        log.warning(
-            "bus %s (%s): none of its %d devices answers: %s", self.bus_id, self.where, n, error
-        )
+        who = "its only device does not answer" if n == 1 else f"none of its {n} devices answers"
+        log.warning("bus %s (%s): %s: %s", self.bus_id, self.where, who, error)
         return Event(
             since,
             self.bus_id,
             "bus.offline",
-            f"bus {self.bus_id} ({self.where}) is not answering: none of its {n} devices "
-            f"answers: {error}",
+            f"bus {self.bus_id} ({self.where}) is not answering: {who}: {error}",
             type="alarm",
             colour=Colour.YELLOW,
             data={"bus": self.bus_id, "devices": n},
