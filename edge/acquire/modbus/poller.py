@@ -5,7 +5,11 @@ point caused it by reading the request's points one at a time, quarantines the c
 (re-plans without it, reports it) and keeps reading the rest. If every point reads fine
 alone, the holes between them are what the device rejects, and the device is re-planned
 without gap filling. Quarantined points are retried now and then: firmware and wiring
-get fixed.
+get fixed (a point that reads again is announced as modbus.point_recovered).
+
+A poll works on a snapshot of its plan, so a re-plan half-way through still reports every
+point exactly once. Each request's readings are stamped with the time the request was
+sent: after the link is held, or the link's own `sent_at` when it has one (RS-485).
 """
 
 from __future__ import annotations
