@@ -272,6 +272,7 @@ class Agent:
             "cpu_seconds": time.process_time() - c.cpu_started,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "devices": devices,
+            "buses": {bus.id: bus.line_stats() for bus in self.buses},
         }
         if self.uplink is not None:
             out["uplink"] = self.uplink.stats()

@@ -13,6 +13,8 @@ import orjson
 
 from device_profiles import ConfigError
 from device_profiles.schema import parse_duration
+from edge.acquire.modbus.linetime import describe as describe_line
+from edge.acquire.modbus.linetime import line_time
 from edge.acquire.modbus.plan import plan_requests, summarize
 from edge.config import SiteConfig, load_site
 from edge.model import Sample
@@ -72,9 +74,12 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
     )
     total_requests = 0
     per_second = 0.0
+    rtu_plans: dict[str, list] = {}  # bus id -> (device, interval, plan) for line times
     for d in site.devices:
         points = {n: d.profile.points[n] for n in d.points}
         plan = plan_requests(points, d.profile.quirks)
+        if site.buses[d.bus].rtu is not None:
+            rtu_plans.setdefault(d.bus, []).append((d.id, d.interval, plan))
         s = summarize(plan)
         total_requests += s.requests
         per_second += s.requests / d.interval
@@ -88,6 +93,9 @@ def print_plan(site: SiteConfig, verbose: bool, out=sys.stdout) -> None:
             for req in plan:
                 print(f"      {req.describe()}", file=out)
     print(f"total: {total_requests} requests per cycle, {per_second:.1f} requests/s", file=out)
+    for bus_id, plans in rtu_plans.items():
+        for line in describe_line(line_time(site.buses[bus_id], plans), verbose):
+            print(line, file=out)
 
 
 async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int:
@@ -118,7 +126,7 @@ async def probe(site: SiteConfig, only: list[str] | None, out=sys.stdout) -> int
             print(f"\n{d.id} ({d.profile.id}, bus {d.bus}, unit {d.unit}):", file=out)
             try:
                 async with links[d.bus].session() as session:
-                    result = await poller.poll(session, time.time())
+                    result = await poller.poll(session)
             except TransactionError as exc:
                 print(f"  cannot reach the device: {exc}", file=out)
                 failed += 1
@@ -214,6 +222,8 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         f"{snapshot['offline']} devices not answering",
         file=out,
     )
+    for bus_id, b in snapshot.get("buses", {}).items():
+        print("  " + _bus_status(bus_id, b, now), file=out)
     up = snapshot.get("uplink")
     if up:
         last_ok = up.get("last_success_at")
@@ -227,6 +237,23 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         if up.get("last_error"):
             print(f"    last error: {up['last_error']}", file=out)
     return 0
+
+
+def _bus_status(bus_id: str, b: dict, now: float) -> str:
+    state = "answering"
+    if b["offline"]:
+        since = b.get("offline_since")
+        state = "NOT ANSWERING" + (f" for {now - since:.0f} s" if since else "")
+    of = "its line's time" if b["kind"] == "rtu" else "one connection's time"
+    silent = ", ".join(
+        f"{d} {share * 100:.1f}%"
+        for d, share in sorted(b["timeout_share_by_device"].items(), key=lambda kv: -kv[1])
+    )
+    waiting = f" ({silent})" if silent else ""
+    return (
+        f"bus {bus_id} ({b['where']}): {state}, {b['outages']} outages; "
+        f"{b['timeout_share'] * 100:.1f}% of {of} waiting on timeouts{waiting}"
+    )
 
 
 def _stdout_sink(sample: Sample) -> None:

@@ -7,6 +7,7 @@ Many devices of one model stay short to write: a device entry may name a `templa
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +193,25 @@ class SiteConfig:
     catalog: Catalog = field(default_factory=Catalog, repr=False)
 
 
+def _wire_of(bus: BusConfig) -> tuple[tuple, str, Loc]:
+    """What a bus talks through, as a comparable key: a serial device (its real path,
+    so a /dev/serial/by-id link and its /dev/ttyUSB target match) or a host:port, also
+    for RTU over TCP URLs such as socket://10.0.0.7:4001."""
+    if bus.tcp is not None:
+        host, port = bus.tcp.host.strip().lower(), bus.tcp.port
+        return ("net", host, port), f"{bus.tcp.host}:{port}", ("tcp", "host")
+    assert bus.rtu is not None
+    port_spec = bus.rtu.port.strip()
+    _scheme, sep, rest = port_spec.partition("://")
+    if sep:
+        hostport = rest.split("?", 1)[0].rstrip("/")
+        host, _, port = hostport.rpartition(":")
+        if host and port.isdigit():
+            return ("net", host.lower(), int(port)), port_spec, ("rtu", "port")
+        return ("url", port_spec.lower()), port_spec, ("rtu", "port")
+    return ("serial", os.path.realpath(port_spec)), port_spec, ("rtu", "port")
+
+
 def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
     """Read, validate and expand a site file. Raises ConfigError listing every problem."""
     path = Path(path)
@@ -216,10 +236,23 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
         problems.append(f"{where}{dotted}: {msg}")
 
     buses: dict[str, BusConfig] = {}
+    wires: dict[tuple, tuple[str, str]] = {}  # what a bus talks through -> (bus id, as written)
     for i, bus in enumerate(raw.buses):
         if bus.id in buses:
             problem(("buses", i, "id"), f"bus id {bus.id!r} is used twice")
         buses[bus.id] = bus
+        key, shown, field_loc = _wire_of(bus)
+        if key in wires:
+            other, other_shown = wires[key]
+            # Two buses on one port would interleave frames on one line (or fight over
+            # a gateway's few connections): every device's answers become unreliable.
+            problem(
+                ("buses", i, *field_loc),
+                f"bus {bus.id!r} uses {shown}, which bus {other!r} already uses "
+                f"({other_shown}); put the devices of both on one bus",
+            )
+        else:
+            wires[key] = (bus.id, shown)
 
     base = path.parent
     dirs = [base / raw.profiles_dir] if raw.profiles_dir else []
@@ -287,6 +320,14 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
                 )
                 continue
         else:
+            if entry.unit == 0:
+                problem(
+                    (*loc, "unit"),
+                    "unit 0 is the Modbus broadcast address: no device answers a read sent "
+                    "to it; give the device's own unit id (1-247; a Modbus TCP device that "
+                    "ignores unit ids usually answers on 1 or 255)",
+                )
+                continue
             units = [entry.unit]  # type: ignore[list-item]
 
         for unit in units:

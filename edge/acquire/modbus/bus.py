@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from edge.acquire.modbus.errors import TransactionError
+from edge.acquire.modbus.health import BusHealth
 from edge.acquire.modbus.poller import DevicePoller, PollResult, Session
 from edge.acquire.modbus.rtu import RtuLine
 from edge.acquire.modbus.tcp import TcpHost
 from edge.config import BusConfig, DeviceConfig
-from edge.model import Colour, Event, Sample
+from edge.model import Event, Reading, Sample
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,13 @@ class Bus:
             DevicePoller(d, config.timeout, config.retries, clock=clock) for d in devices
         ]
         self.link: Link | None = None
+        self._started = 0.0
+        self.health = BusHealth(self.id, _where(config), self.pollers)
 
     async def run(self) -> None:
         """Poll every device until cancelled."""
         self.link = open_link(self.config)
+        self._started = time.monotonic()
         n = len(self.pollers)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -118,68 +122,88 @@ class Bus:
     async def poll_once(self, poller: DevicePoller) -> PollResult:
         """One poll of one device, its readings and events handed to the sinks."""
         assert self.link is not None
-        ts = self.clock()
         try:
             async with self.link.session() as session:
-                result = await poller.poll(session, ts)
+                # Readings are stamped in the poller when each request is sent, after
+                # the pool slot or line lock is held (not here, before waiting for it).
+                result = await poller.poll(session)
         except TransactionError as exc:  # could not even connect
+            ts = self.clock()
             poller.stats.errors[exc.kind] += 1
             poller.stats.polls += 1
             poller.stats.failed_polls += 1
             poller.stats.last_error = str(exc)
-            readings = [r for c in poller.requests for r in c.fail(ts, poller.id, str(exc))]
+            readings = poller.fail_all(ts, str(exc))
             poller.stats.points_bad += len(readings)
             result = PollResult(readings, [], False, str(exc))
         except Exception as exc:  # a bug must not stop the other devices
             log.exception("poll of %s failed unexpectedly", poller.id)
-            readings = [
-                r for c in poller.requests for r in c.fail(ts, poller.id, f"internal error: {exc}")
-            ]
+            ts = self.clock()
+            readings = poller.fail_all(ts, f"internal error: {exc}")
             result = PollResult(readings, [], False, f"internal error: {exc}")
-        if result.readings:
-            self.on_sample(Sample(ts, poller.id, result.readings, poller.config.tags))
+        for sample in split_by_send_time(poller.id, result.readings, poller.config.tags):
+            self.on_sample(sample)
         for event in result.events:
             self.on_event(event)
         return result
 
     def _track_state(self, poller: DevicePoller, result: PollResult) -> None:
-        ts = self.clock()
-        if not result.reachable:
-            poller.consecutive_failures += 1
-            if poller.consecutive_failures == 1:
-                log.warning(
-                    "%s (bus %s, unit %d) is not answering: %s",
-                    poller.id,
-                    self.id,
-                    poller.unit,
-                    result.error,
-                )
-                self.on_event(
-                    Event(
-                        ts,
-                        poller.id,
-                        "device.offline",
-                        f"{poller.id} is not answering: {result.error}",
-                        type="alarm",
-                        colour=Colour.YELLOW,
-                        data={"bus": self.id, "unit": poller.unit},
-                    )
-                )
-        elif poller.consecutive_failures:
-            log.info(
-                "%s answers again after %d failed polls", poller.id, poller.consecutive_failures
-            )
-            self.on_event(
-                Event(
-                    ts,
-                    poller.id,
-                    "device.online",
-                    f"{poller.id} answers again after {poller.consecutive_failures} failed polls",
-                    colour=Colour.GREEN,
-                    data={"bus": self.id, "unit": poller.unit},
-                )
-            )
-            poller.consecutive_failures = 0
+        for event in self.health.update(poller, result, self.clock()):
+            self.on_event(event)
 
     def stats(self) -> dict:
         return {p.id: p.stats.as_dict() for p in self.pollers}
+
+    def line_stats(self) -> dict:
+        """Is the bus answering, and how much of its time goes to waiting on devices that
+        do not answer (on RS-485 the line is one-at-a-time: that time is lost to all)."""
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        waited = {p.id: p.stats.timeout_seconds for p in self.pollers}
+        busy = sum(p.stats.line_seconds for p in self.pollers)
+        return {
+            "kind": "rtu" if self.config.rtu is not None else "tcp",
+            "where": self.health.where,
+            "offline": self.health.offline,
+            "offline_since": self.health.offline_since,
+            "outages": self.health.outages,
+            "seconds": elapsed,
+            "busy_share": busy / elapsed if elapsed else 0.0,
+            "timeout_share": sum(waited.values()) / elapsed if elapsed else 0.0,
+            "timeout_share_by_device": {d: w / elapsed for d, w in waited.items() if w and elapsed},
+        }
+
+
+# A record carries one ts for all its points: its first request's send time. A poll whose
+# requests went out further apart than this (a slow or busy line) becomes several records,
+# so no point is stamped more than this before its own request was sent.
+MAX_SAMPLE_SPREAD = 0.25
+
+
+def split_by_send_time(
+    device: str, readings: list[Reading], tags: dict[str, str], spread: float = MAX_SAMPLE_SPREAD
+) -> list[Sample]:
+    """The poll's records: one per group of requests sent within `spread` of the group's
+    first; each reading takes its record's ts, so what is printed is what is stored."""
+    if not readings:
+        return []
+    stamps = [r.ts for r in readings]
+    first = min(stamps)
+    if max(stamps) - first <= spread:  # the usual case: one record, readings in plan order
+        samples = [Sample(first, device, readings, tags)]
+    else:
+        samples = []
+        for r in sorted(readings, key=lambda r: r.ts):  # stable: plan order within a ts
+            if not samples or r.ts - samples[-1].ts > spread:
+                samples.append(Sample(r.ts, device, [], tags))
+            samples[-1].readings.append(r)
+    for sample in samples:
+        for r in sample.readings:
+            r.ts = sample.ts
+    return samples
+
+
+def _where(config: BusConfig) -> str:
+    if config.tcp is not None:
+        return f"{config.tcp.host}:{config.tcp.port}"
+    assert config.rtu is not None
+    return config.rtu.port
