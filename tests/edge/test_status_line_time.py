@@ -53,10 +53,11 @@ def test_status_shows_a_silent_devices_share_of_line_time(tmp_path):
     assert line is not None, text
     assert "answering" in line and "NOT ANSWERING" not in line  # m1 answers: the line works
     # By hand: every poll of the ghost waits one timeout (no retries, the poll stops at the
-    # first silence), so its share is timeouts x 0.3 s over the bus's running time.
+    # first silence), then keeps the line for one more timeout to drain a late answer that
+    # never comes, so its share is timeouts x 2 x 0.3 s over the bus's running time.
     timeouts = agent["devices"]["ghost"]["errors"]["timeout"]
     seconds = agent["buses"]["line1"]["seconds"]
-    expected = 100 * timeouts * TIMEOUT / seconds
+    expected = 100 * timeouts * 2 * TIMEOUT / seconds
     assert timeouts >= 3 and expected > 10
     shown = float(re.search(r"ghost (\d+\.\d)%", line).group(1))
     assert abs(shown - expected) < 3, (shown, expected, line)
