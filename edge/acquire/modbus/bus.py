@@ -33,6 +33,7 @@ EventSink = Callable[[Event], None]
 
 class Link(Protocol):
     def session(self) -> contextlib.AbstractAsyncContextManager[Session]: ...
+    def stats(self) -> dict: ...
     def close(self) -> None: ...
 
 
@@ -170,6 +171,9 @@ class Bus:
             "busy_share": busy / elapsed if elapsed else 0.0,
             "timeout_share": sum(waited.values()) / elapsed if elapsed else 0.0,
             "timeout_share_by_device": {d: w / elapsed for d, w in waited.items() if w and elapsed},
+            # TCP: connects, stale_replaced, broken_closed; RTU: late_discarded,
+            # stray_discarded, bad_frame.
+            "link": self.link.stats() if self.link is not None else {},
         }
 
 
