@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -26,6 +27,9 @@ from device_profiles import Catalog, Profile, ProfileNotFound
 from device_profiles.addressing import parse_units
 from device_profiles.schema import Duration
 from device_profiles.sourced_yaml import ConfigError, Loc, describe_errors, line_of, load_yaml
+from edge.model import MAX_TAGS, PLAIN_TEXT
+
+_PLAIN_TEXT = re.compile(PLAIN_TEXT)
 
 Ident = str  # validated by _IDENT below; kept as str for readable errors
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -77,9 +81,29 @@ class DeviceFields(_Strict):
     bus: str | None = None
     profile: str | None = None
     interval: Duration | None = None
+    # Tags travel on every record of the device: the wire's own rules, so that a tag the
+    # API would refuse is a config error here, not a dead-lettered record later.
     tags: dict[str, str] = Field(default_factory=dict)
     # Read only these points (default: every point of the profile).
     points: list[str] | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_the_wire_carries(cls, tags: dict[str, str]) -> dict[str, str]:
+        if len(tags) > MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS} tags, got {len(tags)}")
+        for key, value in tags.items():
+            if not 1 <= len(key) <= 64:
+                raise ValueError(f"tag name {key!r} must be 1 to 64 characters")
+            if len(value) > 256:
+                raise ValueError(f"tag {key}: value must be at most 256 characters")
+            for text in (key, value):
+                if not _PLAIN_TEXT.match(text):
+                    raise ValueError(
+                        f"tag {key!r}: {text!r} holds a control or bidi character, "
+                        "which the central API refuses"
+                    )
+        return tags
 
 
 class DeviceEntry(DeviceFields):

@@ -138,3 +138,23 @@ def test_check_command_prints_the_plan_and_rejects_bad_files(tmp_path):
     )
     assert bad.returncode == 2
     assert "line 4" in bad.stderr and "buses[0].tcp.port" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("tags", "named"),
+    [
+        ('{"": x}', "tags"),
+        ('{floor: "B1\\u202e"}', "tags"),
+        ('{floor: "B1\\nB2"}', "tags"),
+        ("{note: " + "x" * 300 + "}", "tags"),
+    ],
+    ids=["empty-key", "bidi-override", "newline", "too-long"],
+)
+def test_tags_the_api_would_refuse_are_a_config_error(tmp_path, tags, named):
+    # The API refuses such tags (edge.model.TagKey/TagValue) and would dead-letter every
+    # record of the device: the site file is the place to say so, with the line.
+    text = GOOD.replace("tags: {system: total, floor: B1}", f"tags: {tags}")
+    with pytest.raises(ConfigError) as err:
+        load_site(write(tmp_path, text))
+    message = str(err.value)
+    assert "line 10" in message and named in message, message
