@@ -251,7 +251,7 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
         raise RuntimeError("disk on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_update_rollups", broken)
+        patch.setattr(store._series, "_update_rollups", broken)
         with pytest.raises(RuntimeError):
             ingest(store, simple_batch(3, 2, device="m-new"))
     assert samples(store) == before
