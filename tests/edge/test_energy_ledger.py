@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import struct
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from device_profiles.schema import Profile
+from edge.acquire.modbus.decode import CompiledRequest
+from edge.acquire.modbus.plan import plan_requests
 from edge.energy import CounterRules, CounterState, Entries, feed, flag_names, spread, wrap_of
+from edge.model import ReadingRecord, Sample
 
 CASES_DIR = Path(__file__).parent / "testcases_energy"
+DAY0 = 1699920000.0
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
 
 
@@ -91,3 +97,38 @@ def test_feeding_in_pieces_through_a_saved_state_books_the_same(
     assert all(b.amount > 0 for b in whole.bookings)
     total = sum(b.amount for b in whole.bookings)
     assert sum(v[0] for v in spread(whole, 900).values()) == pytest.approx(total)
+
+
+def test_a_u32_counter_reading_carries_its_wrap_to_the_api() -> None:
+    """The wrap comes from the profile's register type and scale, over the wire."""
+    profile = Profile.model_validate(
+        {
+            "id": "test/u32-counter",
+            "vendor": "T",
+            "model": "M",
+            "kind": "io",
+            "verified": False,
+            "points": {
+                "energy": {
+                    "table": "holding",
+                    "address": 0,
+                    "type": "u32",
+                    "scale": 0.01,
+                    "kind": "counter",
+                    "unit": "kWh",
+                },
+                "power": {"table": "holding", "address": 2, "type": "u16", "unit": "kW"},
+            },
+        }
+    )
+    (request,) = [CompiledRequest(r) for r in plan_requests(profile.points, profile.quirks)]
+    payload = struct.pack(">IH", 4294967295, 7)  # the u32's top value; 7 kW
+    readings = {r.point: r for r in request.decode(payload, DAY0, "m1")}
+    assert readings["energy"].value == pytest.approx(42949672.95)
+    assert readings["energy"].wrap == pytest.approx(42949672.96)  # 2**32 * 0.01
+    assert readings["power"].wrap is None  # a gauge has none
+    body = Sample(DAY0, "m1", list(readings.values())).wire()
+    wire = {p["point"]: p for p in body["points"]}
+    assert wire["energy"]["wrap"] == pytest.approx(42949672.96) and "wrap" not in wire["power"]
+    record = ReadingRecord.model_validate({"seq": 1, **body})
+    assert record.points[0].wrap == pytest.approx(42949672.96)
