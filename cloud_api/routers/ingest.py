@@ -17,9 +17,12 @@ The delivery contract is edge/model.py's. What each answer means to the edge's u
   415 a Content-Encoding other than gzip; 422 the batch does not match the wire model
   (`message` names each field, e.g. "records[3].points[0].value: must be a finite
   number or null"; `detail` lists the problems as FastAPI does, loc/msg/type, so the
-  edge can find the first refused record). None of these stores anything: the edge must
-  fix the batch, or its configuration, before resending. Every other refusal is
-  {"detail": "<message>"}.
+  edge can find the first refused record). A point whose kind or unit differs from its
+  series' is a 422 of that form too, located at records[i].points[j].kind (or .unit). A
+  series another edge created, or a batch that would take the edge past its cap of new
+  series (setting max_series_per_edge), is a 403 naming the edge and the series or cap.
+  None of these stores anything: the edge must fix the batch, or its configuration,
+  before resending. Every other refusal is {"detail": "<message>"}.
 - 503 the store cannot write now: retry later, nothing was stored.
 
 An edge sends one batch per lane at a time and the next only after the answer: a batch
@@ -47,10 +50,16 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from cloud_api.auth import require_edge
 from cloud_api.metrics import ApiMetrics
-from cloud_api.problems import malformed_json, problems, validation_body
+from cloud_api.problems import Problem, malformed_json, problems, validation_body
 from cloud_api.request_body import BodyError, decode, read_body
 from cloud_api.settings import ApiSettings
-from cloud_api.store.base import EdgeIdentity, IngestOutcome, Store, StoreUnavailableError
+from cloud_api.store.base import (
+    BatchRefusedError,
+    EdgeIdentity,
+    IngestOutcome,
+    Store,
+    StoreUnavailableError,
+)
 from edge.model import IngestAck, IngestBatch, Lane
 
 log = logging.getLogger("steward.api.ingest")
@@ -141,11 +150,21 @@ def _decode_validate_store_timed(
         raise _Rejected(403, "wrong_building", {"detail": detail})
     try:
         return store.ingest(edge, batch, time.time())
+    except BatchRefusedError as e:
+        raise _Rejected(e.status, e.reason, _refusal_body(e, batch.records[0].seq)) from None
     except StoreUnavailableError as e:
         log.error("store unavailable, batch of edge %s refused: %s", edge.name, e)
         raise _Rejected(
             503, "store_unavailable", {"detail": f"store unavailable: {e}"}, {"Retry-After": "5"}
         ) from None
+
+
+def _refusal_body(e: BatchRefusedError, first_seq: int) -> dict:
+    """A 422 names the record and field, as validation errors do, for the edge's uplink."""
+    if e.status != 422 or e.seq is None:
+        return {"detail": e.message}
+    loc = ("records", e.seq - first_seq, *e.where)
+    return validation_body([Problem(loc, e.message, e.reason)])
 
 
 @router.post(
@@ -156,7 +175,11 @@ def _decode_validate_store_timed(
     responses={
         400: {"model": Refusal, "description": "malformed JSON or gzip"},
         401: {"model": Refusal, "description": "missing, unknown or revoked token"},
-        403: {"model": Refusal, "description": "the batch is for another site or building"},
+        403: {
+            "model": Refusal,
+            "description": "the batch is for another site or building, writes another edge's"
+            " series, or would pass the edge's cap of series",
+        },
         409: {"model": ReplayConflict, "description": "every record was already acknowledged"},
         413: {"model": Refusal, "description": "body over the size limit"},
         415: {"model": Refusal, "description": "unsupported Content-Encoding"},

@@ -43,10 +43,10 @@ from cloud_api.store.base import (
     SeriesInfo,
     StoreUnavailableError,
 )
-from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SERIES_SCHEMA, SeriesBook
+from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: series owner and wrap, counter ledgers (sqlite_series.py)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events(
@@ -114,20 +114,22 @@ class SqliteStore:
         path: Path | str,
         synchronous: Synchronous = "NORMAL",
         recent_limit: int = DEFAULT_RECENT_LIMIT,
+        limits: SeriesLimits | None = None,
     ) -> None:
         """recent_limit: readings held in samples_recent before they move to
-        samples_indexed (a raw query scans samples_recent without an index)."""
+        samples_indexed (a raw query scans samples_recent without an index); limits:
+        what the series catalogue and counter ledgers allow."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous: Synchronous = synchronous
         self._write_lock = threading.Lock()
         self._db = _connect(self.path, synchronous)
+        # Holds caches of committed state, used only under the write lock.
+        self._series = SeriesBook(recent_limit, limits)
         self._migrate()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        # Holds caches of committed state, used only under the write lock.
-        self._series = SeriesBook(recent_limit)
         self._closed = False
 
     def _migrate(self) -> None:
@@ -137,7 +139,7 @@ class SqliteStore:
                 f"{self.path} has schema version {version}; this Steward knows up to "
                 f"{SCHEMA_VERSION}: upgrade Steward"
             )
-        self._db.executescript(SERIES_SCHEMA)
+        self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -219,7 +221,7 @@ class SqliteStore:
             if new:
                 dropped = max(0, new[0].seq - acked - 1)
                 if isinstance(batch, ReadingBatch):
-                    points = self._series.store_readings(db, batch, new)  # type: ignore[arg-type]
+                    points = self._series.store_readings(db, edge.name, batch, new)  # type: ignore[arg-type]
                 else:
                     self._store_events(db, edge, batch, new)  # type: ignore[arg-type]
                 acked = new[-1].seq
@@ -295,10 +297,15 @@ class SqliteStore:
     # ------------------------------------------------------------------ queries
 
     def list_series(
-        self, site: str | None = None, building: str | None = None, device: str | None = None
+        self,
+        site: str | None = None,
+        building: str | None = None,
+        device: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[SeriesInfo]:
         with self._reader() as db:
-            return sqlite_queries.list_series(db, site, building, device)
+            return sqlite_queries.list_series(db, site, building, device, after_id, limit)
 
     def get_series(self, series_id: int) -> SeriesInfo | None:
         with self._reader() as db:

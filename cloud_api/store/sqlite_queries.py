@@ -1,22 +1,36 @@
 """The series queries of the SQLite store, each over one reader connection.
 
-The tables are sqlite_series.py's; these functions only read them.
+The tables are sqlite_series.py's and sqlite_energy.py's; these functions only read them.
+Every page is found by keyset (the position after the last row handed out), never by
+skipping rows, so a deep page costs what the first one does.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from operator import itemgetter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 
 from cloud_api.store.base import BadCursorError, BucketRow, Page, RawRow, SeriesInfo
-from cloud_api.store.rollup import Aggregate, consumption
-from cloud_api.store.sqlite_series import ROLLUP_COLUMNS as _ROLLUP_COLUMNS
-from cloud_api.store.sqlite_series import SAMPLE_TABLES as _SAMPLE_TABLES
+from cloud_api.store.rollup import Aggregate
+from cloud_api.store.sqlite_series import ROLLUP_COLUMNS
+from edge.energy import flag_names
 
-_by_ts_and_arrival = itemgetter(0, 1, 2)  # (ts, table, rowid) of a raw row
+_SERIES_COLUMNS = "id, site, building, device, point, unit, kind, tags, edge, wrap"
+_MAX_ROWID = 2**63 - 1
+
+
+@contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: the statements inside see the same state of the file."""
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
 
 
 def list_series(
@@ -24,24 +38,30 @@ def list_series(
     site: str | None = None,
     building: str | None = None,
     device: str | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
 ) -> list[SeriesInfo]:
     where, params = [], []
     for column, wanted in (("site", site), ("building", building), ("device", device)):
         if wanted is not None:
             where.append(f"{column}=?")
             params.append(wanted)
-    sql = "SELECT id, site, building, device, point, unit, kind, tags FROM series"
+    if after_id is not None:
+        where.append("id>?")
+        params.append(after_id)
+    sql = f"SELECT {_SERIES_COLUMNS} FROM series"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    rows = db.execute(sql + " ORDER BY id", params).fetchall()
+    sql += " ORDER BY id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rows = db.execute(sql, params).fetchall()
     return [_series_info(row) for row in rows]
 
 
 def get_series(db: sqlite3.Connection, series_id: int) -> SeriesInfo | None:
-    row = db.execute(
-        "SELECT id, site, building, device, point, unit, kind, tags FROM series WHERE id=?",
-        (series_id,),
-    ).fetchone()
+    row = db.execute(f"SELECT {_SERIES_COLUMNS} FROM series WHERE id=?", (series_id,)).fetchone()
     return None if row is None else _series_info(row)
 
 
@@ -53,33 +73,43 @@ def raw(
     limit: int,
     after: str | None = None,
 ) -> Page:
-    # Rows come in (ts, arrival) order; a cursor is (ts, how many rows of that ts were
-    # already handed out), which stays true when rows move between the two tables.
-    skip = 0
+    # Rows come in (ts, id) order, id being the arrival order (see sqlite_series.py's
+    # _MOVE_RECENT); a cursor is the (ts, id) of the last row handed out.
+    after_ts, after_id = -math.inf, -1
     if after is not None:
-        start, skip = _parse_raw_cursor(after, start)
-    wanted = skip + limit + 1
-    found: list[tuple] = []
-    for order, table in enumerate(_SAMPLE_TABLES):
-        found += db.execute(
-            f"SELECT ts, {order}, rowid, value, text, quality, reason FROM {table}"
-            " WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts, rowid LIMIT ?",
-            (series_id, start, end, wanted),
+        after_ts, after_id = _parse_raw_cursor(after)
+    if after_ts < start:  # no cursor, or one from before the query's start
+        after_ts, after_id = start, -1
+    wanted = limit + 1
+    with _snapshot(db):
+        (base,) = db.execute("SELECT coalesce(max(rowid), 0) FROM samples_indexed").fetchone()
+        # Two index ranges: the rest of the cursor's timestamp (rowid is the index's last
+        # column), then the later ones. One (ts, rowid) > (?, ?) would make SQLite walk
+        # every row of the cursor's timestamp to reach the first one after it.
+        found = db.execute(
+            "SELECT ts, rowid, value, text, quality, reason FROM samples_indexed"
+            " WHERE series_id=? AND ts=? AND rowid>? AND ts<? ORDER BY rowid LIMIT ?",
+            (series_id, after_ts, after_id, end, wanted),
         ).fetchall()
-    found.sort(key=_by_ts_and_arrival)
-    found = found[skip:wanted]
+        if len(found) < wanted:
+            found += db.execute(
+                "SELECT ts, rowid, value, text, quality, reason FROM samples_indexed"
+                " WHERE series_id=? AND ts>? AND ts<? ORDER BY ts, rowid LIMIT ?",
+                (series_id, after_ts, end, wanted - len(found)),
+            ).fetchall()
+        found += db.execute(  # not indexed, and at most recent_limit rows
+            "SELECT ts, ?1 + rowid, value, text, quality, reason FROM samples_recent"
+            " WHERE series_id=?2 AND (ts, ?1 + rowid) > (?3, ?4) AND ts<?5"
+            " ORDER BY ts, rowid LIMIT ?6",
+            (base, series_id, after_ts, after_id, end, wanted),
+        ).fetchall()
+    found.sort()  # by (ts, id): ids are unique
     more = len(found) > limit
     found = found[:limit]
     rows = [
-        RawRow(ts, value, text, quality, reason) for ts, _, _, value, text, quality, reason in found
+        RawRow(ts, value, text, quality, reason) for ts, _, value, text, quality, reason in found
     ]
-    next_after = None
-    if more:
-        last_ts = found[-1][0]
-        same = sum(1 for row in found if row[0] == last_ts)
-        if last_ts == start:
-            same += skip
-        next_after = f"{last_ts!r},{same}"
+    next_after = f"{found[-1][0]!r},{found[-1][1]}" if more else None
     return Page(rows=rows, next_after=next_after)
 
 
@@ -92,73 +122,90 @@ def rollups(
     limit: int,
     after: str | None = None,
 ) -> Page:
-    sql = (
-        f"SELECT bucket_start, {_ROLLUP_COLUMNS} FROM rollups"
-        " WHERE series_id=? AND step=? AND bucket_start>=? AND bucket_start<?"
-    )
+    where = "WHERE series_id=? AND step=? AND bucket_start>=? AND bucket_start<?"
     params: list = [series_id, step, start, end]
     if after is not None:
-        sql += " AND bucket_start>?"
+        where += " AND bucket_start>?"
         params.append(_parse_bucket_cursor(after))
-    sql += " ORDER BY bucket_start LIMIT ?"
     params.append(limit + 1)
-    found = db.execute(sql, params).fetchall()
-    kind = db.execute("SELECT kind FROM series WHERE id=?", (series_id,)).fetchone()
-    previous_last = None
-    if found and kind is not None and kind[0] == "counter":
-        before = db.execute(
-            "SELECT last FROM rollups WHERE series_id=? AND step=? AND bucket_start<?"
-            " ORDER BY bucket_start DESC LIMIT 1",
-            (series_id, step, found[0][0]),
-        ).fetchone()
-        previous_last = None if before is None else before[0]
-    more = len(found) > limit
-    found = found[:limit]
-    aggregates = [Aggregate(*row[1:]) for row in found]
-    used: list[float | None]
-    if kind is not None and kind[0] == "counter":
-        used = list(consumption(aggregates, previous_last))
-    else:
-        used = [None] * len(aggregates)
-    rows = [
-        BucketRow(
-            start=row[0],
-            count=a.count,
-            min=a.min,
-            max=a.max,
-            avg=a.avg,
-            first=a.first,
-            last=a.last,
-            first_ts=a.first_ts,
-            last_ts=a.last_ts,
-            consumption=c,
+    with _snapshot(db):
+        kind = db.execute("SELECT kind FROM series WHERE id=?", (series_id,)).fetchone()
+        # INDEXED BY: through the primary key (step, bucket_start, ...) SQLite would walk
+        # every series' buckets of the interval.
+        stats = {
+            row[0]: Aggregate(*row[1:])
+            for row in db.execute(
+                f"SELECT bucket_start, {ROLLUP_COLUMNS} FROM rollups INDEXED BY rollups_by_series"
+                f" {where} ORDER BY bucket_start LIMIT ?",
+                params,
+            )
+        }
+        energy: dict[int, tuple[float, float, int]] = {}
+        if kind is not None and kind[0] == "counter":
+            energy = {
+                row[0]: row[1:]
+                for row in db.execute(
+                    "SELECT bucket_start, booked, held_out, flags FROM energy"
+                    f" INDEXED BY energy_by_series {where} ORDER BY bucket_start LIMIT ?",
+                    params,
+                )
+            }
+    counter = kind is not None and kind[0] == "counter"
+    starts = sorted(stats.keys() | energy.keys())[: limit + 1]
+    more = len(starts) > limit
+    starts = starts[:limit]
+    rows = [_bucket(start, stats.get(start), energy.get(start), counter) for start in starts]
+    return Page(rows=rows, next_after=str(starts[-1]) if more else None)
+
+
+def _bucket(
+    start: int, a: Aggregate | None, energy: tuple[float, float, int] | None, counter: bool
+) -> BucketRow:
+    booked, held, flags = energy if energy is not None else (0.0, 0.0, 0)
+    if a is None:  # energy spread over a gap, no reading in the bucket
+        return BucketRow(
+            start, 0, None, None, None, None, None, None, None, booked, held, flag_names(flags)
         )
-        for row, a, c in zip(found, aggregates, used, strict=True)
-    ]
-    return Page(rows=rows, next_after=str(found[-1][0]) if more else None)
+    return BucketRow(
+        start=start,
+        count=a.count,
+        min=a.min,
+        max=a.max,
+        avg=a.avg,
+        first=a.first,
+        last=a.last,
+        first_ts=a.first_ts,
+        last_ts=a.last_ts,
+        consumption=booked if counter else None,
+        held_out=held if counter else None,
+        flags=flag_names(flags),
+    )
 
 
 def _series_info(row: tuple) -> SeriesInfo:
-    series_id, site, building, device, point, unit, kind, tags = row
-    return SeriesInfo(series_id, site, building, device, point, unit, kind, orjson.loads(tags))
+    series_id, site, building, device, point, unit, kind, tags, edge, wrap = row
+    return SeriesInfo(
+        series_id, site, building, device, point, unit, kind, orjson.loads(tags), edge, wrap
+    )
 
 
-def _parse_raw_cursor(after: str, start: float) -> tuple[float, int]:
-    """(the ts to resume at, rows of that ts to skip) from a cursor made by raw()."""
+def _parse_raw_cursor(after: str) -> tuple[float, int]:
+    """(ts, id) of the last reading handed out, from a cursor made by raw()."""
     try:
-        ts_text, skip_text = after.split(",")
-        ts, skip = float(ts_text), int(skip_text)
+        ts_text, id_text = after.split(",")
+        ts, row_id = float(ts_text), int(id_text)
     except ValueError:
         raise BadCursorError(f"after: {after!r} is not a cursor this API handed out") from None
-    if not math.isfinite(ts) or skip < 1:
+    if not math.isfinite(ts) or not 0 <= row_id <= _MAX_ROWID:
         raise BadCursorError(f"after: {after!r} is not a cursor this API handed out")
-    if ts < start:  # a cursor from before the query's start: resume at the start
-        return start, 0
-    return ts, skip
+    return ts, row_id
 
 
 def _parse_bucket_cursor(after: str) -> int:
     try:
-        return int(after)
+        start = int(after)
     except ValueError:
         raise BadCursorError(f"after: {after!r} is not a cursor this API handed out") from None
+    if not -_MAX_ROWID <= start <= _MAX_ROWID:
+        raise BadCursorError(f"after: {after!r} is not a cursor this API handed out")
+    return start

@@ -2,7 +2,15 @@
 
 SqliteStore (sqlite.py) owns the file, its connections and transactions, the cursors and
 the edges; it hands each batch's new reading records to a SeriesBook inside its
-transaction. The queries over these tables are sqlite_queries.py's.
+transaction. The queries over these tables are sqlite_queries.py's; counter consumption
+is sqlite_energy.py's.
+
+The catalogue: a series is (site, building, device, point) with a unit and a kind that
+never change (a point that arrives with another kind or unit is refused, 422: booking a
+counter's readings as a gauge, or kWh as Wh, would make every figure built on it
+wrong). It belongs to the edge that created it: another edge writing it is refused
+(403), as is a batch that would take an edge past `max_series_per_edge` new series.
+Series created before ownership existed belong to the first edge that writes them.
 
 Readings go to samples_recent, which has no index, and move in bulk, sorted by series,
 to samples_indexed every DEFAULT_RECENT_LIMIT readings (see the schema for why).
@@ -12,20 +20,20 @@ batch's good numeric readings are aggregated in Python per (series, step, bucket
 then each touched bucket is written once, merged with what the bucket held. The latest
 bucket of every (series, step) is cached, so a batch that continues it needs no read.
 Readings older than a bucket's latest one (late data) are merged with the stored bucket;
-when they interleave with its readings, gauges merge all the same (nothing they report
-depends on order), and counters' buckets are rebuilt, since consumption does.
+nothing a rollup reports depends on the order its readings arrived in.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 import orjson
 
+from cloud_api.store.base import SeriesCapError, SeriesChangedError, SeriesOwnerError
 from cloud_api.store.rollup import (
     STEPS,
     Aggregate,
@@ -35,9 +43,44 @@ from cloud_api.store.rollup import (
     merge_ignoring_order,
     regroup,
 )
-from edge.model import Quality, ReadingBatch
+from cloud_api.store.sqlite_bulk import BulkInsert
+from cloud_api.store.sqlite_energy import ENERGY_SCHEMA, EnergyBook, backfill
+from edge.energy import CounterRules
+from edge.model import Quality, ReadingBatch, WirePoint
 
 DEFAULT_RECENT_LIMIT = 50_000
+DEFAULT_MAX_SERIES_PER_EDGE = 50_000
+# The most an energy register may rise per hour before a rise is implausible (a 100 MW
+# load, far above any public building's); units not listed have no bound.
+DEFAULT_COUNTER_MAX_RATE: dict[str, float] = {
+    "Wh": 1e8,
+    "kWh": 1e5,
+    "MWh": 1e2,
+    "varh": 1e8,
+    "kvarh": 1e5,
+    "Mvarh": 1e2,
+}
+
+
+@dataclass(frozen=True)
+class SeriesLimits:
+    """What the catalogue and the counter ledgers allow (cloud_api/settings.py sets them)."""
+
+    max_series_per_edge: int = DEFAULT_MAX_SERIES_PER_EDGE
+    counter_max_rate: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_COUNTER_MAX_RATE)
+    )  # unit -> most per hour
+    counter_confirm: int = 2  # readings that must agree before a fall is a reset
+    counter_max_spread: float = 31 * 86400.0  # a longer gap's energy is held out
+
+    def counter_rules(self, unit: str, wrap: float | None) -> CounterRules:
+        return CounterRules(
+            wrap=wrap,
+            max_rate=self.counter_max_rate.get(unit),
+            confirm=self.counter_confirm,
+            max_spread=self.counter_max_spread,
+        )
+
 
 SERIES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS series(
@@ -49,6 +92,8 @@ CREATE TABLE IF NOT EXISTS series(
     unit TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL DEFAULT 'gauge',
     tags TEXT NOT NULL DEFAULT '{}',
+    wrap REAL,  -- a counter register's modulus in `unit` (edge/energy.py); NULL: none known
+    edge TEXT,  -- the edge that created the series and alone may write it
     UNIQUE(site, building, device, point)
 );
 -- Readings land in samples_recent (append-only, no index: cheap to write) and move in
@@ -88,7 +133,7 @@ CREATE TABLE IF NOT EXISTS rollups(
     last REAL NOT NULL,
     first_ts REAL NOT NULL,
     last_ts REAL NOT NULL,
-    increase REAL NOT NULL,
+    increase REAL NOT NULL,  -- rises inside the bucket; consumption is energy's (unused)
     -- Time-major: a batch updates the current bucket of every series, and those rows sit
     -- side by side, so a commit dirties a few pages instead of one page per series.
     PRIMARY KEY(step, bucket_start, series_id)
@@ -97,46 +142,20 @@ CREATE INDEX IF NOT EXISTS rollups_by_series ON rollups(series_id, step, bucket_
 """
 
 
-@dataclass(frozen=True)
-class _BulkInsert:
-    """An INSERT of many rows given as one flat list of values.
-
-    Binding values dominates writing a batch; with 100 rows per statement SQLite steps
-    (and Python releases and retakes its GIL) once per 100 rows instead of once per row,
-    which makes inserting a batch ~40% faster than executemany.
-    """
-
-    head: str  # INSERT INTO table(columns)
-    width: int  # values per row
-    tail: str = ""  # e.g. an ON CONFLICT clause
-    rows_per_statement: int = 100
-
-    def run(self, db: sqlite3.Connection, flat: list) -> None:
-        row = "(" + ",".join("?" * self.width) + ")"
-        chunk = self.width * self.rows_per_statement
-        whole = len(flat) - len(flat) % chunk
-        if whole:
-            many = f"{self.head} VALUES {','.join([row] * self.rows_per_statement)} {self.tail}"
-            for i in range(0, whole, chunk):
-                db.execute(many, flat[i : i + chunk])
-        if whole < len(flat):
-            rest = flat[whole:]
-            db.executemany(
-                f"{self.head} VALUES {row} {self.tail}",
-                [rest[i : i + self.width] for i in range(0, len(rest), self.width)],
-            )
-
-
-_INSERT_SAMPLES = _BulkInsert(
+_INSERT_SAMPLES = BulkInsert(
     "INSERT INTO samples_recent(series_id, ts, value, text, quality, reason)", 6
 )
+# A reading's id (raw queries page by (ts, id)) is its rowid in samples_indexed; while in
+# samples_recent it is the highest rowid of samples_indexed plus its rowid there. The move
+# gives each reading that very rowid, so ids never change, and samples_recent numbers
+# from 1 again once emptied.
 _MOVE_RECENT = """
-INSERT INTO samples_indexed(series_id, ts, value, text, quality, reason)
-    SELECT series_id, ts, value, text, quality, reason FROM samples_recent
+INSERT INTO samples_indexed(rowid, series_id, ts, value, text, quality, reason)
+    SELECT ?1 + rowid, series_id, ts, value, text, quality, reason FROM samples_recent
     ORDER BY series_id, ts, rowid
 """
 SAMPLE_TABLES = ("samples_indexed", "samples_recent")  # in the order readings arrived
-_UPSERT_ROLLUPS = _BulkInsert(
+_UPSERT_ROLLUPS = BulkInsert(
     "INSERT INTO rollups(series_id, step, bucket_start, count, sum, min, max, first, last,"
     " first_ts, last_ts, increase)",
     12,
@@ -146,22 +165,39 @@ _UPSERT_ROLLUPS = _BulkInsert(
     " increase=excluded.increase",
 )
 ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase"
+# INDEXED BY: left to itself, SQLite reads the latest bucket through the primary key
+# (step, bucket_start, ...) backwards, which for a new series walks every bucket of the
+# step: creating series got slower the more there were.
+LATEST_BUCKET = (
+    f"SELECT bucket_start, {ROLLUP_COLUMNS} FROM rollups INDEXED BY rollups_by_series"
+    " WHERE series_id=? AND step=? ORDER BY bucket_start DESC LIMIT 1"
+)
 
 _by_ts = itemgetter(0)
 _aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
 _GOOD = Quality.GOOD
 
-_SeriesEntry = tuple[int, str, str]  # (series id, unit, kind)
 # The latest bucket of one (series, step): (bucket start, aggregate), None when empty
 _Latest = tuple[int, Aggregate] | None
 
 
 @dataclass(slots=True)
-class _Device:
-    """What the writer knows of one device's committed rows."""
+class _Series:
+    """What the writer knows of one committed series."""
 
+    id: int
+    unit: str
+    kind: str
+    sent_wrap: float | None  # the wrap the edge last sent for it (None: none)
+
+
+@dataclass(slots=True)
+class _Device:
+    """What the writer knows of one device's committed rows, for the edge writing it."""
+
+    edge: str
     tags: dict[str, str] | None  # the tags on its series; None: not known yet
-    points: dict[str, _SeriesEntry]  # point name -> its series
+    points: dict[str, _Series]  # point name -> its series
 
 
 def _json(value: object) -> str:
@@ -175,14 +211,38 @@ class SeriesBook:
     back and committed() after one commits.
     """
 
-    def __init__(self, recent_limit: int = DEFAULT_RECENT_LIMIT) -> None:
+    def __init__(
+        self, recent_limit: int = DEFAULT_RECENT_LIMIT, limits: SeriesLimits | None = None
+    ) -> None:
         """recent_limit: readings held in samples_recent before they move to
         samples_indexed (a raw query scans samples_recent without an index)."""
         self._recent_limit = recent_limit
+        self.limits = limits if limits is not None else SeriesLimits()
         self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
         self._latest: dict[tuple[int, int], _Latest] = {}
         self._staged_latest: dict[tuple[int, int], _Latest] = {}
         self._recent_rows: int | None = None  # rows in samples_recent; None: count them
+        self._owned: dict[str, int] = {}  # edge -> series it owns
+        self._counter_rules: dict[int, CounterRules] = {}  # counter series id -> its rules
+        self._energy = EnergyBook()
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        """Create or upgrade the tables (db in autocommit mode)."""
+        before = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(series)")}
+        for column, kind in (("wrap", "REAL"), ("edge", "TEXT")):
+            if column not in columns:  # a file from before ledger and ownership
+                db.execute(f"ALTER TABLE series ADD COLUMN {column} {kind}")
+        db.execute("CREATE INDEX IF NOT EXISTS series_by_edge ON series(edge)")
+        if "series" in before and "energy" not in before:
+            db.execute("BEGIN IMMEDIATE")
+            backfill(db, lambda series_id: self._rules_of(db, series_id))
+            db.execute("COMMIT")
+
+    def _rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules | None:
+        unit, wrap = db.execute("SELECT unit, wrap FROM series WHERE id=?", (series_id,)).fetchone()
+        return self.limits.counter_rules(unit, wrap)
 
     def forget(self) -> None:
         """The transaction rolled back: the caches may describe rows that are gone."""
@@ -190,22 +250,20 @@ class SeriesBook:
         self._latest.clear()
         self._staged_latest.clear()
         self._recent_rows = None
+        self._owned.clear()
+        self._counter_rules.clear()
+        self._energy.forget()
 
     def committed(self) -> None:
         self._latest.update(self._staged_latest)
         self._staged_latest.clear()
+        self._energy.committed()
 
-    def store_readings(self, db: sqlite3.Connection, batch: ReadingBatch, records: list) -> int:
-        """Store new reading records and update rollups; the number of readings stored."""
-        return self._store_readings(db, batch, records, self._staged_latest)
-
-    def _store_readings(
-        self,
-        db: sqlite3.Connection,
-        batch: ReadingBatch,
-        records: list,
-        staged_latest: dict[tuple[int, int], _Latest],
+    def store_readings(
+        self, db: sqlite3.Connection, edge: str, batch: ReadingBatch, records: list
     ) -> int:
+        """Store new reading records of `edge` and update rollups and consumption; the
+        number of readings stored. Raises BatchRefusedError (see the module docstring)."""
         site, building = batch.site, batch.building
         devices = self._devices
         rows: list = []  # flat: 6 values a reading
@@ -215,18 +273,23 @@ class SeriesBook:
             ts = record.ts
             tags = record.tags
             device = devices.get((site, building, record.device))
-            if device is None:
-                device = devices[(site, building, record.device)] = _Device(None, {})
+            if device is None or device.edge != edge:
+                device = devices[(site, building, record.device)] = _Device(edge, None, {})
             if device.tags != tags:
                 self._retag_device(db, site, building, record.device, device, tags)
             known = device.points
-            for p in record.points:
+            for i, p in enumerate(record.points):
                 entry = known.get(p.point)
-                if entry is None or entry[1] != p.unit or entry[2] != p.kind:
+                if (
+                    entry is None
+                    or entry.unit != p.unit
+                    or entry.kind != p.kind
+                    or (entry.sent_wrap != p.wrap)
+                ):
                     entry = known[p.point] = self._series_entry(
-                        db, site, building, record.device, p.point, p.unit, p.kind, tags
+                        db, edge, site, building, record.device, p, tags, record.seq, i
                     )
-                series_id = entry[0]
+                series_id = entry.id
                 value = p.value
                 quality = p.quality
                 if value.__class__ is float:
@@ -239,7 +302,11 @@ class SeriesBook:
                     add((series_id, ts, None, value, quality, p.reason))
         _INSERT_SAMPLES.run(db, rows)
         stored = len(rows) // _INSERT_SAMPLES.width
-        self._update_rollups(db, good, staged_latest)
+        self._update_rollups(db, good, self._staged_latest)
+        counters = self._counter_rules
+        booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
+        if booked:  # good's readings are in time order: _update_rollups sorted them
+            self._energy.book(db, booked)
         self._note_recent(db, stored)
         return stored
 
@@ -249,7 +316,8 @@ class SeriesBook:
         else:
             self._recent_rows += added
         if self._recent_rows >= self._recent_limit:
-            db.execute(_MOVE_RECENT)
+            (base,) = db.execute("SELECT coalesce(max(rowid), 0) FROM samples_indexed").fetchone()
+            db.execute(_MOVE_RECENT, (base,))
             db.execute("DELETE FROM samples_recent")
             self._recent_rows = 0
 
@@ -264,30 +332,84 @@ class SeriesBook:
     ) -> None:
         # Tags describe the device; they live on each of its series for simple queries.
         db.execute(
-            "UPDATE series SET tags=?1 WHERE site=?2 AND building=?3 AND device=?4 AND tags!=?1",
-            (_json(tags), site, building, name),
+            "UPDATE series SET tags=?1 WHERE site=?2 AND building=?3 AND device=?4 AND tags!=?1"
+            " AND (edge=?5 OR edge IS NULL)",
+            (_json(tags), site, building, name, device.edge),
         )
         device.tags = tags
 
     def _series_entry(
         self,
         db: sqlite3.Connection,
+        edge: str,
         site: str,
         building: str,
         device: str,
-        point: str,
-        unit: str,
-        kind: str,
+        p: WirePoint,
         tags: dict,
-    ) -> _SeriesEntry:
-        # The catalogue follows the latest unit and kind the edge reports for a point.
-        (series_id,) = db.execute(
-            "INSERT INTO series(site, building, device, point, unit, kind, tags)"
-            " VALUES(?,?,?,?,?,?,?) ON CONFLICT(site, building, device, point)"
-            " DO UPDATE SET unit=excluded.unit, kind=excluded.kind RETURNING id",
-            (site, building, device, point, unit, kind, _json(tags)),
+        seq: int,
+        index: int,
+    ) -> _Series:
+        point, unit, kind, wrap = p.point, p.unit, p.kind, p.wrap
+        where = f"site {site} building {building} device {device} point {point}"
+        row = db.execute(
+            "SELECT id, unit, kind, wrap, edge FROM series"
+            " WHERE site=? AND building=? AND device=? AND point=?",
+            (site, building, device, point),
         ).fetchone()
-        return (series_id, unit, kind)
+        if row is None:
+            self._take_new_series(db, edge, where, seq)
+            (series_id,) = db.execute(
+                "INSERT INTO series(site, building, device, point, unit, kind, tags, wrap, edge)"
+                " VALUES(?,?,?,?,?,?,?,?,?) RETURNING id",
+                (site, building, device, point, unit, kind, _json(tags), wrap, edge),
+            ).fetchone()
+            for step in STEPS.values():  # forget() drops these if the batch rolls back
+                self._latest[(series_id, step)] = None
+            self._energy.new_series(series_id)
+            stored_wrap = wrap
+        else:
+            series_id, stored_unit, stored_kind, stored_wrap, owner = row
+            if owner is None:  # from before ownership: the first edge to write it
+                self._take_new_series(db, edge, where, seq)
+                db.execute("UPDATE series SET edge=? WHERE id=?", (edge, series_id))
+            elif owner != edge:
+                raise SeriesOwnerError(
+                    f"{where} (series {series_id}) belongs to edge {owner}; edge {edge} may"
+                    " not write it",
+                    seq,
+                    ("points", index, "point"),
+                )
+            if (stored_kind, stored_unit) != (kind, unit):
+                field_name = "kind" if stored_kind != kind else "unit"
+                raise SeriesChangedError(
+                    f"{where} (series {series_id}) is a {stored_kind} in {stored_unit!r};"
+                    f" this record says {kind} in {unit!r}. A series never changes kind or"
+                    " unit: name the point differently, or fix the device profile",
+                    seq,
+                    ("points", index, field_name),
+                )
+            if wrap is not None and wrap != stored_wrap:  # the edge (now) knows the register
+                db.execute("UPDATE series SET wrap=? WHERE id=?", (wrap, series_id))
+                stored_wrap = wrap
+        if kind == "counter":
+            self._counter_rules[series_id] = self.limits.counter_rules(unit, stored_wrap)
+        return _Series(series_id, unit, kind, wrap)
+
+    def _take_new_series(self, db: sqlite3.Connection, edge: str, where: str, seq: int) -> None:
+        """Count one more series of `edge`; refuse it past the cap."""
+        owned = self._owned.get(edge)
+        if owned is None:
+            (owned,) = db.execute("SELECT count(*) FROM series WHERE edge=?", (edge,)).fetchone()
+        cap = self.limits.max_series_per_edge
+        if owned >= cap:
+            raise SeriesCapError(
+                f"edge {edge} may create at most {cap} series (setting max_series_per_edge)"
+                f" and has {owned}; {where} would be one more. Nothing of this batch was"
+                " stored",
+                seq,
+            )
+        self._owned[edge] = owned + 1  # forget() drops the count if the batch rolls back
 
     def _latest_bucket(self, db: sqlite3.Connection, series_id: int, step: int) -> _Latest:
         key = (series_id, step)
@@ -295,11 +417,7 @@ class SeriesBook:
             return self._latest[key]
         except KeyError:
             pass
-        row = db.execute(
-            f"SELECT bucket_start, {ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=?"
-            " ORDER BY bucket_start DESC LIMIT 1",
-            key,
-        ).fetchone()
+        row = db.execute(LATEST_BUCKET, key).fetchone()
         latest = None if row is None else (row[0], Aggregate(*row[1:]))
         self._latest[key] = latest
         return latest
@@ -321,8 +439,6 @@ class SeriesBook:
     ) -> None:
         upserts: list = []  # flat: 12 values a bucket
         add = upserts.extend
-        rebuild: list[tuple[int, int, int]] = []  # (series, step, start) of late counters
-        kinds: dict[int, str] = {}
         fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
         for series_id, readings in good.items():
             if len(readings) > 1:
@@ -350,87 +466,9 @@ class SeriesBook:
                         if stored is None:
                             merged = agg
                         elif (merged := merge(stored, agg)) is None:  # they interleave
-                            if self._kind(db, series_id, kinds) == "counter":
-                                rebuild.append((series_id, step, start))
-                                continue
                             merged = merge_ignoring_order(stored, agg)
                     add((series_id, step, start, *_aggregate_values(merged)))
                     if latest is None or start >= latest[0]:
                         latest = (start, merged)
                 staged_latest[(series_id, step)] = latest
         _UPSERT_ROLLUPS.run(db, upserts)
-        if rebuild:
-            self._rebuild_counter_buckets(db, rebuild, staged_latest)
-
-    def _kind(self, db: sqlite3.Connection, series_id: int, known: dict[int, str]) -> str:
-        if series_id not in known:
-            (known[series_id],) = db.execute(
-                "SELECT kind FROM series WHERE id=?", (series_id,)
-            ).fetchone()
-        return known[series_id]
-
-    def _rebuild_counter_buckets(
-        self,
-        db: sqlite3.Connection,
-        wanted: list[tuple[int, int, int]],
-        staged_latest: dict[tuple[int, int], _Latest],
-    ) -> None:
-        """Recompute buckets of counters whose readings arrived out of time order, where
-        consumption depends on the order: 15-min buckets from the raw readings (this
-        batch's included: same transaction), hours from their 15-min buckets, days from
-        their hours, so no rebuild reads more than 15 minutes of raw readings."""
-        fine_step = STEPS["15m"]
-        by_step: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
-        for series_id, step, start in wanted:
-            by_step[step].add((series_id, start))
-        rebuilt: dict[tuple[int, int, int], Aggregate] = {}
-        readings = self._good_readings(db, by_step[fine_step], fine_step)
-        rows: list = []
-        for series_id, start in by_step[fine_step]:
-            agg = aggregate_sorted(readings[(series_id, start)], fine_step)[start]
-            rebuilt[(series_id, fine_step, start)] = agg
-            rows.extend((series_id, fine_step, start, *_aggregate_values(agg)))
-        _UPSERT_ROLLUPS.run(db, rows)
-        for finer, step in ((fine_step, STEPS["1h"]), (STEPS["1h"], STEPS["1d"])):
-            rows = []
-            for series_id, start in by_step[step]:
-                parts = db.execute(
-                    f"SELECT {ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=?"
-                    " AND bucket_start>=? AND bucket_start<? ORDER BY bucket_start",
-                    (series_id, finer, start, start + step),
-                ).fetchall()
-                agg = functools.reduce(combine, (Aggregate(*part) for part in parts))
-                rebuilt[(series_id, step, start)] = agg
-                rows.extend((series_id, step, start, *_aggregate_values(agg)))
-            _UPSERT_ROLLUPS.run(db, rows)
-        for (series_id, step, start), agg in rebuilt.items():
-            latest = staged_latest.get((series_id, step))
-            if latest is not None and latest[0] == start:
-                staged_latest[(series_id, step)] = (start, agg)
-
-    def _good_readings(
-        self, db: sqlite3.Connection, buckets: set[tuple[int, int]], step: int
-    ) -> defaultdict[tuple[int, int], list[tuple[float, float]]]:
-        """Good numeric readings of the given (series, bucket start)s, in time order."""
-        found: defaultdict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-        if not buckets:
-            return found
-        for series_id, start in buckets:  # indexed: one range each
-            found[(series_id, start)] += db.execute(
-                "SELECT ts, value FROM samples_indexed WHERE series_id=? AND ts>=? AND ts<?"
-                " AND quality='good' AND value IS NOT NULL ORDER BY ts, rowid",
-                (series_id, start, start + step),
-            ).fetchall()
-        series = {series_id for series_id, _ in buckets}
-        rows = db.execute(  # not indexed: one pass for all
-            "SELECT series_id, ts, value FROM samples_recent"
-            " WHERE quality='good' AND value IS NOT NULL ORDER BY rowid"
-        )
-        for series_id, ts, value in rows:
-            if series_id in series:
-                key = (series_id, int(ts // step) * step)
-                if key in buckets:
-                    found[key].append((ts, value))
-        for readings in found.values():
-            readings.sort(key=_by_ts)  # stable: arrival order among equal timestamps
-        return found
