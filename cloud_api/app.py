@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.metrics import ApiMetrics
+from cloud_api.problems import request_problems
 from cloud_api.routers import edges, ingest, ops, series
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
@@ -67,8 +69,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    metrics.watch_store(lambda: getattr(app.state, "store", None))
     for module in (ingest, series, edges, ops):
         app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(request_problems(exc.errors()), 422)
 
     def openapi() -> dict:
         if app.openapi_schema is None:

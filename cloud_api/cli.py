@@ -1,9 +1,13 @@
 """steward-api: run the central API and manage the edges allowed to write to it.
 
     steward-api serve [--host H] [--port P] [--db FILE]
-    steward-api edges add NAME --site S [--building B]   prints the edge's token, once
+    steward-api edges add NAME --site S (--building B [--building B2 ...] | --any-building)
+                                                          prints the edge's token, once
     steward-api edges list [--json]
     steward-api edges revoke NAME
+    steward-api edges cursors NAME [--json]               what the API holds per stream
+    steward-api edges reset-cursor NAME --lane L [--outbox ID --generation G] --acked N
+                                                          set a cursor back (audited)
 
 Settings come from STEWARD_API_* environment variables and the settings file
 (see cloud_api/settings.py); flags win over both.
@@ -12,8 +16,13 @@ Settings come from STEWARD_API_* environment variables and the settings file
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import gc
+import getpass
+import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,12 +57,35 @@ def _parser() -> argparse.ArgumentParser:
     add = edge_commands.add_parser("add", help="register an edge and print its token once")
     add.add_argument("name")
     add.add_argument("--site", required=True, help="the only site the edge may write")
-    add.add_argument("--building", help="the only building it may write (default: any)")
+    where = add.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--building",
+        action="append",
+        dest="buildings",
+        help="a building it may write (repeat for more); it may write no other",
+    )
+    where.add_argument(
+        "--any-building", action="store_true", help="it may write every building of the site"
+    )
     listing = edge_commands.add_parser("list", help="registered edges (never their tokens)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     revoke = edge_commands.add_parser("revoke", help="refuse the edge's token from now on")
     revoke.add_argument("name")
-    for sub in (add, listing, revoke):
+    cursors = edge_commands.add_parser(
+        "cursors", help="the API's cursor per stream (outbox, generation) and lane of an edge"
+    )
+    cursors.add_argument("name")
+    cursors.add_argument("--json", action="store_true", help="machine-readable output")
+    reset = edge_commands.add_parser(
+        "reset-cursor",
+        help="set a cursor's acknowledged seq (to undo a poisoned lane); logged for audit",
+    )
+    reset.add_argument("name")
+    reset.add_argument("--lane", required=True, choices=("events", "readings"))
+    reset.add_argument("--outbox", default="", help="the stream's outbox id (default stream: '')")
+    reset.add_argument("--generation", default="", help="the stream's generation")
+    reset.add_argument("--acked", type=int, required=True, help="the new acknowledged seq")
+    for sub in (add, listing, revoke, cursors, reset):
         sub.add_argument("--db", type=Path, dest="edges_db", help="the SQLite store's file")
     return parser
 
@@ -108,15 +140,25 @@ def _edges(settings: ApiSettings, args: argparse.Namespace) -> int:
         if args.edges_command == "add":
             name = _check_name("edge name", args.name)
             site = _check_name("site", args.site)
-            building = _check_name("building", args.building) if args.building else None
+            buildings = [_check_name("building", b) for b in args.buildings or ()]
+            buildings = list(dict.fromkeys(buildings))  # a repeated one once
+            identity = (
+                EdgeIdentity(name, site, buildings[0], tuple(buildings[1:]))
+                if buildings
+                else EdgeIdentity(name, site)
+            )
             token = new_token()
             try:
-                store.add_edge(EdgeIdentity(name, site, building), hash_token(token))
+                store.add_edge(identity, hash_token(token))
             except EdgeExistsError as e:
                 print(f"steward-api: {e}", file=sys.stderr)
                 return 1
             print(token)  # stdout holds only the token, for TOKEN=$(steward-api edges add ...)
-            where = f"site {site}" + (f", building {building}" if building else "")
+            where = f"site {site}, " + (
+                f"building{'s' if len(buildings) > 1 else ''} {', '.join(buildings)}"
+                if buildings
+                else "any building"
+            )
             print(
                 f"edge {name} may now write {where}. Its token is printed above and never"
                 " again (the API keeps only a hash): put it in the edge's configuration.",
@@ -129,6 +171,10 @@ def _edges(settings: ApiSettings, args: argparse.Namespace) -> int:
                 return 1
             print(f"edge {args.name} revoked: its token is refused from now on", file=sys.stderr)
             return 0
+        if args.edges_command == "cursors":
+            return _cursors(store, args)
+        if args.edges_command == "reset-cursor":
+            return _reset_cursor(store, args)
         edges = store.list_edges()
         if args.json:
             print(orjson.dumps([edge_out(e) for e in edges], option=orjson.OPT_INDENT_2).decode())
@@ -139,13 +185,68 @@ def _edges(settings: ApiSettings, args: argparse.Namespace) -> int:
                 f"{lane} {report.get('records', 0)}" for lane, report in sorted(e.backlog.items())
             )
             status = "revoked" if e.revoked else "active"
+            buildings = ",".join(e.buildings) if e.buildings is not None else "*"
             print(
-                f"{e.name:20} {e.site:14} {e.building or '*':12} {status:8}"
+                f"{e.name:20} {e.site:14} {buildings:12} {status:8}"
                 f" {_when(e.last_seen):21} {backlog or '-'}"
             )
         return 0
     finally:
         store.close()
+
+
+def _cursors(store: SqliteStore, args: argparse.Namespace) -> int:
+    found = store.cursors(args.name)
+    if args.json:
+        print(
+            orjson.dumps(
+                [dataclasses.asdict(c) for c in found], option=orjson.OPT_INDENT_2
+            ).decode()
+        )
+        return 0
+    print(f"{'LANE':9} {'OUTBOX':33} {'GENERATION':17} {'FIRST':>7} {'ACKED':>20} "
+          f"{'DROPPED':>8} {'DUPS':>8} UPDATED")  # fmt: skip
+    for c in found:
+        print(
+            f"{c.lane:9} {c.outbox or '(default)':33} {c.generation or '-':17} {c.first_seq:7}"
+            f" {c.acked:20} {c.dropped_at_edge:8} {c.duplicates:8} {_when(c.updated_at or None)}"
+        )
+    return 0
+
+
+@contextlib.contextmanager
+def _audit_log() -> Iterator[logging.Logger]:
+    """The audit logger, writing timestamped lines to stderr for this command."""
+    audit = logging.getLogger("steward.api.audit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    try:
+        yield audit
+    finally:
+        audit.removeHandler(handler)
+
+
+def _reset_cursor(store: SqliteStore, args: argparse.Namespace) -> int:
+    try:
+        before = store.reset_cursor(args.name, args.lane, args.outbox, args.generation, args.acked)
+    except (KeyError, ValueError) as e:
+        message = e.args[0] if e.args else str(e)
+        print(f"steward-api: {message}; see steward-api edges cursors {args.name}", file=sys.stderr)
+        return 1
+    with _audit_log() as audit:
+        audit.warning(
+            "cursor reset by %s: edge %s lane %s outbox %s generation %s: acked %d -> %d",
+            getpass.getuser(),
+            args.name,
+            args.lane,
+            args.outbox or "(default)",
+            args.generation or "-",
+            before,
+            args.acked,
+        )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

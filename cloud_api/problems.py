@@ -8,20 +8,43 @@ becomes
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
 from pydantic import ValidationError
 
-from edge.model import LANES
+from edge.model import LANES, PLAIN_LINES, PLAIN_TEXT
 
 MAX_LISTED = 20  # problems listed in a response; a broken batch can have thousands
 MAX_IN_DETAIL = 3  # problems spelled out in the one-line detail
 _INPUT_CHARS = 80
 
 # Names pydantic gives the members of a union such as `float | str` in an error's location.
-_UNION_MEMBERS = {"float", "str", "int", "bool", "bytes", "none", "list", "dict"}
+_UNION_MEMBERS = {
+    "float",
+    "str",
+    "int",
+    "bool",
+    "bytes",
+    "none",
+    "list",
+    "dict",
+    "constrained-str",
+    "constrained-float",
+    "constrained-int",
+}
+# Error types that only say "not this member of the union" (the input is of another type).
+_WRONG_TYPE = re.compile(r"_type$|_parsing$|^none_required$|^is_instance_of$")
+_UNESCAPED = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAME_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The characters the wire's text patterns refuse, to say which one and where.
+_REFUSED_CHARACTER = {
+    PLAIN_TEXT: re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
+    PLAIN_LINES: re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +83,29 @@ def path_of(loc: Sequence[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part == "[key]":  # pydantic's mark for an error in a dict's key
+            out += " (the key)"
+        elif _NAME_PART.match(part):
+            out += f".{part}" if out else part
         else:
-            out += f".{part}" if out else str(part)
+            # A key from the input (a tag name): quoted and ASCII-escaped, so that no
+            # control or bidi character of it reaches a message or a log line.
+            out += f"[{json.dumps(part)}]"
     return out or "batch"
+
+
+def _refused_text(error: dict) -> str | None:
+    """A clear message for text the wire's PLAIN_TEXT / PLAIN_LINES patterns refused."""
+    if error["type"] != "string_pattern_mismatch":
+        return None
+    found = _REFUSED_CHARACTER.get(error.get("ctx", {}).get("pattern"))
+    given = error.get("input")
+    if found is None or not isinstance(given, str):
+        return None
+    where = found.search(given)
+    at = f"; found U+{ord(where.group()):04X} at index {where.start()}" if where else ""
+    allowed = " other than tab and line breaks" if found is _REFUSED_CHARACTER[PLAIN_LINES] else ""
+    return f"must not contain control characters{allowed} or Unicode bidi controls{at}"
 
 
 def _short(value: object) -> str:
@@ -70,7 +113,9 @@ def _short(value: object) -> str:
         text = orjson.dumps(value).decode()
     except TypeError:
         text = repr(value)
-    return text if len(text) <= _INPUT_CHARS else text[: _INPUT_CHARS - 1] + "…"
+    text = text if len(text) <= _INPUT_CHARS else text[: _INPUT_CHARS - 1] + "…"
+    # orjson escapes C0 controls; escape C1 and bidi controls too, as JSON would
+    return _UNESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _without_lane(loc: tuple) -> tuple:
@@ -101,11 +146,20 @@ def problems(error: ValidationError) -> list[Problem]:
             continue
         members = union_members.get(loc[:-1], []) if loc and loc[-1] in _UNION_MEMBERS else []
         if len(members) > 1:
-            if loc[:-1] not in reported_unions:
-                reported_unions.add(loc[:-1])
+            field = loc[:-1]
+            if field in reported_unions:
+                continue
+            reported_unions.add(field)
+            # The input had the type of one member and broke its bounds: say only that.
+            fitting = [m for m in members if not _WRONG_TYPE.search(m["type"])]
+            if len(fitting) == 1:
+                e = fitting[0]
+                kind = e["type"]
+                message = _refused_text(e) or e["msg"]
+            else:
+                kind = "union"
                 message = _join_alternatives([m["msg"] for m in members])
-                field = _without_lane(loc[:-1])
-                out.append(Problem(field, message, "union", _short(e.get("input"))))
+            out.append(Problem(_without_lane(field), message, kind, _short(e.get("input"))))
             continue
         loc = _without_lane(loc)
         if kind == "value_error":
@@ -118,6 +172,7 @@ def problems(error: ValidationError) -> list[Problem]:
                 message = rest
             out.append(Problem(loc, message, kind))
             continue
+        message = _refused_text(e) or message
         out.append(Problem(loc, message, kind, _short(e.get("input"))))
     return out
 
@@ -145,4 +200,21 @@ def validation_body(found: list[Problem]) -> dict:
         "message": summary(found),
         "error_count": len(found),
         "detail": [p.as_dict() for p in found[:MAX_LISTED]],
+    }
+
+
+def request_problems(errors: Sequence[dict]) -> dict:
+    """The 422 answer for FastAPI's own checks of path and query parameters: its `detail`
+    list as usual, plus a `message` naming each parameter ("series_id: Input should be
+    less than or equal to 9223372036854775807")."""
+    found = [
+        Problem(tuple(e["loc"][1:]) or tuple(e["loc"]), _refused_text(e) or e["msg"], e["type"])
+        for e in errors
+    ]
+    return {
+        "message": summary(found).replace("problems in the batch", "problems in the request"),
+        "error_count": len(found),
+        "detail": [
+            {**p.as_dict(), "loc": list(e["loc"])} for p, e in zip(found, errors, strict=True)
+        ][:MAX_LISTED],
     }

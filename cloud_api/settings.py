@@ -67,6 +67,11 @@ class ApiSettings(BaseSettings):
         gt=0,
         description="a counter gap longer than this is held out, not spread over buckets",
     )
+    max_clock_skew_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="a record stamped further ahead of the API's receive time is refused (422)",
+    )
 
     influx_url: str | None = Field(
         None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"

@@ -6,12 +6,37 @@ publishes in its OpenAPI document.
 
 Delivery contract (see edge/outbox.py, edge/uplink.py, cloud_api/ingest):
 - An edge keeps two lanes, "events" (events and alarms) and "readings". Each lane numbers
-  its records 1, 2, 3, ... and never reuses a number.
+  its records 1, 2, 3, ... and never reuses a number within one outbox file's history.
 - A batch carries records of one lane with strictly consecutive seq numbers.
-- The API stores each (edge, lane, seq) at most once and answers the highest contiguous
-  seq it holds for that lane; the edge deletes only records at or below that ack.
-- A batch that starts above ack + 1 means the edge dropped the records between (its
-  outbox was full); the API counts them as dropped at the edge and moves on.
+- Who numbered them: the batch's ``stream`` names the outbox file (``outbox``, a random id
+  made when the file is created) and the ``generation`` that numbered the records (a
+  random id made by each process that opens the file, the first time it appends; it
+  covers the seqs from its ``first_seq`` up to the next generation's). A record's identity
+  is (edge, outbox, generation, lane, seq), and the API keeps one cursor per (edge,
+  outbox, generation, lane). Why a generation and not just the file's id: a file restored
+  from an older copy, or rewound by a power loss (its last commits lost under
+  synchronous=NORMAL), numbers its next records with seqs the API already holds from the
+  lost history, possibly far past what the API holds (it may have been offline), so no
+  comparison of seq numbers can tell them from replays. A rewind can only be noticed
+  after a restart, and every restart that appends opens a new generation, so re-numbered
+  records always arrive under a (generation, seq) the API has never seen. What such a
+  file still holds from the old history keeps its old generation, and the API answers it
+  as a replay: each record is delivered exactly once. A replaced (new, empty) file has a
+  new outbox id. A batch never spans two generations. A batch without ``stream`` belongs
+  to the edge's single default stream (first_seq 1), for simple clients and tools: such a
+  client cannot have its file replaced or rewound safely.
+- The API stores each record at most once and answers the highest contiguous seq it holds
+  for the batch's stream and lane (``acked``); the edge deletes only records of that
+  stream at or below it, and never more than the batch it sent.
+- A batch that starts above acked + 1 (a new stream: above first_seq) means the edge let
+  the records between go without delivering them (dropped from a full outbox, or moved to
+  its dead letters); the edge says so with ``dropped_through``, the highest seq below the
+  batch it let go. A jump that ``dropped_through`` does not cover is refused (422, naming
+  ``dropped_through``), so one bad request cannot make the API take an edge's next
+  records for replays; the API counts a covered jump as dropped at the edge. An operator
+  can set a cursor back (``steward-api edges reset-cursor``).
+- ``backlog`` reports what the edge holds once this batch is acknowledged (so /v1/edges
+  shows 0 after a drain).
 """
 
 from __future__ import annotations
@@ -22,6 +47,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
@@ -142,6 +168,51 @@ Timestamp = Annotated[
     float, AfterValidator(_finite), Field(gt=946684800, lt=4102444800)
 ]  # 2000..2100
 Seq = Annotated[int, Field(ge=1, le=2**62)]
+INT64_MAX = 2**63 - 1  # SQLite's and orjson's integers end here
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+
+
+# Text from the field that ends up in logs, dashboards and other tools carries no control
+# characters (C0, DEL, C1: a newline forges a log line, ESC drives a terminal) and no
+# Unicode bidi embeddings, overrides or isolates, which make text display as something it
+# is not. One pattern, checked by pydantic's compiled regex; written with \uXXXX escapes
+# so that JSON Schema (ECMA-262) validators can compile it from the OpenAPI document.
+PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+# Free text the edge writes (event messages, reasons) may span lines and hold tabs.
+PLAIN_LINES = (
+    r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f"  # all C0 controls but tab, LF and CR
+    r"\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+)
+
+MAX_TEXT_VALUE = 1024  # characters of a text reading (a Modbus string is at most 250 bytes)
+MAX_TAGS = 32
+MAX_EVENT_DATA_BYTES = 16 * 1024  # an event's data, as JSON
+MAX_EVENT_DATA_KEYS = 64
+
+TagKey = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
+TagValue = Annotated[str, Field(max_length=256, pattern=PLAIN_TEXT)]
+
+
+def _tags_schema(schema: dict) -> None:
+    # pydantic states a key's pattern as patternProperties, which lets other keys through;
+    # propertyNames says what it means: every key must match.
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"minLength": 1, "maxLength": 64, "pattern": PLAIN_TEXT}
+    schema["additionalProperties"] = {"type": "string", "maxLength": 256, "pattern": PLAIN_TEXT}
+
+
+def _event_data(data: dict) -> dict:
+    # Events are few, so serialising each once here is cheap; it is also the only way to
+    # find an integer the store's JSON encoder (and SQLite) cannot hold, at any depth.
+    try:
+        size = len(orjson.dumps(data))
+    except orjson.JSONEncodeError as e:
+        if "64-bit" in str(e):
+            raise ValueError("must not hold an integer beyond 64 bits") from None
+        raise ValueError(f"cannot be stored as JSON: {e}") from None
+    if size > MAX_EVENT_DATA_BYTES:
+        raise ValueError(f"must be at most {MAX_EVENT_DATA_BYTES} bytes as JSON, got {size}")
+    return data
 
 
 class _Wire(BaseModel):
@@ -149,16 +220,20 @@ class _Wire(BaseModel):
 
 
 # A reading's value: a finite number (not a boolean), a string, or null when bad.
-Value = Annotated[float, Field(allow_inf_nan=False, strict=True)] | str | None
+Value = (
+    Annotated[float, Field(allow_inf_nan=False, strict=True)]
+    | Annotated[str, Field(max_length=MAX_TEXT_VALUE, pattern=PLAIN_TEXT)]
+    | None
+)
 
 
 class WirePoint(_Wire):
     point: Name
     value: Value
-    unit: str = Field("", max_length=32)
+    unit: str = Field("", max_length=32, pattern=PLAIN_TEXT)
     kind: Literal["gauge", "counter"] = "gauge"
     quality: Quality = Quality.GOOD
-    reason: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=500, pattern=PLAIN_LINES)
     wrap: float | None = Field(
         None,
         gt=0,
@@ -173,15 +248,27 @@ class ReadingRecord(_Wire):
     seq: Seq
     ts: Timestamp
     device: Name
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict, max_length=MAX_TAGS, json_schema_extra=_tags_schema
+    )
     points: list[WirePoint] = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")
     def _good_points_have_values(self) -> ReadingRecord:
         # One check per record rather than per point: ingest validates 100k points/s.
-        for i, p in enumerate(self.points):
+        points = self.points
+        for i, p in enumerate(points):
             if p.value is None and p.quality == Quality.GOOD:
                 raise ValueError(f"points[{i}] ({p.point}): a good reading needs a value")
+        if len({p.point for p in points}) != len(points):  # two readings of one point
+            first: dict[str, int] = {}
+            for i, p in enumerate(points):
+                if p.point in first:
+                    raise ValueError(
+                        f"points[{i}] ({p.point}) repeats points[{first[p.point]}]:"
+                        " a record holds one reading per point"
+                    )
+                first[p.point] = i
         return self
 
 
@@ -191,24 +278,47 @@ class EventRecord(_Wire):
     type: Literal["event", "alarm"] = "event"
     source: Name
     code: Name
-    message: str = Field("", max_length=2000)
+    message: str = Field("", max_length=2000, pattern=PLAIN_LINES)
     colour: Colour | None = None
-    data: dict = Field(default_factory=dict)
+    data: Annotated[dict, AfterValidator(_event_data)] = Field(
+        default_factory=dict,
+        max_length=MAX_EVENT_DATA_KEYS,
+        description=f"at most {MAX_EVENT_DATA_BYTES} bytes as JSON; integers within 64 bits",
+    )
 
 
 class Backlog(_Wire):
     """What the edge still holds, reported with every batch so operators can see it."""
 
-    records: int = Field(0, ge=0)
+    records: Count = 0
     oldest_ts: float | None = None
-    dropped: int = Field(0, ge=0)
-    quarantined: int = Field(0, ge=0, description="records the API refused, kept aside at the edge")
+    dropped: Count = 0
+    quarantined: Count = Field(0, description="records the API refused, kept aside at the edge")
+
+
+class Stream(_Wire):
+    """Which numbering a batch's seq numbers belong to (see the delivery contract)."""
+
+    outbox: str = Field(pattern=r"^[0-9a-f]{32}$", description="the outbox file's random id")
+    generation: str = Field(
+        pattern=r"^[0-9a-f]{16}$", description="the random id of the process that numbered them"
+    )
+    first_seq: Seq = Field(description="the first seq this generation numbered in this lane")
 
 
 class _Batch(_Wire):
     site: Name
     building: Name
-    backlog: dict[Lane, Backlog] = Field(default_factory=dict)
+    backlog: dict[Lane, Backlog] = Field(
+        default_factory=dict, description="what the edge holds once this batch is acknowledged"
+    )
+    stream: Stream | None = None
+    dropped_through: int = Field(
+        0,
+        ge=0,
+        le=2**62,
+        description="the highest seq below this batch that the edge let go undelivered",
+    )
 
     @model_validator(mode="after")
     def _consecutive(self) -> _Batch:
@@ -219,6 +329,17 @@ class _Batch(_Wire):
                     f"records must carry consecutive seq numbers: seq {after.seq} follows "
                     f"{before.seq}"
                 )
+        first = records[0].seq
+        if self.stream is not None and first < self.stream.first_seq:
+            raise ValueError(
+                f"stream.first_seq: records[0].seq {first} is below the generation's first "
+                f"seq {self.stream.first_seq}"
+            )
+        if self.dropped_through >= first:
+            raise ValueError(
+                f"dropped_through: {self.dropped_through} must be below the batch's first "
+                f"seq {first}"
+            )
         return self
 
 
@@ -237,7 +358,9 @@ IngestBatch = Annotated[ReadingBatch | EventBatch, Field(discriminator="lane")]
 
 class IngestAck(_Wire):
     lane: Lane
-    acked: int = Field(description="highest contiguous seq the API holds for this lane")
+    acked: int = Field(
+        description="highest contiguous seq the API holds for this lane of the batch's stream"
+    )
     accepted: int = Field(description="records of this batch stored now")
     duplicates: int = Field(0, description="records of this batch the API already had")
     dropped_at_edge: int = Field(0, description="seq numbers skipped because the edge dropped them")

@@ -21,6 +21,12 @@ Guarantees
   ends and the lane sizes from running totals kept in the same transactions as the rows.
 - A record the API refuses as malformed is moved, not deleted, into the ``quarantined``
   table (dead letters), counted, and can be put back with :meth:`Outbox.requeue_quarantined`.
+- Identity (see the delivery contract in ``edge/model.py``): the file gets a random
+  ``outbox_id`` when it is created, and each Outbox object numbers what it appends under
+  its own random ``generation``, recorded (lane, first seq, generation) in the same
+  transaction as its first append. A file restored from an older copy or rewound by a
+  power loss therefore never gives a re-used seq the (generation, seq) it had before.
+  :meth:`Outbox.peek` never mixes generations in one batch, and says which one it is.
 
 Threading: an Outbox is synchronous and meant for one thread, the agent's asyncio loop
 (its calls take tens of microseconds to a few milliseconds). Other processes may open the
@@ -29,7 +35,9 @@ same file: SQLite serialises writers, and all state lives in the file.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,6 +76,21 @@ CREATE TABLE IF NOT EXISTS lane_totals(
     dropped_points INTEGER NOT NULL DEFAULT 0,
     quarantined INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+-- Who numbered the records (the delivery contract in edge/model.py): the file's random
+-- id ('outbox_id'), and per lane the highest seq deleted by an acknowledgement
+-- ('acked_through:<lane>'), which tells records let go undelivered from acknowledged ones.
+CREATE TABLE IF NOT EXISTS meta(
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+-- A generation numbers a lane's seqs from first_seq up to the next generation's.
+CREATE TABLE IF NOT EXISTS generations(
+    lane TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    generation TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY(lane, first_seq)
+) WITHOUT ROWID;
 -- Dead letters: records the API refused as malformed, kept for an operator.
 CREATE TABLE IF NOT EXISTS quarantined(
     id INTEGER PRIMARY KEY,
@@ -95,6 +118,13 @@ _SIZES_UP_TO = {
         "FROM readings WHERE seq <= ?"
     ),
 }
+_GENERATION_AT = (
+    "SELECT first_seq, generation FROM generations WHERE lane = ? AND first_seq <= ? "
+    "ORDER BY first_seq DESC LIMIT 1"
+)
+_NEXT_GENERATION = (
+    "SELECT first_seq FROM generations WHERE lane = ? AND first_seq > ? ORDER BY first_seq LIMIT 1"
+)
 _FRONT = {
     "events": "SELECT seq, ts, 0, body FROM events ORDER BY seq LIMIT 1",
     "readings": "SELECT seq, ts, npoints, body FROM readings ORDER BY seq LIMIT 1",
@@ -138,6 +168,10 @@ class OutboxBatch:
     nbytes: int  # len(b",".join(records))
     oldest_ts: float
     more: bool  # the lane holds records after last_seq (this batch was cut by a limit)
+    # The batch's wire ``stream`` (outbox, generation, first_seq); None for records numbered
+    # before this file had generations (sent in the edge's default stream).
+    stream: dict | None = None
+    dropped_through: int = 0  # the highest seq below first_seq let go undelivered (0: none)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -201,6 +235,10 @@ class Outbox:
         self.max_readings_bytes = max_readings_bytes
         self.drop_slack = drop_slack
         self._listeners: list[Callable[[Lane], None]] = []
+        # This object's generation; a lane's first append records where it starts.
+        self.generation = secrets.token_hex(8)
+        self._generation_opened: set[Lane] = set()
+        self._generation_pending: set[Lane] = set()
         started = time.perf_counter()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         try:
@@ -216,6 +254,13 @@ class Outbox:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO lane_totals(lane) VALUES (?)", [(x,) for x in LANES]
                 )
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('outbox_id', ?)",
+                    (secrets.token_hex(16),),
+                )
+            self.outbox_id: str = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'outbox_id'"
+            ).fetchone()[0]
         except BaseException:
             self._db.close()
             raise
@@ -240,7 +285,10 @@ class Outbox:
         try:
             yield self._db
             self._db.execute("COMMIT")
+            self._generation_opened |= self._generation_pending
+            self._generation_pending.clear()
         except BaseException:
+            self._generation_pending.clear()
             # Also after a failed COMMIT (disk full, I/O error), which leaves it open.
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -288,6 +336,7 @@ class Outbox:
         size = sum(len(r[2]) for r in rows)
         dropped: DropReport | None = None
         with self._transaction() as db:
+            self._open_generation(db, "readings")
             db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             total_points, total_bytes = db.execute(
@@ -313,6 +362,7 @@ class Outbox:
         if not rows:
             return None
         with self._transaction() as db:
+            self._open_generation(db, "events")
             db.executemany("INSERT INTO events(ts, body) VALUES (?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
             db.execute(
@@ -321,6 +371,20 @@ class Outbox:
             )
         self._notify("events")
         return last
+
+    def _open_generation(self, db: sqlite3.Connection, lane: Lane) -> None:
+        """Before this object first numbers records of ``lane``: record that its generation
+        starts at the lane's next seq. In the appending transaction, so a rewind that
+        loses the records loses this row too."""
+        if lane in self._generation_opened:
+            return
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (lane,)).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO generations(lane, first_seq, generation, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (lane, (row[0] if row else 0) + 1, self.generation, time.time()),
+        )
+        self._generation_pending.add(lane)
 
     # ------------------------------------------------------------------ the bound
 
@@ -405,6 +469,11 @@ class Outbox:
         rows = self._db.execute(_PEEK[lane], (after_seq, max_records + 1)).fetchall()
         if not rows:
             return None
+        first_seq = rows[0][0]
+        stream, boundary = self._stream_at(lane, first_seq)
+        cut = boundary is not None and rows[-1][0] >= boundary
+        if cut:  # a batch never spans two generations
+            rows = [r for r in rows if r[0] < boundary]
         records: list[bytes] = []
         points = nbytes = 0
         for seq, _ts, npoints, body in rows[:max_records]:
@@ -416,7 +485,6 @@ class Outbox:
             records.append(record)
             points += npoints
             nbytes = size
-        first_seq = rows[0][0]
         return OutboxBatch(
             lane=lane,
             first_seq=first_seq,
@@ -425,14 +493,41 @@ class Outbox:
             points=points,
             nbytes=nbytes,
             oldest_ts=rows[0][1],
-            more=len(rows) > len(records),
+            more=cut or len(rows) > len(records),
+            stream=stream,
+            dropped_through=self._dropped_through(lane, first_seq),
         )
+
+    def _stream_at(self, lane: Lane, seq: int) -> tuple[dict | None, int | None]:
+        """The wire stream of the record ``seq`` and the first seq of the next generation."""
+        found = self._db.execute(_GENERATION_AT, (lane, seq)).fetchone()
+        after = self._db.execute(_NEXT_GENERATION, (lane, seq)).fetchone()
+        boundary = after[0] if after else None
+        if found is None:  # numbered before this file had generations: the default stream
+            return None, boundary
+        stream = {"outbox": self.outbox_id, "generation": found[1], "first_seq": found[0]}
+        return stream, boundary
+
+    def _dropped_through(self, lane: Lane, front: int) -> int:
+        """front - 1 when the records just below the front were let go without an
+        acknowledgement (dropped, quarantined), else 0: what the edge reports to the API to
+        explain a seq jump (the delivery contract)."""
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"acked_through:{lane}",)
+        ).fetchone()
+        acked_through = int(row[0]) if row else 0
+        return front - 1 if front - 1 > acked_through else 0
 
     def ack(self, lane: Lane, seq: int) -> int:
         """Delete every record of ``lane`` at or below ``seq``; returns how many went."""
         lane = _lane(lane)
         with self._transaction() as db:
             records, points, size = db.execute(_SIZES_UP_TO[lane], (seq,)).fetchone()
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (f"acked_through:{lane}", seq),
+            )
             if records:
                 db.execute(f"DELETE FROM {lane} WHERE seq <= ?", (seq,))
                 db.execute(
@@ -490,6 +585,7 @@ class Outbox:
                 ).fetchall()
                 if not rows:
                     continue
+                self._open_generation(db, lane)
                 if lane == "readings":
                     db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
                 else:
@@ -542,6 +638,27 @@ class Outbox:
 
     def backlog(self) -> dict[Lane, LaneBacklog]:
         return {lane: self.lane_backlog(lane) for lane in LANES}
+
+    def backlog_after(self, lane: Lane, seq: int) -> dict[Lane, LaneBacklog]:
+        """:meth:`backlog` as it will be once ``lane`` is acknowledged through ``seq``: what
+        a batch reports, so the API sees 0 once the edge has drained."""
+        lane = _lane(lane)
+        now = self.backlog()
+        held = now[lane]
+        if held.last_seq is None or held.first_seq is None or held.first_seq > seq:
+            return now
+        if held.last_seq <= seq:
+            now[lane] = dataclasses.replace(
+                held, records=0, first_seq=None, last_seq=None, oldest_ts=None, points=0, bytes=0
+            )
+            return now
+        front = self._db.execute(
+            f"SELECT seq, ts FROM {lane} WHERE seq > ? ORDER BY seq LIMIT 1", (seq,)
+        ).fetchone()
+        now[lane] = dataclasses.replace(
+            held, records=held.last_seq - front[0] + 1, first_seq=front[0], oldest_ts=front[1]
+        )
+        return now
 
     def last_assigned_seq(self, lane: Lane) -> int:
         """The highest seq this outbox ever gave a record of ``lane`` (0 if none)."""

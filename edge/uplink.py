@@ -6,7 +6,10 @@ token, and deletes from the outbox only what the API acknowledges. The API store
 (edge, lane, seq) at most once, so a batch re-sent after a lost response, a timeout or a
 kill -9 between send and ack costs bandwidth, never a duplicate; and since nothing is
 deleted before the ack, nothing is lost. After a restart the uplink simply starts again
-from the front of each lane, which is the last acknowledged seq + 1.
+from the front of each lane, which is the last acknowledged seq + 1. Each batch names its
+``stream`` (the outbox file's id and the generation that numbered the records), so a
+replaced, restored or rewound outbox file is never taken for a replay, and reports
+``dropped_through`` when records below it were let go undelivered (edge/model.py).
 
 Order and pacing
 - The events lane (events and alarms) goes before readings; one batch is in flight at a
@@ -343,11 +346,18 @@ class Uplink:
         return None, wait
 
     def _body(self, batch: OutboxBatch) -> bytes:
-        backlog = {lane: b.wire() for lane, b in self.outbox.backlog().items()}
+        # The backlog as it will be once this batch is acknowledged: 0 after a drain.
+        after = self.outbox.backlog_after(batch.lane, batch.last_seq)
+        backlog = {lane: b.wire() for lane, b in after.items()}
+        identity = b""
+        if batch.stream is not None:
+            identity += b',"stream":' + orjson.dumps(batch.stream)
+        if batch.dropped_through:
+            identity += b',"dropped_through":%d' % batch.dropped_through
         return b"".join(
             (
                 self._envelope_head,
-                b'"%b","backlog":' % batch.lane.encode(),
+                b'"%b"%b,"backlog":' % (batch.lane.encode(), identity),
                 orjson.dumps(backlog),
                 b',"records":[',
                 b",".join(batch.records),
@@ -441,9 +451,7 @@ class Uplink:
         replay: bool = False,
     ) -> _Outcome:
         try:
-            answer = response.json()
-            if replay and isinstance(answer.get("detail"), dict):
-                answer = answer["detail"]
+            answer = response.json()  # a 409 carries lane, acked and duplicates as a 200 does
             acked = int(answer["acked"])
             if answer.get("lane", batch.lane) != batch.lane:
                 raise ValueError(f"ack names lane {answer.get('lane')!r}")
@@ -454,18 +462,7 @@ class Uplink:
             )
         lane = batch.lane
         if acked > batch.last_seq:
-            highest = self.outbox.last_assigned_seq(lane)
-            if acked > highest and lane not in self._reset_warned:
-                self._reset_warned.add(lane)
-                log.error(
-                    "the API holds %s up to seq %d but this outbox never numbered beyond %d: "
-                    "the outbox file was replaced or restored, and the API will take its "
-                    "records as duplicates; give this edge a new identity (token) or move "
-                    "the old outbox back",
-                    lane,
-                    acked,
-                    highest,
-                )
+            self._note_ack_beyond_file(batch, acked)
             # Never delete records this batch did not carry on the strength of this ack.
             acked = batch.last_seq
         if acked < batch.first_seq:
@@ -499,6 +496,37 @@ class Uplink:
             log.info("uplink: the API accepts batches again after %d failures", self._failures)
         return _Outcome.SENT
 
+    def _note_ack_beyond_file(self, batch: OutboxBatch, acked: int) -> None:
+        """The API holds this stream beyond what this file ever numbered in it."""
+        lane = batch.lane
+        highest = self.outbox.last_assigned_seq(lane)
+        if acked <= highest or lane in self._reset_warned:
+            return
+        self._reset_warned.add(lane)
+        if batch.stream is None:
+            log.error(
+                "the API holds %s up to seq %d but this outbox never numbered beyond %d, "
+                "and these records predate outbox identities: the API takes them as "
+                "replays; reset the cursor (steward-api edges reset-cursor) if the outbox "
+                "file was replaced or restored",
+                lane,
+                acked,
+                highest,
+            )
+            return
+        log.warning(
+            "the API holds %s of this outbox (generation %s) up to seq %d, beyond the %d "
+            "this file numbered: the file was restored from an older copy or lost its last "
+            "commits (power loss). What it still holds of that generation was delivered "
+            "before; its new records belong to generation %s and are not affected. If this "
+            "was not a restore, check the cursor with steward-api edges cursors",
+            lane,
+            batch.stream["generation"],
+            acked,
+            highest,
+            self.outbox.generation,
+        )
+
     def _too_large(self, batch: OutboxBatch, detail: str) -> _Outcome:
         lane = batch.lane
         self._counters.errors["too_large"] += 1
@@ -523,6 +551,20 @@ class Uplink:
         self._counters.errors["refused"] += 1
         self._counters.last_error = f"HTTP {response.status_code}: {detail}"
         self._counters.last_error_at = time.time()
+        if _refuses_the_cursor(response):
+            # The API's cursor for this stream disagrees with the outbox (e.g. the API's
+            # store was restored from a backup): no record is at fault, an operator is.
+            log.error(
+                "the API refuses %s seq %d.. of this outbox against its cursor (HTTP %d: %s);"
+                " nothing is quarantined; compare with steward-api edges cursors, retrying"
+                " in %.0f s",
+                lane,
+                batch.first_seq,
+                response.status_code,
+                detail,
+                self.config_error_backoff,
+            )
+            return _Outcome.CONFIG
         index = _first_refused_record(response)
         if index is not None and 0 < index < len(batch):
             # Send the records before the refused one; it then heads the next batch.
@@ -706,6 +748,21 @@ def _first_refused_record(response: httpx.Response) -> int | None:
                 found = after if found is None else min(found, after)
                 break
     return found
+
+
+def _refuses_the_cursor(response: httpx.Response) -> bool:
+    """A 422 about ``dropped_through`` or ``stream`` (the API's cursor), not a record."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    errors = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return False
+    return any(
+        isinstance(e, dict) and e.get("loc", [None])[:1] in (["dropped_through"], ["stream"])
+        for e in errors
+    )
 
 
 def _local_problem(lane: Lane, record: bytes) -> str | None:

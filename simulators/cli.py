@@ -59,7 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault",
         action="append",
         default=[],
-        help="UNITS:KIND, kinds no_answer, drop, exception=N, slow=SECONDS, illegal_point=NAME",
+        help="UNITS:KIND[,every=N], kinds no_answer, drop, exception=N, slow=SECONDS, "
+        "slow=MIN-MAX (random delay per answer), split=SECONDS (header, pause, rest), "
+        "illegal_point=NAME; every=N hits only every Nth request",
+    )
+    m.add_argument(
+        "--idle-close",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="close connections idle this long, as many gateways do",
+    )
+    m.add_argument(
+        "--idle-reset",
+        action="store_true",
+        help="with --idle-close: reset idle connections instead of closing them cleanly",
     )
     m.add_argument("-v", "--verbose", action="store_true")
 
@@ -83,6 +97,10 @@ async def serve_meters(args: argparse.Namespace) -> None:
                 raise ValueError(f"fault {spec!r}: unit {unit} is not simulated")
             fleet.faults.set(unit, fault)
     server = fleet.server(args.framing)
+    if args.idle_close is not None and args.idle_close <= 0:
+        raise ValueError(f"--idle-close {args.idle_close:g}: give a number of seconds above 0")
+    server.idle_close = args.idle_close
+    server.idle_reset = args.idle_reset
     port = await server.start(args.host, args.port)
     kind = "Modbus TCP" if args.framing == "tcp" else "Modbus RTU over TCP"
     print(
@@ -92,6 +110,9 @@ async def serve_meters(args: argparse.Namespace) -> None:
     )
     for unit, fault in sorted(fleet.faults.active().items()):
         print(f"steward-sim: unit {unit} fault {fault.describe()}", flush=True)
+    if args.idle_close:
+        how = "reset" if args.idle_reset else "closed"
+        print(f"steward-sim: connections idle {args.idle_close:g} s are {how}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

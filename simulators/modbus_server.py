@@ -3,12 +3,16 @@
 RTU framing over TCP is what transparent serial-to-Ethernet converters do, and lets the
 edge's RS-485 code path run against the simulator. Faults are applied per unit at the
 moment a request arrives, so tests can switch them on and off while the edge polls.
+Like many real gateways, the server can close connections that stay idle (idle_close
+seconds without a byte either way), with an orderly close or, idle_reset, a reset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import socket
 import struct
 from collections import Counter
 from collections.abc import Mapping
@@ -47,10 +51,16 @@ class ModbusServer:
         devices: Mapping[int, ServedDevice],
         faults: FaultTable | None = None,
         framing: Literal["tcp", "rtu"] = "tcp",
+        idle_close: float | None = None,
+        idle_reset: bool = False,
     ):
         self.devices = devices
         self.faults = faults or FaultTable()
         self.framing = framing
+        self.idle_close = idle_close  # seconds; set before start() to apply to every connection
+        self.idle_reset = idle_reset
+        self.idle_closed = 0  # connections closed for idleness
+        self.accepted = 0  # connections accepted
         self.requests: Counter = Counter()  # per unit
         self.server: asyncio.Server | None = None
         self.connections: set[_Connection] = set()
@@ -114,16 +124,31 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()
+        self._out: list[tuple[float, int, bytes]] = []  # heap of (send at, order, bytes)
+        self._order = 0
+        self._last_at = 0.0  # send time of the latest queued frame
+        self._hold_until = 0.0  # a split frame is in flight until then: nothing may cut in
+        self._pump_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._last_io = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.connections.add(self)
+        self.server.accepted += 1
+        self._last_io = self.loop.time()
+        self._arm_idle_check(self._last_io)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.server.connections.discard(self)
+        for timer in (self._pump_timer, self._idle_timer):
+            if timer is not None:
+                timer.cancel()
 
     def data_received(self, data: bytes) -> None:
+        self._last_io = self.loop.time()
         self.buffer += data
         if self.server.framing == "tcp":
             self._mbap_frames()
@@ -180,7 +205,7 @@ class _Connection(asyncio.Protocol):
     def _handle(self, unit: int, pdu: bytes, wrap) -> None:
         if unit not in self.server.devices or not pdu:
             return  # nobody at this address: silence, as on a real line
-        fault = self.server.faults.get(unit)
+        fault = self.server.faults.for_request(unit)
         if fault is not None:
             if fault.kind == "no_answer":
                 return
@@ -188,18 +213,83 @@ class _Connection(asyncio.Protocol):
                 self._abort()
                 return
             if fault.kind == "exception":
-                self._send(wrap(_exception(pdu[0], fault.code)))
+                self._queue(wrap(_exception(pdu[0], fault.code)))
                 return
         response = wrap(self.server.answer(unit, pdu))
-        if fault is not None and fault.kind == "slow":
-            asyncio.get_running_loop().call_later(fault.delay, self._send, response)
+        if fault is None:
+            self._queue(response)
+        elif fault.kind == "slow":
+            self._queue(response, delay=fault.pick_delay(self.server.faults.rng))
+        elif fault.kind == "split":
+            self._queue(response, split=fault.pick_delay(self.server.faults.rng))
         else:
-            self._send(response)
+            self._queue(response)
+
+    def _queue(self, frame: bytes, delay: float = 0.0, split: float = 0.0) -> None:
+        """Send `frame` after `delay`, or its header now and the rest `split` s later.
+
+        An RS-485 device answers one request at a time, so RTU answers leave in order;
+        over MBAP a slow answer does not hold up the others. Nothing ever cuts into a
+        split frame: the bytes on the wire are always whole frames, just late.
+        """
+        now = self.loop.time()
+        at = now + delay
+        if self.server.framing == "rtu" or split:
+            at = max(at, self._last_at)
+        at = max(at, self._hold_until)
+        if split:
+            head = 7 if self.server.framing == "tcp" else 3  # MBAP / unit+function+count
+            self._push(at, frame[:head])
+            self._hold_until = at + split
+            self._push(at + split, frame[head:])
+        else:
+            self._push(at, frame)
+        self._pump()
+
+    def _push(self, at: float, data: bytes) -> None:
+        self._order += 1
+        self._last_at = max(self._last_at, at)
+        heapq.heappush(self._out, (at, self._order, data))
+
+    def _pump(self) -> None:
+        if self._pump_timer is not None:
+            self._pump_timer.cancel()
+            self._pump_timer = None
+        now = self.loop.time()
+        while self._out and self._out[0][0] <= now:
+            self._send(heapq.heappop(self._out)[2])
+        if self._out:
+            self._pump_timer = self.loop.call_at(self._out[0][0], self._pump)
 
     def _send(self, frame: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._last_io = self.loop.time()
             self.transport.write(frame)
 
-    def _abort(self) -> None:
+    def _arm_idle_check(self, at: float) -> None:
+        idle = self.server.idle_close
+        if idle and self.transport is not None:
+            self._idle_timer = self.loop.call_at(at + idle, self._idle_check)
+
+    def _idle_check(self) -> None:
+        """Close the connection once nothing went either way for idle_close seconds."""
+        self._idle_timer = None
+        idle = self.server.idle_close
+        if self.transport is None or not idle:
+            return
+        if self._out or self.loop.time() - self._last_io < idle * 0.999:
+            self._arm_idle_check(max(self._last_io, self.loop.time() - idle + 0.01))
+            return
+        self.server.idle_closed += 1
+        if self.server.idle_reset:
+            self._abort(reset=True)
+        else:
+            self.transport.close()  # FIN, as most gateways do
+
+    def _abort(self, reset: bool = False) -> None:
         if self.transport is not None:
+            if reset:  # linger 0: the peer sees a reset, not an orderly close
+                sock = self.transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.transport.abort()

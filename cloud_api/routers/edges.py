@@ -1,16 +1,18 @@
 """GET /v1/edges: every registered edge, when it was last heard and what it still holds.
 
-`backlog` is what the edge reported with its latest batch, per lane: records still in its
-outbox, the oldest one's timestamp, and how many it dropped (outbox full). `lanes` is the
-API's side: the acknowledged seq, seq numbers counted as dropped at the edge, and
-duplicates received (retries).
+`backlog` is what the edge reported with its latest batch, per lane: records its outbox
+still holds once that batch is acknowledged (0 after a drain), the oldest one's timestamp,
+and how many it dropped (outbox full). `lanes` is the API's side: the acknowledged seq of
+the lane's latest stream (outbox and generation, see edge/model.py), and, over all its
+streams, seq numbers counted as dropped at the edge and duplicates received (retries).
+`buildings` lists the buildings the edge may write (null: any of its site).
 """
 
 from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cloud_api.store.base import EdgeInfo, Store
 
@@ -28,12 +30,16 @@ class LaneOut(BaseModel):
     acked: int
     dropped_at_edge: int
     duplicates: int
+    outbox: str = Field(description="the latest stream's outbox id; empty: the default stream")
+    generation: str
+    first_seq: int
 
 
 class EdgeOut(BaseModel):
     name: str
     site: str
     building: str | None
+    buildings: list[str] | None
     revoked: bool
     created_at: float
     last_seen: float | None
@@ -50,6 +56,7 @@ def edge_out(info: EdgeInfo) -> dict:
         "name": info.name,
         "site": info.site,
         "building": info.building,
+        "buildings": None if info.buildings is None else list(info.buildings),
         "revoked": info.revoked,
         "created_at": info.created_at,
         "last_seen": info.last_seen,

@@ -2,8 +2,9 @@
 
 The delivery contract is edge/model.py's. What each answer means to the edge's uplink:
 
-- 200 IngestAck: `acked` is the highest contiguous seq the API holds for the lane; the edge
-  may delete every record at or below it. `accepted` records were stored now,
+- 200 IngestAck: `acked` is the highest contiguous seq the API holds for the lane of the
+  batch's stream (outbox and generation); the edge may delete every record of that stream
+  at or below it. `accepted` records were stored now,
   `duplicates` were already held (a retry whose answer was lost), `dropped_at_edge`
   counts seq numbers skipped between the previous ack and this batch.
 - 409 Conflict: every record of the batch was already acknowledged (a pure replay);
@@ -12,17 +13,24 @@ The delivery contract is edge/model.py's. What each answer means to the edge's u
        "lane": "readings", "acked": 250, "duplicates": 250}
   so the uplink treats it as an acknowledgement and deletes up to `acked`.
 - 400 malformed JSON (the message gives line and column), corrupt gzip, bad Content-Length;
-  401 missing, unknown or revoked token; 403 the batch is for another site (or building)
-  than the edge's; 413 body or decompressed body over the limit (the message gives it);
+  401 missing, unknown or revoked token; 403 the batch is for another site, or a building
+  the edge is not registered for (the message names it); 413 body or decompressed body
+  over the limit (the message gives it);
   415 a Content-Encoding other than gzip; 422 the batch does not match the wire model
   (`message` names each field, e.g. "records[3].points[0].value: must be a finite
   number or null"; `detail` lists the problems as FastAPI does, loc/msg/type, so the
-  edge can find the first refused record). A point whose kind or unit differs from its
-  series' is a 422 of that form too, located at records[i].points[j].kind (or .unit). A
-  series another edge created, or a batch that would take the edge past its cap of new
-  series (setting max_series_per_edge), is a 403 naming the edge and the series or cap.
-  None of these stores anything: the edge must fix the batch, or its configuration,
-  before resending. Every other refusal is {"detail": "<message>"}.
+  edge can find the first refused record), or a record is stamped more than
+  max_clock_skew_seconds after the API received it ("records[3].ts: ... ahead of the
+  API's clock", type clock_skew). A 422 also refuses a batch whose first new
+  record jumps above acked + 1 when `dropped_through` does not report the records between
+  as let go at the edge (loc ["dropped_through"]), and a `stream.first_seq` other than the
+  one the generation started with. A point whose kind or unit differs from its series'
+  is a 422 of that form too, located at records[i].points[j].kind (or .unit). A series
+  another edge created, or a batch that would take the edge past its cap of new series
+  (setting max_series_per_edge), is a 403 naming the edge and the series or cap.
+  None of these stores anything: the edge must
+  fix the batch, or its configuration, before resending. Every other refusal is
+  {"detail": "<message>"}.
 - 503 the store cannot write now: retry later, nothing was stored.
 
 An edge sends one batch per lane at a time and the next only after the answer: a batch
@@ -57,10 +65,11 @@ from cloud_api.store.base import (
     BatchRefusedError,
     EdgeIdentity,
     IngestOutcome,
+    IngestRefusedError,
     Store,
     StoreUnavailableError,
 )
-from edge.model import IngestAck, IngestBatch, Lane
+from edge.model import EventBatch, IngestAck, IngestBatch, Lane, ReadingBatch
 
 log = logging.getLogger("steward.api.ingest")
 
@@ -142,14 +151,22 @@ def _decode_validate_store_timed(
     if batch.site != edge.site:
         detail = f"edge {edge.name} may only write site {edge.site}, not {batch.site}"
         raise _Rejected(403, "wrong_site", {"detail": detail})
-    if edge.building is not None and batch.building != edge.building:
+    if not edge.may_write(batch.building):
+        allowed = edge.buildings or ()
+        which = f"building {allowed[0]}" if len(allowed) == 1 else f"buildings {', '.join(allowed)}"
         detail = (
-            f"edge {edge.name} may only write building {edge.building} of site {edge.site},"
-            f" not {batch.building}"
+            f"edge {edge.name} may only write {which} of site {edge.site}, not {batch.building}"
         )
         raise _Rejected(403, "wrong_building", {"detail": detail})
+    received_at = time.time()
+    ahead = _ahead_of_clock(batch, received_at, settings.max_clock_skew_seconds)
+    if ahead:
+        raise _Rejected(422, "clock_skew", validation_body(ahead))
     try:
-        return store.ingest(edge, batch, time.time())
+        return store.ingest(edge, batch, received_at)
+    except IngestRefusedError as e:
+        problem = Problem((*e.field.split("."),), str(e).partition(": ")[2], "cursor")
+        raise _Rejected(422, "cursor", validation_body([problem])) from None
     except BatchRefusedError as e:
         raise _Rejected(e.status, e.reason, _refusal_body(e, batch.records[0].seq)) from None
     except StoreUnavailableError as e:
@@ -157,6 +174,25 @@ def _decode_validate_store_timed(
         raise _Rejected(
             503, "store_unavailable", {"detail": f"store unavailable: {e}"}, {"Retry-After": "5"}
         ) from None
+
+
+def _ahead_of_clock(
+    batch: ReadingBatch | EventBatch, received_at: float, skew: float
+) -> list[Problem]:
+    """Records stamped more than `skew` seconds after the API received them: an edge clock
+    set wrong, whose readings would sort after every real one (and lie about when)."""
+    limit = received_at + skew
+    return [
+        Problem(
+            ("records", i, "ts"),
+            f"{r.ts!r} is {r.ts - received_at:.0f} s ahead of the API's clock (at most"
+            f" {skew:g} s allowed): check the edge's clock",
+            "clock_skew",
+            repr(r.ts),
+        )
+        for i, r in enumerate(batch.records)
+        if r.ts > limit
+    ]
 
 
 def _refusal_body(e: BatchRefusedError, first_seq: int) -> dict:
@@ -183,7 +219,11 @@ def _refusal_body(e: BatchRefusedError, first_seq: int) -> dict:
         409: {"model": ReplayConflict, "description": "every record was already acknowledged"},
         413: {"model": Refusal, "description": "body over the size limit"},
         415: {"model": Refusal, "description": "unsupported Content-Encoding"},
-        422: {"model": InvalidBatch, "description": "the batch does not match the wire model"},
+        422: {
+            "model": InvalidBatch,
+            "description": "the batch does not match the wire model, or a record is stamped"
+            " too far ahead of the API's clock",
+        },
         503: {"model": Refusal, "description": "the store cannot write now; retry"},
     },
     openapi_extra={
@@ -222,8 +262,8 @@ async def ingest(request: Request) -> Response:
             request.headers.get("content-encoding"),
         )
     except _Rejected as r:
-        metrics.requests.inc(code=str(r.status))
-        metrics.rejected.inc(reason=r.reason)
+        metrics.requests.labels(code=str(r.status)).inc()
+        metrics.rejected.labels(reason=r.reason).inc()
         who = edge.name if edge is not None else request.client.host if request.client else "?"
         message = r.body.get("message", r.body.get("detail"))
         log.warning("ingest from %s refused (%d %s): %s", who, r.status, r.reason, message)
@@ -231,10 +271,10 @@ async def ingest(request: Request) -> Response:
 
     ack = outcome.ack
     lane = ack.lane
-    metrics.records.inc(ack.accepted, lane=lane, outcome="accepted")
-    metrics.records.inc(ack.duplicates, lane=lane, outcome="duplicate")
+    metrics.records.labels(lane=lane, outcome="accepted").inc(ack.accepted)
+    metrics.records.labels(lane=lane, outcome="duplicate").inc(ack.duplicates)
     metrics.points.inc(outcome.points)
-    metrics.dropped_at_edge.inc(ack.dropped_at_edge, lane=lane)
+    metrics.dropped_at_edge.labels(lane=lane).inc(ack.dropped_at_edge)
     if ack.dropped_at_edge:
         log.warning(
             "edge %s skipped %d %s records it had dropped (acked now %d)",
@@ -244,10 +284,10 @@ async def ingest(request: Request) -> Response:
             ack.acked,
         )
     if outcome.replay:
-        metrics.requests.inc(code="409")
-        metrics.rejected.inc(reason="replay")
+        metrics.requests.labels(code="409").inc()
+        metrics.rejected.labels(reason="replay").inc()
         return _json(409, _replay_body(outcome))
-    metrics.requests.inc(code="200")
+    metrics.requests.labels(code="200").inc()
     return _json(200, ack.model_dump())
 
 

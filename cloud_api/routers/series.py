@@ -28,7 +28,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cloud_api.store.base import BadCursorError, SeriesInfo, Step, Store
@@ -39,6 +39,8 @@ router = APIRouter(tags=["series"])
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
 MAX_SERIES_PAGE = 1_000
+# Ids are SQLite integers: a larger one cannot name a series (and SQLite cannot take it).
+SeriesId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the series' id")]
 
 
 class SeriesOut(BaseModel):
@@ -178,7 +180,7 @@ def list_series(
 
 
 @router.get("/v1/series/{series_id}", response_model=SeriesOut, summary="One series")
-def get_series(request: Request, series_id: int) -> Response:
+def get_series(request: Request, series_id: SeriesId) -> Response:
     store: Store = request.app.state.store
     info = store.get_series(series_id)
     if info is None:
@@ -194,7 +196,7 @@ def get_series(request: Request, series_id: int) -> Response:
 )
 def series_data(
     request: Request,
-    series_id: int,
+    series_id: SeriesId,
     from_: Annotated[
         str | None, Query(alias="from", description="epoch seconds or ISO 8601; inclusive")
     ] = None,
@@ -220,6 +222,10 @@ def series_data(
             page = store.rollups(series_id, STEPS[step], start, end, limit, after)
     except BadCursorError as e:
         raise HTTPException(400, str(e)) from None
+    except OverflowError:  # id and limit are bounded above: only the cursor is left
+        raise HTTPException(
+            400, f"after: {after!r} is out of range; it is not a cursor this API handed out"
+        ) from None
     next_url = None if page.next_after is None else _next_url(request, page.next_after)
     body = {
         "series": _series_out(info),

@@ -1,8 +1,8 @@
 """The Store protocol every backend implements, and the plain values it speaks.
 
-A store keeps the readings and events the edges send, the per-(edge, lane) cursor that
-makes ingest exactly-once (see edge/model.py's delivery contract), the series catalogue,
-rollups, and the registered edges with their hashed tokens.
+A store keeps the readings and events the edges send, the per-(edge, outbox, generation,
+lane) cursor that makes ingest exactly-once (see edge/model.py's delivery contract), the
+series catalogue, rollups, and the registered edges with their hashed tokens.
 
 Every method may be called from any thread; a store serialises its own writes.
 """
@@ -23,6 +23,16 @@ class EdgeExistsError(ValueError):
 
 class BadCursorError(ValueError):
     """A paging cursor that this store did not hand out."""
+
+
+class IngestRefusedError(ValueError):
+    """A well-formed batch that contradicts the cursor it would move: a seq jump the edge
+    does not report as drops, a generation said to start elsewhere. Answered 422 naming
+    ``field``; nothing is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StoreUnavailableError(RuntimeError):
@@ -74,7 +84,16 @@ class EdgeIdentity:
 
     name: str
     site: str
-    building: str | None = None  # None: any building of the site
+    building: str | None = None  # the (first) building it may write; None: any of the site
+    more_buildings: tuple[str, ...] = ()  # further buildings it is registered for
+
+    @property
+    def buildings(self) -> tuple[str, ...] | None:
+        """Every building it may write; None: any building of its site."""
+        return None if self.building is None else (self.building, *self.more_buildings)
+
+    def may_write(self, building: str) -> bool:
+        return self.building is None or building == self.building or building in self.more_buildings
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +104,30 @@ class EdgeCredential:
 
 @dataclass(frozen=True, slots=True)
 class LaneState:
+    """One lane of an edge: the cursor of its latest stream; drops and duplicates summed
+    over all its streams."""
+
     acked: int
     dropped_at_edge: int
     duplicates: int
+    outbox: str = ""  # the latest stream's outbox id ("" : the default stream)
+    generation: str = ""
+    first_seq: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CursorInfo:
+    """One cursor: what the API holds of one (edge, outbox, generation, lane)."""
+
+    edge: str
+    lane: str
+    outbox: str
+    generation: str
+    first_seq: int
+    acked: int
+    dropped_at_edge: int
+    duplicates: int
+    updated_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +140,7 @@ class EdgeInfo:
     last_seen: float | None
     backlog: dict[str, dict] = field(default_factory=dict)  # lane -> the edge's last report
     lanes: dict[str, LaneState] = field(default_factory=dict)
+    buildings: tuple[str, ...] | None = None  # None: any building of the site
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,17 @@ The primary store is the system of record: ingest returns once the primary has s
 the batch; the copy to InfluxDB happens on a background thread, so a slow or dead
 InfluxDB never delays or fails ingest. Queries are served by the primary.
 
-What is written: one line per reading record, measurement = the device kind from the
-record's `kind` tag (meter, hvac, ...) or "device" when it has none; tags site, building,
-device plus the record's other tags; one float field per point; the timestamp in
-milliseconds. Only good numeric readings are written, as in the rollups; bad, stale and
-text readings stay in the primary store only, and so do events.
+What is written, for each reading record the primary stored now (never a duplicate or a
+replay): one line whose measurement is the record's `kind` tag (meter, hvac, ...) or
+"device" when it has none; tags site, building and device (ours: an edge's own tags of
+those names are overridden) plus the record's other tags with a non-empty value; one float
+field per point, named after the point, for each reading whose quality is good and whose
+value is a number; the record's timestamp, in milliseconds. Bad and stale readings, text
+readings, units and gauge/counter kinds, and events stay in the primary store only.
+A record whose kind or tags line protocol cannot carry (an empty tag key, a control
+character, a kind starting with "#") is not written; its readings are counted in
+steward_influx_points_dropped_total{reason="unwritable"} and logged. The API refuses such
+tags at ingest, so this guards against what reaches the sink by another way.
 
 When the sink cannot write: every failed attempt counts in
 steward_influx_write_errors_total and is logged. Connection failures and 5xx/429 answers
@@ -23,6 +29,7 @@ steward_influx_points_dropped_total{reason} and logged. They remain in the prima
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -49,8 +56,17 @@ log = logging.getLogger("steward.api.influx")
 
 _MAX_BACKOFF_S = 30.0
 
-_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\n"})
-_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n"})
+# Line protocol escapes, as the InfluxDB v2 line-protocol reference gives them: a backslash
+# before `\\`, `,`, `=` or space escapes it, so a literal backslash is written doubled
+# (else a value ending in `\\` would swallow the comma after it and merge two tags).
+# Every case is checked against VictoriaMetrics in tests/cloud_api/test_influx_sink.py.
+_MEASUREMENT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ "})
+_KEY_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ "})
+# What no escape can carry: a line break ends the line, and servers differ on the other
+# control characters. A line holding one is refused whole (its readings counted), never
+# written with the character dropped, which would merge two series into one.
+_UNWRITABLE = re.compile(r"[\x00-\x1f\x7f]")
+UNWRITABLE = "unwritable"  # the reason label of readings refused for that
 
 
 def _esc(text: str) -> str:
@@ -59,11 +75,13 @@ def _esc(text: str) -> str:
 
 def line_protocol(
     site: str, building: str, records: Iterable[ReadingRecord]
-) -> tuple[list[str], int]:
-    """InfluxDB line protocol for the good numeric readings of records (ms precision),
-    and how many readings (fields) the lines hold."""
+) -> tuple[list[str], int, int]:
+    """InfluxDB line protocol for the good numeric readings of records (ms precision):
+    the lines, how many readings (fields) they hold, and how many good numeric readings
+    were left out because their record's measurement or tags cannot be written."""
     lines = []
     readings = 0
+    unwritable = 0
     for record in records:
         fields = [
             f"{_esc(p.point)}={p.value!r}"
@@ -72,13 +90,22 @@ def line_protocol(
         ]
         if not fields:
             continue
-        readings += len(fields)
+        # An empty tag value is no tag (InfluxDB and VictoriaMetrics both read it so).
         tags = {k: v for k, v in record.tags.items() if k != "kind" and v}
         tags.update(site=site, building=building, device=record.device)  # these are ours
+        measurement = record.tags.get("kind") or "device"
         tag_text = ",".join(f"{_esc(k)}={_esc(v)}" for k, v in sorted(tags.items()))
-        measurement = (record.tags.get("kind") or "device").translate(_MEASUREMENT_ESCAPES)
-        lines.append(f"{measurement},{tag_text} {','.join(fields)} {round(record.ts * 1000)}")
-    return lines, readings
+        line = (
+            f"{measurement.translate(_MEASUREMENT_ESCAPES)},{tag_text} {','.join(fields)}"
+            f" {round(record.ts * 1000)}"
+        )
+        # One search per line: the fields' text (floats) holds no control character itself.
+        if measurement.startswith("#") or "" in tags or _UNWRITABLE.search(line):
+            unwritable += len(fields)  # "#..." would be read as a comment
+            continue
+        readings += len(fields)
+        lines.append(line)
+    return lines, readings, unwritable
 
 
 @dataclass(slots=True)
@@ -131,7 +158,21 @@ class InfluxSink:
     ) -> IngestOutcome:
         outcome = self.primary.ingest(edge, batch, received_at)
         if isinstance(batch, ReadingBatch) and outcome.new_records:
-            lines, points = line_protocol(batch.site, batch.building, outcome.new_records)  # type: ignore[arg-type]
+            lines, points, unwritable = line_protocol(
+                batch.site,
+                batch.building,
+                outcome.new_records,  # type: ignore[arg-type]
+            )
+            if unwritable:
+                self._metrics.sink_dropped.labels(reason=UNWRITABLE).inc(unwritable)
+                log.warning(
+                    "InfluxDB sink: %d readings of %s/%s not copied: their record's kind or"
+                    " tags hold what line protocol cannot carry (empty key, control character,"
+                    " leading #)",
+                    unwritable,
+                    batch.site,
+                    batch.building,
+                )
             if lines:
                 self._enqueue(lines, points, f"{batch.site}/{batch.building}")
         return outcome
@@ -191,7 +232,7 @@ class InfluxSink:
             self._queue.clear()
             self._queued_points = 0
         if left:
-            self._metrics.sink_dropped.inc(left, reason="shutdown")
+            self._metrics.sink_dropped.labels(reason="shutdown").inc(left)
             log.warning("InfluxDB sink stopped with %d readings unwritten", left)
         self._client.close()
         self.primary.close()
@@ -209,7 +250,7 @@ class InfluxSink:
                 self._metrics.sink_queue.set(self._queued_points)
                 self._wake.notify()
         if full:
-            self._metrics.sink_dropped.inc(points, reason="queue_full")
+            self._metrics.sink_dropped.labels(reason="queue_full").inc(points)
             log.warning(
                 "InfluxDB sink queue full (%d readings): %d readings of %s not copied",
                 self._queue_points,
@@ -254,7 +295,7 @@ class InfluxSink:
                 self._write(lines, points)
             except Exception:  # a bug here must not kill the thread silently
                 log.exception("InfluxDB sink failed on %d readings", points)
-                self._metrics.sink_dropped.inc(points, reason="error")
+                self._metrics.sink_dropped.labels(reason="error").inc(points)
             finally:
                 self._release(items)
 
@@ -278,7 +319,7 @@ class InfluxSink:
                         e.status,
                         (e.body or e.reason or "")[:300],
                     )
-                    self._metrics.sink_dropped.inc(points, reason="refused")
+                    self._metrics.sink_dropped.labels(reason="refused").inc(points)
                     return
                 log.warning(
                     "InfluxDB at %s answered %s; retrying in %.1f s", self._url, e.status, delay
@@ -293,10 +334,10 @@ class InfluxSink:
                 return
             with self._wake:
                 if self._stopping:
-                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    self._metrics.sink_dropped.labels(reason="shutdown").inc(points)
                     return
                 self._wake.wait(delay)
                 if self._stopping:
-                    self._metrics.sink_dropped.inc(points, reason="shutdown")
+                    self._metrics.sink_dropped.labels(reason="shutdown").inc(points)
                     return
             delay = min(delay * 2, _MAX_BACKOFF_S)

@@ -6,12 +6,14 @@ at a time; reads use a small pool of further connections, which WAL lets run alo
 the writer. synchronous=NORMAL (the default) loses nothing when the API process is
 killed; FULL also survives an OS crash or power loss, at one fsync per batch.
 
-Exactly-once: `cursors` holds, per (edge, lane), `acked`, the highest contiguous seq
-stored. One transaction reads it, skips the records at or below it (duplicates: a retry
-of a batch whose answer was lost), counts a jump above acked + 1 as dropped at the edge,
-stores the new records and moves acked to the batch's last seq. Because a batch carries
-consecutive seq numbers and a jump is only ever forward, the store never holds a record
-above acked, so samples need no per-row unique index.
+Exactly-once: `cursors` holds, per (edge, outbox, generation, lane) (a stream, see the
+delivery contract in edge/model.py), `acked`, the highest contiguous seq stored. One
+transaction reads it (a new stream starts at its first_seq - 1), skips the records at or
+below it (duplicates: a retry of a batch whose answer was lost), counts a jump above
+acked + 1 as dropped at the edge when the batch's dropped_through reports it (and refuses
+the batch otherwise), stores the new records and moves acked to the batch's last seq.
+Because a batch carries consecutive seq numbers and a jump is only ever forward, the store
+never holds a record above acked, so samples need no per-row unique index.
 
 The series catalogue, readings and rollups are sqlite_series.py's; their queries are
 sqlite_queries.py's.
@@ -33,11 +35,13 @@ import orjson
 
 from cloud_api.store import sqlite_queries
 from cloud_api.store.base import (
+    CursorInfo,
     EdgeCredential,
     EdgeExistsError,
     EdgeIdentity,
     EdgeInfo,
     IngestOutcome,
+    IngestRefusedError,
     LaneState,
     Page,
     SeriesInfo,
@@ -67,6 +71,7 @@ CREATE INDEX IF NOT EXISTS events_by_ts ON events(ts);
 CREATE TABLE IF NOT EXISTS edges(
     name TEXT PRIMARY KEY,
     site TEXT NOT NULL,
+    -- The buildings it may write, comma-separated (a name cannot hold a comma); NULL: any.
     building TEXT,
     token_hash TEXT NOT NULL UNIQUE,
     revoked INTEGER NOT NULL DEFAULT 0,
@@ -74,13 +79,19 @@ CREATE TABLE IF NOT EXISTS edges(
     last_seen REAL,
     backlog TEXT NOT NULL DEFAULT '{}'
 );
+-- One per stream: outbox '' and generation '' are an edge's default stream (batches
+-- without `stream`, and every cursor from before streams existed).
 CREATE TABLE IF NOT EXISTS cursors(
     edge TEXT NOT NULL,
+    outbox TEXT NOT NULL,
+    generation TEXT NOT NULL,
     lane TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
     acked INTEGER NOT NULL,
     dropped_at_edge INTEGER NOT NULL DEFAULT 0,
     duplicates INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY(edge, lane)
+    updated_at REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY(edge, outbox, generation, lane)
 ) WITHOUT ROWID;
 """
 
@@ -139,8 +150,10 @@ class SqliteStore:
                 f"{self.path} has schema version {version}; this Steward knows up to "
                 f"{SCHEMA_VERSION}: upgrade Steward"
             )
+        _set_aside_per_lane_cursors(self._db)
         self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
+        _adopt_per_lane_cursors(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections
@@ -207,12 +220,24 @@ class SqliteStore:
     ) -> IngestOutcome:
         lane = batch.lane
         records = batch.records
+        stream = batch.stream
+        outbox, generation, first_seq = (
+            (stream.outbox, stream.generation, stream.first_seq) if stream else ("", "", 1)
+        )
+        key = (edge.name, outbox, generation, lane)
         with self._transaction() as db:
             row = db.execute(
-                "SELECT acked, dropped_at_edge, duplicates FROM cursors WHERE edge=? AND lane=?",
-                (edge.name, lane),
+                "SELECT first_seq, acked, dropped_at_edge, duplicates FROM cursors"
+                " WHERE edge=? AND outbox=? AND generation=? AND lane=?",
+                key,
             ).fetchone()
-            acked, dropped_total, duplicates_total = row or (0, 0, 0)
+            if row is not None and row[0] != first_seq:
+                raise IngestRefusedError(
+                    "stream.first_seq",
+                    f"stream.first_seq: generation {generation} of outbox {outbox} starts at"
+                    f" seq {row[0]} of lane {lane}, not {first_seq}",
+                )
+            _, acked, dropped_total, duplicates_total = row or (first_seq, first_seq - 1, 0, 0)
             # Records at or below acked are a prefix of the batch: seq numbers are consecutive.
             duplicates = min(len(records), max(0, acked - records[0].seq + 1))
             new = records[duplicates:]
@@ -220,16 +245,27 @@ class SqliteStore:
             points = 0
             if new:
                 dropped = max(0, new[0].seq - acked - 1)
+                if dropped and batch.dropped_through < new[0].seq - 1:
+                    raise IngestRefusedError("dropped_through", _unreported_jump(batch, acked))
                 if isinstance(batch, ReadingBatch):
                     points = self._series.store_readings(db, edge.name, batch, new)  # type: ignore[arg-type]
                 else:
                     self._store_events(db, edge, batch, new)  # type: ignore[arg-type]
                 acked = new[-1].seq
             db.execute(
-                "INSERT INTO cursors(edge, lane, acked, dropped_at_edge, duplicates)"
-                " VALUES(?,?,?,?,?) ON CONFLICT(edge, lane) DO UPDATE SET acked=excluded.acked,"
-                " dropped_at_edge=excluded.dropped_at_edge, duplicates=excluded.duplicates",
-                (edge.name, lane, acked, dropped_total + dropped, duplicates_total + duplicates),
+                "INSERT INTO cursors(edge, outbox, generation, lane, first_seq, acked,"
+                " dropped_at_edge, duplicates, updated_at) VALUES(?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(edge, outbox, generation, lane) DO UPDATE SET acked=excluded.acked,"
+                " dropped_at_edge=excluded.dropped_at_edge, duplicates=excluded.duplicates,"
+                " updated_at=excluded.updated_at",
+                (
+                    *key,
+                    first_seq,
+                    acked,
+                    dropped_total + dropped,
+                    duplicates_total + duplicates,
+                    received_at,
+                ),
             )
             self._note_edge_seen(db, edge.name, batch.backlog, received_at)
         self._series.committed()
@@ -332,12 +368,19 @@ class SqliteStore:
     # ------------------------------------------------------------------ edges
 
     def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None:
+        buildings = identity.buildings
         try:
             with self._transaction() as db:
                 db.execute(
                     "INSERT INTO edges(name, site, building, token_hash, created_at)"
                     " VALUES(?,?,?,?,?)",
-                    (identity.name, identity.site, identity.building, token_hash, time.time()),
+                    (
+                        identity.name,
+                        identity.site,
+                        None if buildings is None else ",".join(buildings),
+                        token_hash,
+                        time.time(),
+                    ),
                 )
         except sqlite3.IntegrityError as e:
             raise EdgeExistsError(f"an edge named {identity.name!r} already exists") from e
@@ -356,7 +399,7 @@ class SqliteStore:
         if row is None:
             return None
         name, site, building, revoked = row
-        return EdgeCredential(EdgeIdentity(name, site, building), bool(revoked))
+        return EdgeCredential(_identity(name, site, building), bool(revoked))
 
     def list_edges(self) -> list[EdgeInfo]:
         with self._reader() as db:
@@ -364,22 +407,117 @@ class SqliteStore:
                 "SELECT name, site, building, revoked, created_at, last_seen, backlog"
                 " FROM edges ORDER BY name"
             ).fetchall()
-            cursors = db.execute(
-                "SELECT edge, lane, acked, dropped_at_edge, duplicates FROM cursors"
-            ).fetchall()
+            cursors = self._cursor_rows(db, None)
         lanes: defaultdict[str, dict[str, LaneState]] = defaultdict(dict)
-        for edge, lane, acked, dropped, duplicates in cursors:
-            lanes[edge][lane] = LaneState(acked, dropped, duplicates)
-        return [
-            EdgeInfo(
-                name=name,
-                site=site,
-                building=building,
-                revoked=bool(revoked),
-                created_at=created_at,
-                last_seen=last_seen,
-                backlog=orjson.loads(backlog),
-                lanes=lanes.get(name, {}),
+        for c in cursors:  # oldest update first: the latest stream of a lane wins
+            before = lanes[c.edge].get(c.lane)
+            lanes[c.edge][c.lane] = LaneState(
+                c.acked,
+                c.dropped_at_edge + (before.dropped_at_edge if before else 0),
+                c.duplicates + (before.duplicates if before else 0),
+                c.outbox,
+                c.generation,
+                c.first_seq,
             )
-            for name, site, building, revoked, created_at, last_seen, backlog in edges
-        ]
+        out = []
+        for name, site, building, revoked, created_at, last_seen, backlog in edges:
+            identity = _identity(name, site, building)
+            out.append(
+                EdgeInfo(
+                    name=name,
+                    site=site,
+                    building=identity.building,
+                    revoked=bool(revoked),
+                    created_at=created_at,
+                    last_seen=last_seen,
+                    backlog=orjson.loads(backlog),
+                    lanes=lanes.get(name, {}),
+                    buildings=identity.buildings,
+                )
+            )
+        return out
+
+    def cursors(self, edge: str | None = None) -> list[CursorInfo]:
+        """Every cursor (of one edge), oldest update first."""
+        with self._reader() as db:
+            return self._cursor_rows(db, edge)
+
+    @staticmethod
+    def _cursor_rows(db: sqlite3.Connection, edge: str | None) -> list[CursorInfo]:
+        sql = (
+            "SELECT edge, lane, outbox, generation, first_seq, acked, dropped_at_edge,"
+            " duplicates, updated_at FROM cursors"
+        )
+        params: tuple = ()
+        if edge is not None:
+            sql += " WHERE edge=?"
+            params = (edge,)
+        rows = db.execute(sql + " ORDER BY updated_at, edge, lane", params).fetchall()
+        return [CursorInfo(*row) for row in rows]
+
+    def reset_cursor(self, edge: str, lane: str, outbox: str, generation: str, acked: int) -> int:
+        """Set one cursor's acked seq (an operator undoing a poisoned lane); returns what it
+        was. KeyError when there is no such cursor; ValueError for an acked below the
+        stream's first seq - 1."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT first_seq, acked FROM cursors"
+                " WHERE edge=? AND outbox=? AND generation=? AND lane=?",
+                (edge, outbox, generation, lane),
+            ).fetchone()
+            if row is None:
+                raise KeyError(
+                    f"edge {edge!r} has no cursor for lane {lane!r} of outbox {outbox!r}"
+                    f" generation {generation!r}"
+                )
+            first_seq, before = row
+            if acked < first_seq - 1:
+                raise ValueError(f"acked {acked} is below this stream's first seq {first_seq} - 1")
+            db.execute(
+                "UPDATE cursors SET acked=?, updated_at=? WHERE edge=? AND outbox=?"
+                " AND generation=? AND lane=?",
+                (acked, time.time(), edge, outbox, generation, lane),
+            )
+        return before
+
+
+def _identity(name: str, site: str, building: str | None) -> EdgeIdentity:
+    if building is None:
+        return EdgeIdentity(name, site)
+    first, *more = building.split(",")
+    return EdgeIdentity(name, site, first, tuple(more))
+
+
+def _unreported_jump(batch: ReadingBatch | EventBatch, acked: int) -> str:
+    first = batch.records[0].seq
+    index = max(0, acked - first + 1)
+    seq = batch.records[index].seq
+    return (
+        f"dropped_through: records[{index}].seq {seq} skips seq {acked + 1} to {seq - 1} of"
+        f" lane {batch.lane} (acknowledged through {acked}), but the edge reports letting go"
+        f" of records only through seq {batch.dropped_through}; resend from seq {acked + 1},"
+        " or report the drop (an operator can reset the cursor: steward-api edges"
+        " reset-cursor)"
+    )
+
+
+def _set_aside_per_lane_cursors(db: sqlite3.Connection) -> None:
+    """Rename a cursors table from before streams (one per edge and lane) aside."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(cursors)")}
+    if columns and "outbox" not in columns:
+        db.execute("ALTER TABLE cursors RENAME TO cursors_per_lane")
+
+
+def _adopt_per_lane_cursors(db: sqlite3.Connection) -> None:
+    """Each old per-lane cursor becomes its edge's default stream for that lane."""
+    found = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='cursors_per_lane'"
+    if db.execute(found).fetchone() is None:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(
+        "INSERT INTO cursors(edge, outbox, generation, lane, first_seq, acked, dropped_at_edge,"
+        " duplicates) SELECT edge, '', '', lane, 1, acked, dropped_at_edge, duplicates"
+        " FROM cursors_per_lane"
+    )
+    db.execute("DROP TABLE cursors_per_lane")
+    db.execute("COMMIT")

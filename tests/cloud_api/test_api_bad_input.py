@@ -18,6 +18,7 @@ from api_testkit import (
     register_edge,
     simple_batch,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from cloud_api.store.sqlite import SqliteStore
 
@@ -56,6 +57,28 @@ def stored(api) -> tuple[int, int]:
 
 def _raw(client, body: bytes, **headers: str):
     return client.post("/v1/ingest", content=body, headers=headers)
+
+
+BEYOND_64_BITS = 2**64  # orjson refuses it; SQLite's integers end at 2**63 - 1
+SQLITE_MAX = 2**63 - 1
+
+
+def _with_big_int(batch: dict, where: str) -> bytes:
+    """The batch as JSON with the integer at `where` replaced by one beyond 64 bits (which
+    orjson, and so post_batch, cannot write)."""
+    return orjson.dumps(batch).replace(f'"{where}"'.encode(), str(BEYOND_64_BITS).encode())
+
+
+def _big_backlog() -> bytes:
+    batch = simple_batch(11, 1)
+    batch["backlog"] = {"readings": {"records": "BIG", "dropped": 0}}
+    return _with_big_int(batch, "BIG")
+
+
+def _big_event_data() -> bytes:
+    event = {"seq": 1, "ts": 1.7e9, "source": "door-7", "code": "forced", "data": {"n": "BIG"}}
+    batch = {"site": "s1", "building": "b1", "lane": "events", "records": [event]}
+    return _with_big_int(batch, "BIG")
 
 
 def _bad_value_batch() -> dict:
@@ -105,6 +128,16 @@ CASES = {
         lambda c: post_batch(c, {**simple_batch(11, 1), "lane": "photos"}),
         422,
         ["lane: must be", "'photos'"],
+    ),
+    "an integer beyond 64 bits in backlog": (
+        lambda c: _raw(c, _big_backlog()),
+        422,
+        ["backlog.readings.records", "less than or equal to 9223372036854775807"],
+    ),
+    "an integer beyond 64 bits in event data": (
+        lambda c: _raw(c, _big_event_data()),
+        422,
+        ["records[0].data", "integer beyond 64 bits"],
     ),
     "a body over the limit": (
         lambda c: _raw(c, b" " * (LIMIT + 1)),
@@ -224,4 +257,35 @@ def test_after_all_that_the_same_process_still_serves_and_stored_nothing_twice(s
         )
         == 0
     )
-    assert "\nsteward_ingest_points_total 30\n" in text
+    points = next(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "steward_ingest_points_total"
+    )
+    assert points == 30
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "phrase"),
+    [
+        (f"/v1/series/{SQLITE_MAX + 1}", 422, "series_id: "),
+        (f"/v1/series/{SQLITE_MAX + 1}/data", 422, "series_id: "),
+        (f"/v1/series/-{SQLITE_MAX + 2}", 422, "series_id: "),
+        (f"/v1/series/1/data?limit={BEYOND_64_BITS}", 400, "limit must be between 1 and"),
+        (f"/v1/series/1/data?after=1699920000.0,{BEYOND_64_BITS}", 400, "after: "),
+        (f"/v1/series/1/data?step=1h&after={BEYOND_64_BITS}", 400, "after: "),
+        (f"/v1/series/1/data?step=1h&after=-{BEYOND_64_BITS}", 400, "after: "),
+    ],
+)
+def test_ids_cursors_and_limits_beyond_sqlite_range_get_a_4xx_naming_the_parameter(
+    setup, url: str, status: int, phrase: str
+) -> None:
+    api, tokens = setup
+    with api.client(tokens["good"]) as client:
+        answer = client.get(url)
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    message = body.get("message", body["detail"])
+    assert phrase in message, message
+    assert api.proc.poll() is None

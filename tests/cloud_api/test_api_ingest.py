@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import re
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,15 @@ from api_testkit import (
     DAY0,
     api_server,
     count,
+    parse,
     post_batch,
     register_edge,
     simple_batch,
 )
 from servers import stop
+
+from cloud_api.store.base import EdgeIdentity
+from cloud_api.store.sqlite import SqliteStore
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +68,27 @@ def test_acks_duplicates_replays_and_gaps(server) -> None:
         assert body["lane"] == "readings" and body["acked"] == 60 and body["duplicates"] == 50
         assert "already acknowledged" in body["detail"]
 
-        gap = post_batch(client, simple_batch(71, 5, device="acks-1"))  # 61..70 dropped
+        # 61..70 dropped at the edge, which says so; a jump it does not report is refused
+        unreported = post_batch(client, simple_batch(71, 5, device="acks-1"))
+        assert unreported.status_code == 422
+        assert unreported.json()["detail"][0]["loc"] == ["dropped_through"]
+        assert unreported.json()["message"].startswith(
+            "dropped_through: records[0].seq 71 skips seq 61 to 70 of lane readings"
+        )
+        gap = post_batch(client, {**simple_batch(71, 5, device="acks-1"), "dropped_through": 70})
         assert gap.json()["dropped_at_edge"] == 10 and gap.json()["acked"] == 75
 
         edges = {e["name"]: e for e in client.get("/v1/edges").json()["edges"]}
         mine = edges["edge-acks"]
         assert mine["last_seen"] is not None
-        assert mine["lanes"]["readings"] == {"acked": 75, "dropped_at_edge": 10, "duplicates": 60}
+        assert mine["lanes"]["readings"] == {
+            "acked": 75,
+            "dropped_at_edge": 10,
+            "duplicates": 60,
+            "outbox": "",  # batches without a stream: the edge's default stream
+            "generation": "",
+            "first_seq": 1,
+        }
         # the backlog shown is the one reported with the latest batch carrying one
         assert mine["backlog"]["readings"]["records"] == 120
 
@@ -139,3 +159,29 @@ def test_acknowledged_batches_survive_kill_9_and_replays_after_it_store_nothing(
         assert replay.status_code == 409 and replay.json()["acked"] == 100
         assert post_batch(client, simple_batch(101, 10)).json()["accepted"] == 10
     assert count(db, "SELECT count(*) FROM samples") == 220
+
+
+def test_a_store_from_before_streams_keeps_its_cursors_as_default_streams(
+    tmp_path: Path,
+) -> None:
+    """A store file whose cursors were per (edge, lane) opens with each cursor as the
+    edge's default stream: an edge that sends no stream goes on where it was."""
+    db = tmp_path / "old.sqlite"
+    with contextlib.closing(sqlite3.connect(db)) as old:
+        old.execute(
+            "CREATE TABLE cursors(edge TEXT NOT NULL, lane TEXT NOT NULL, acked INTEGER NOT NULL,"
+            " dropped_at_edge INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,"
+            " PRIMARY KEY(edge, lane)) WITHOUT ROWID"
+        )
+        old.execute("INSERT INTO cursors VALUES ('edge-old', 'readings', 40, 2, 3)")
+        old.commit()
+    store = SqliteStore(db)
+    try:
+        [cursor] = store.cursors("edge-old")
+        assert (cursor.outbox, cursor.generation, cursor.first_seq) == ("", "", 1)
+        assert (cursor.acked, cursor.dropped_at_edge, cursor.duplicates) == (40, 2, 3)
+        replay = store.ingest(EdgeIdentity("edge-old", "s1"), parse(simple_batch(31, 10)), DAY0)
+        assert replay.replay and replay.ack.acked == 40
+    finally:
+        store.close()
+    assert count(db, "SELECT count(*) FROM sqlite_master WHERE name='cursors_per_lane'") == 0

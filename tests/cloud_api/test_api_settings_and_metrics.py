@@ -1,14 +1,27 @@
-"""Settings precedence (flags > environment > file > defaults) and the metrics text format."""
+"""Settings precedence (flags > environment > file > defaults) and the metrics, as
+prometheus_client exposes them and its parser reads them back."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
+import uvicorn
+from api_testkit import DAY0, register_edge, simple_batch
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
+from servers import free_port, wait_for_port
 
-from cloud_api.metrics import Registry, render
-from cloud_api.settings import MiB, load_settings
+from cloud_api.app import create_app
+from cloud_api.metrics import ApiMetrics
+from cloud_api.settings import ApiSettings, MiB, load_settings
 
 
 def test_settings_come_from_file_environment_and_flags_in_that_order(
@@ -50,27 +63,105 @@ def test_bad_settings_name_the_problem(tmp_path: Path, monkeypatch: pytest.Monke
         load_settings(max_body_bytes=10 * MiB, max_decompressed_bytes=MiB)
 
 
-def test_metrics_render_in_prometheus_text_format() -> None:
-    registry = Registry()
-    plain = registry.counter("demo_things_total", "things done")
-    labelled = registry.counter("demo_refused_total", 'refusals "quoted"\nby reason', ("reason",))
-    gauge = registry.gauge("demo_depth", "queue depth", ("lane",))
-    labelled.inc(reason='bad "json"\\n')
-    labelled.inc(2, reason="replay")
-    gauge.set(1.5, lane="readings")
-    with pytest.raises(ValueError, match="cannot go down"):
-        plain.inc(-1)
-    with pytest.raises(ValueError, match="takes labels"):
-        labelled.inc(lane="x")
-    assert render(registry.families()) == (
-        "# HELP demo_things_total things done\n"
-        "# TYPE demo_things_total counter\n"
-        "demo_things_total 0\n"
-        '# HELP demo_refused_total refusals "quoted"\\nby reason\n'
-        "# TYPE demo_refused_total counter\n"
-        'demo_refused_total{reason="bad \\"json\\"\\\\n"} 1\n'
-        'demo_refused_total{reason="replay"} 2\n'
-        "# HELP demo_depth queue depth\n"
-        "# TYPE demo_depth gauge\n"
-        'demo_depth{lane="readings"} 1.5\n'
+@contextlib.contextmanager
+def serving(app) -> Iterator[httpx.Client]:
+    """`app` served by uvicorn on a thread of this process (so two apps share one)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _families(text: str) -> dict[str, Metric]:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def _value(families: dict[str, Metric], sample: str, **labels: str) -> float:
+    for family in families.values():
+        for s in family.samples:
+            if s.name == sample and s.labels == labels:
+                return s.value
+    raise AssertionError(f"{sample}{labels} not exposed")
+
+
+def test_metrics_live_in_a_prometheus_client_registry_per_app() -> None:
+    one, two = ApiMetrics(), ApiMetrics()  # two apps' worth, in one process
+    assert isinstance(one.registry, CollectorRegistry)
+    one.points.inc(7)
+    one.sink_dropped.labels(reason="queue_full").inc(3)
+    assert one.registry.get_sample_value("steward_ingest_points_total") == 7
+    assert two.registry.get_sample_value("steward_ingest_points_total") == 0
+    assert (
+        one.registry.get_sample_value(
+            "steward_influx_points_dropped_total", {"reason": "queue_full"}
+        )
+        == 3
     )
+    with pytest.raises(ValueError):
+        one.points.inc(-1)  # a counter never goes down
+
+
+def test_two_apps_in_one_process_expose_their_own_figures_in_prometheus_format(
+    tmp_path: Path,
+) -> None:
+    apps = []
+    for name in ("a", "b"):
+        db = tmp_path / f"{name}.sqlite"
+        token = register_edge(db, f'edge-{name} "quoted" \\ back', "s1")
+        apps.append((create_app(ApiSettings(db=db)), token))
+    (app_a, token_a), (app_b, _) = apps
+    with serving(app_a) as a, serving(app_b) as b:
+        batch = simple_batch(1, 10)
+        batch["backlog"] = {"readings": {"records": 5, "oldest_ts": DAY0, "dropped": 2}}
+        answer = a.post(
+            "/v1/ingest",
+            content=orjson.dumps(batch),
+            headers={"Authorization": f"Bearer {token_a}"},
+        )
+        assert answer.status_code == 200, answer.text
+        scraped_a, scraped_b = a.get("/metrics"), b.get("/metrics")
+        assert scraped_a.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        fa, fb = _families(scraped_a.text), _families(scraped_b.text)
+
+        app_a.state.store.close()  # a store that cannot answer: the rest still does
+        broken = _families(a.get("/metrics").text)
+
+    edge_a = 'edge-a "quoted" \\ back'  # label escaping survives the round trip
+    # 10 records of 2 readings each, by hand
+    assert _value(fa, "steward_ingest_points_total") == 20
+    assert _value(fb, "steward_ingest_points_total") == 0
+    assert _value(fa, "steward_ingest_requests_total", code="200") == 1
+    assert _value(fa, "steward_ingest_records_total", lane="readings", outcome="accepted") == 10
+    assert _value(fa, "steward_edge_acked_seq", edge=edge_a, lane="readings") == 10
+    assert _value(fa, "steward_edge_backlog_records", edge=edge_a, lane="readings") == 5
+    assert _value(fa, "steward_edge_reported_dropped_records", edge=edge_a, lane="readings") == 2
+    assert (
+        _value(fa, "steward_edge_backlog_oldest_timestamp_seconds", edge=edge_a, lane="readings")
+        == DAY0
+    )
+    assert _value(fa, "steward_edge_dropped_at_edge_total", edge=edge_a, lane="readings") == 0
+    assert _value(fa, "steward_edge_revoked", edge=edge_a) == 0
+    assert _value(fa, "steward_store_up") == 1
+    assert _value(fb, "steward_edge_revoked", edge='edge-b "quoted" \\ back') == 0
+    assert not [s for f in fb.values() for s in f.samples if s.labels.get("edge") == edge_a]
+    # the types Prometheus will see
+    for name, kind in {
+        "steward_ingest_requests": "counter",
+        "steward_ingest_points": "counter",
+        "steward_ingest_busy_seconds": "counter",
+        "steward_influx_points_dropped": "counter",
+        "steward_influx_queue_points": "gauge",
+        "steward_edge_dropped_at_edge": "counter",
+        "steward_edge_acked_seq": "gauge",
+        "steward_edge_last_seen_timestamp_seconds": "gauge",
+    }.items():
+        assert fa[name].type == kind, name
+    assert _value(broken, "steward_store_up") == 0
+    assert _value(broken, "steward_ingest_points_total") == 20

@@ -52,7 +52,7 @@ def test_each_seq_is_stored_once_and_gaps_count_as_dropped(store: SqliteStore) -
     assert replay.replay
     assert (replay.ack.acked, replay.ack.accepted, replay.ack.duplicates) == (5, 0, 5)
 
-    after_gap = ingest(store, simple_batch(9, 2))  # the edge dropped 6, 7, 8
+    after_gap = ingest(store, {**simple_batch(9, 2), "dropped_through": 8})  # 6, 7, 8 dropped
     assert after_gap.ack.dropped_at_edge == 3
     assert (after_gap.ack.acked, after_gap.ack.accepted) == (10, 2)
 

@@ -248,3 +248,16 @@ def test_string_round_trip(case: tuple[int, str], order: str) -> None:
 @given(st.lists(st.integers(0, 0xFFFF), max_size=20))
 def test_registers_bytes_round_trip(registers: list[int]) -> None:
     assert bytes_to_registers(registers_to_bytes(registers)) == registers
+
+
+def test_string_with_control_or_bidi_characters_decodes_to_text_the_api_accepts() -> None:
+    # A meter's serial-number register holding ESC, a newline and a right-to-left override
+    # (U+202E, UTF-8 E2 80 AE) must not become a reading the API refuses: that would put
+    # the whole record, numeric readings included, in the edge's dead letters.
+    import re
+
+    from edge.model import PLAIN_TEXT
+
+    text = decode(regs("41 1B 0A 42 E2 80 AE 43"), "string")
+    assert re.match(PLAIN_TEXT, text), repr(text)
+    assert text == "A\ufffd\ufffdB\ufffdC"

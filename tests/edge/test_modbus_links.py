@@ -268,3 +268,18 @@ def test_quarantined_point_reads_bad_once_per_poll_and_the_rest_stays_good():
                 assert r.quality == "good", r
     # The refused register is no longer asked for.
     assert all("frequency" not in [p.name for p in req.points] for req in poller.plan)
+
+
+def test_fault_specs_read_ranges_splits_and_every():
+    from simulators.faults import FaultTable, parse_fault
+
+    assert parse_fault("7:slow=0.1-0.5") == ([7], Fault("slow", delay=0.1, delay_max=0.5))
+    assert parse_fault("3-4:split=0.5,every=3") == ([3, 4], Fault("split", delay=0.5, every=3))
+    assert parse_fault("2:no_answer,every=2")[1].describe() == "no_answer,every=2"
+    for bad in ("7:split=0.1-0.5", "7:slow=0.5-0.1", "7:drop,every=0", "7:slow", "7:late=1"):
+        with pytest.raises(ValueError, match="fault"):
+            parse_fault(bad)
+    table = FaultTable()
+    table.set(5, Fault("no_answer", every=3))
+    assert [table.for_request(5) is not None for _ in range(6)] == [False, False, True] * 2
+    assert table.for_request(6) is None

@@ -1,8 +1,10 @@
 """A small real HTTP server speaking the ingest contract, whose answers a test can script.
 
 The real central API cannot be made to answer 413, 5xx or a validation error on cue;
-this server can. It validates with edge.model, stores each (lane, seq) once, answers the
-highest contiguous seq, and serves scripted answers first when a test queues them.
+this server can. It validates with edge.model, stores each (lane, seq) once (one outbox
+stream per test: it ignores `stream`), answers the highest contiguous seq, refuses a seq
+jump that `dropped_through` does not cover, answers a replay as the real API does (409
+with its body), and serves scripted answers first when a test queues them.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class IngestState:
         for r in new:
             held[r.seq] = r.model_dump(mode="json")
         dropped = max(0, batch.records[0].seq - self.acked[lane] - 1)
+        if dropped and batch.dropped_through < batch.records[0].seq - 1:
+            return 422, {"detail": [{"loc": ["dropped_through"], "msg": "unreported seq jump"}]}
         self.acked[lane] = max(self.acked[lane], batch.records[-1].seq)
         answer = {
             "lane": lane,
@@ -65,7 +69,14 @@ class IngestState:
             "dropped_at_edge": dropped,
         }
         if not new and self.conflict_on_replay:
-            return 409, {"detail": {"lane": lane, "acked": self.acked[lane]}}
+            # The real API's 409 body (cloud_api/routers/ingest.py _replay_body).
+            first, last = batch.records[0].seq, batch.records[-1].seq
+            detail = (
+                f"records {first}..{last} of lane {lane} are already acknowledged"
+                f" (acked {self.acked[lane]}); nothing was stored"
+            )
+            return 409, {"detail": detail, "lane": lane, "acked": self.acked[lane],
+                         "duplicates": len(batch.records)}  # fmt: skip
         return 200, answer
 
 

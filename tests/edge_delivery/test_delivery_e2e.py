@@ -57,7 +57,8 @@ class Api:
     def register(self, name: str, site: str = SITE, building: str | None = BUILDING) -> str:
         """`steward-api edges add`: the new edge's token."""
         args = [sys.executable, "-m", "cloud_api.cli", "edges", "add", name, "--site", site]
-        args += ["--db", str(self.db)] + (["--building", building] if building else [])
+        args += ["--db", str(self.db)]
+        args += ["--building", building] if building else ["--any-building"]
         done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=True)
         return done.stdout.strip()
 
@@ -72,14 +73,16 @@ class Api:
         return [int(v) for (v,) in rows]
 
     def cursor(self, edge: str, lane: str) -> tuple[int, int, int]:
-        """(acked, dropped_at_edge, duplicates) as the API keeps them for an edge's lane."""
+        """(acked, dropped_at_edge, duplicates) as the API keeps them for an edge's lane:
+        the highest acked of its streams (one per process that appended to the outbox,
+        numbering on from the one before), drops and duplicates summed over them."""
         with contextlib.closing(sqlite3.connect(self.db)) as db:
             row = db.execute(
-                "SELECT acked, dropped_at_edge, duplicates FROM cursors "
+                "SELECT max(acked), sum(dropped_at_edge), sum(duplicates) FROM cursors "
                 "WHERE edge = ? AND lane = ?",
                 (edge, lane),
             ).fetchone()
-        return row or (0, 0, 0)
+        return row if row[0] is not None else (0, 0, 0)
 
     def event_messages(self, edge: str) -> list[str]:
         with contextlib.closing(sqlite3.connect(self.db)) as db:

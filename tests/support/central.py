@@ -39,6 +39,7 @@ def add_edge(db: Path) -> str:
             "edge-a",
             "--site",
             "test-site",
+            "--any-building",
             "--db",
             str(db),
         ],

@@ -44,6 +44,10 @@ class _TcpLink:
         async with self.host.connection() as conn:
             yield conn
 
+    def stats(self) -> dict:
+        """connects, stale_replaced (closed by the gateway while idle), broken_closed."""
+        return self.host.stats()
+
     def close(self) -> None:
         self.host.close()
 

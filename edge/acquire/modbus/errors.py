@@ -37,6 +37,12 @@ class NoAnswer(TransactionError):
     kind = "timeout"
 
 
+class LateAnswer(NoAnswer):
+    """No answer within the timeout; one came later and was discarded (RS-485 drain)."""
+
+    kind = "late_discarded"
+
+
 class LinkDown(TransactionError):
     """Could not connect, or the connection dropped mid-request."""
 
