@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
 from cloud_api.routers import edges, ingest, ops, series
-from cloud_api.settings import ApiSettings
+from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
 from cloud_api.store.sqlite import SqliteStore
@@ -25,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def open_store(settings: ApiSettings, metrics: ApiMetrics) -> Store:
-    primary = SqliteStore(settings.db, settings.sqlite_synchronous)
+    primary = SqliteStore(settings.db, settings.sqlite_synchronous, limits=series_limits(settings))
     if not settings.influx_url:
         return primary
     return InfluxSink(

@@ -13,6 +13,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cloud_api.store.sqlite_series import (
+    DEFAULT_COUNTER_MAX_RATE,
+    DEFAULT_MAX_SERIES_PER_EDGE,
+    SeriesLimits,
+)
+
 MiB = 1024 * 1024
 DEFAULT_ENV_FILE = "steward-api.env"
 
@@ -39,6 +45,28 @@ class ApiSettings(BaseSettings):
         64 * MiB, ge=1024, description="ingest body after Content-Encoding: gzip"
     )
 
+    max_series_per_edge: int = Field(
+        DEFAULT_MAX_SERIES_PER_EDGE,
+        ge=1,
+        description="series one edge may create; a batch that would pass it is refused (403)",
+    )
+    counter_max_rate: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_COUNTER_MAX_RATE),
+        description="per unit, the most an energy counter may rise per hour (kWh: kW); a"
+        " faster rise is flagged implausible and held out, not booked (JSON in the env)",
+    )
+    counter_confirm_readings: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="readings after a counter's fall that must stay low before it counts as"
+        " a reset; a return before that is a glitch",
+    )
+    counter_max_spread_seconds: float = Field(
+        31 * 86400.0,
+        gt=0,
+        description="a counter gap longer than this is held out, not spread over buckets",
+    )
     max_clock_skew_seconds: float = Field(
         300.0,
         gt=0,
@@ -66,6 +94,16 @@ class ApiSettings(BaseSettings):
                 f"({self.max_decompressed_bytes} < {self.max_body_bytes})"
             )
         return self
+
+
+def series_limits(settings: ApiSettings) -> SeriesLimits:
+    """What the store's series catalogue and counter ledgers allow, from the settings."""
+    return SeriesLimits(
+        max_series_per_edge=settings.max_series_per_edge,
+        counter_max_rate=settings.counter_max_rate,
+        counter_confirm=settings.counter_confirm_readings,
+        counter_max_spread=settings.counter_max_spread_seconds,
+    )
 
 
 def load_settings(env_file: Path | None = None, **overrides: object) -> ApiSettings:

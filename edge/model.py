@@ -81,6 +81,7 @@ class Reading:
     quality: Quality = Quality.GOOD
     reason: str | None = None
     kind: str = "gauge"
+    wrap: float | None = None  # a counter register's modulus in `unit` (see edge/energy.py)
 
     def as_dict(self) -> dict:
         out = {
@@ -118,6 +119,8 @@ class Sample:
             }
             if r.reason:
                 p["reason"] = r.reason
+            if r.wrap is not None:
+                p["wrap"] = r.wrap
             points.append(p)
         body: dict = {"ts": self.ts, "device": self.device, "points": points}
         if self.tags:
@@ -231,6 +234,14 @@ class WirePoint(_Wire):
     kind: Literal["gauge", "counter"] = "gauge"
     quality: Quality = Quality.GOOD
     reason: str | None = Field(None, max_length=500, pattern=PLAIN_LINES)
+    wrap: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="counters read from an unsigned integer register: its modulus in `unit`"
+        " (2**bits * scale, e.g. 42949672.96 for a u32 with scale 0.01); a fall across it is"
+        " a rollover, not a reset",
+    )
 
 
 class ReadingRecord(_Wire):

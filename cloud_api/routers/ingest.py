@@ -24,7 +24,11 @@ The delivery contract is edge/model.py's. What each answer means to the edge's u
   API's clock", type clock_skew). A 422 also refuses a batch whose first new
   record jumps above acked + 1 when `dropped_through` does not report the records between
   as let go at the edge (loc ["dropped_through"]), and a `stream.first_seq` other than the
-  one the generation started with. None of these stores anything: the edge must
+  one the generation started with. A point whose kind or unit differs from its series'
+  is a 422 of that form too, located at records[i].points[j].kind (or .unit). A series
+  another edge created, or a batch that would take the edge past its cap of new series
+  (setting max_series_per_edge), is a 403 naming the edge and the series or cap.
+  None of these stores anything: the edge must
   fix the batch, or its configuration, before resending. Every other refusal is
   {"detail": "<message>"}.
 - 503 the store cannot write now: retry later, nothing was stored.
@@ -58,6 +62,7 @@ from cloud_api.problems import Problem, malformed_json, problems, validation_bod
 from cloud_api.request_body import BodyError, decode, read_body
 from cloud_api.settings import ApiSettings
 from cloud_api.store.base import (
+    BatchRefusedError,
     EdgeIdentity,
     IngestOutcome,
     IngestRefusedError,
@@ -162,6 +167,8 @@ def _decode_validate_store_timed(
     except IngestRefusedError as e:
         problem = Problem((*e.field.split("."),), str(e).partition(": ")[2], "cursor")
         raise _Rejected(422, "cursor", validation_body([problem])) from None
+    except BatchRefusedError as e:
+        raise _Rejected(e.status, e.reason, _refusal_body(e, batch.records[0].seq)) from None
     except StoreUnavailableError as e:
         log.error("store unavailable, batch of edge %s refused: %s", edge.name, e)
         raise _Rejected(
@@ -188,6 +195,14 @@ def _ahead_of_clock(
     ]
 
 
+def _refusal_body(e: BatchRefusedError, first_seq: int) -> dict:
+    """A 422 names the record and field, as validation errors do, for the edge's uplink."""
+    if e.status != 422 or e.seq is None:
+        return {"detail": e.message}
+    loc = ("records", e.seq - first_seq, *e.where)
+    return validation_body([Problem(loc, e.message, e.reason)])
+
+
 @router.post(
     "/v1/ingest",
     summary="Store a batch of readings or events from an edge",
@@ -196,7 +211,11 @@ def _ahead_of_clock(
     responses={
         400: {"model": Refusal, "description": "malformed JSON or gzip"},
         401: {"model": Refusal, "description": "missing, unknown or revoked token"},
-        403: {"model": Refusal, "description": "the batch is for another site or building"},
+        403: {
+            "model": Refusal,
+            "description": "the batch is for another site or building, writes another edge's"
+            " series, or would pass the edge's cap of series",
+        },
         409: {"model": ReplayConflict, "description": "every record was already acknowledged"},
         413: {"model": Refusal, "description": "body over the size limit"},
         415: {"model": Refusal, "description": "unsupported Content-Encoding"},

@@ -1,5 +1,9 @@
 """The series catalogue and each series' data, raw or rolled up.
 
+GET /v1/series
+- site, building, device: filters. Series come in id order, at most `limit` (default and
+  most 1,000) per answer; `next` is the URL of the following page, null on the last.
+
 GET /v1/series/{id}/data
 - from, to: epoch seconds or ISO 8601 date-times (a time without offset is UTC; a '+' in
   an offset may arrive as a space when not URL-encoded, which is accepted). The interval
@@ -7,11 +11,13 @@ GET /v1/series/{id}/data
   Default: all of the series' history.
 - step: raw (default), 15m, 1h or 1d. Buckets are aligned to UTC (see store/rollup.py),
   each with count, min, max, avg, first and last readings; counters also carry
-  `consumption` (see store/rollup.py for how steps across bucket edges are attributed).
+  `consumption`, `held_out` and `flags` from the counter ledger (edge/energy.py): the
+  energy between two readings is spread over the time between them, so a bucket inside
+  a gap has count 0 (and no min .. last) but its share of the gap's consumption.
 - limit: rows per answer, default 10,000, at most 100,000 (a larger limit is a 400).
   When more rows match, the answer holds the first `limit` of them and `next` is the URL
-  of the following page (the same query with an `after` cursor); `next` is null on the
-  last page.
+  of the following page (the same query with an `after` cursor, the position of the last
+  row handed out: no page costs more than the first); `next` is null on the last page.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ router = APIRouter(tags=["series"])
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
+MAX_SERIES_PAGE = 1_000
 # Ids are SQLite integers: a larger one cannot name a series (and SQLite cannot take it).
 SeriesId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the series' id")]
 
@@ -43,12 +50,15 @@ class SeriesOut(BaseModel):
     device: str
     point: str
     unit: str
-    kind: str = Field(description="gauge or counter")
+    kind: str = Field(description="gauge or counter; never changes")
     tags: dict[str, str] = Field(description="the device's tags as the edge reports them")
+    edge: str | None = Field(None, description="the edge that created it and alone writes it")
+    wrap: float | None = Field(None, description="counters: the register's modulus in `unit`")
 
 
 class SeriesList(BaseModel):
     series: list[SeriesOut]
+    next: str | None = Field(description="URL of the next page; null on the last page")
 
 
 class RawReading(BaseModel):
@@ -61,15 +71,24 @@ class RawReading(BaseModel):
 
 class Bucket(BaseModel):
     start: int = Field(description="bucket start, epoch seconds")
-    count: int
-    min: float
-    max: float
-    avg: float
-    first: float
-    last: float
-    first_ts: float
-    last_ts: float
+    count: int = Field(description="readings; 0: only a share of a gap's consumption")
+    min: float | None = Field(description="null when count is 0, as are avg .. last_ts")
+    max: float | None
+    avg: float | None
+    first: float | None
+    last: float | None
+    first_ts: float | None
+    last_ts: float | None
     consumption: float | None = Field(None, description="counters only")
+    held_out: float | None = Field(
+        None,
+        description="counters only: seen but not booked (an implausible jump, a gap"
+        " too long to spread)",
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="counters: glitch, reset, rollover, implausible, gap, gap_held, late",
+    )
 
 
 class SeriesData(BaseModel):
@@ -91,6 +110,8 @@ def _series_out(info: SeriesInfo) -> dict:
         "unit": info.unit,
         "kind": info.kind,
         "tags": info.tags,
+        "edge": info.edge,
+        "wrap": info.wrap,
     }
 
 
@@ -122,16 +143,40 @@ def parse_instant(text: str, name: str) -> float:
     return moment.timestamp()
 
 
-@router.get("/v1/series", response_model=SeriesList, summary="The series catalogue")
+def _next_url(request: Request, after: str) -> str:
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+    query.append(("after", after))
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+@router.get(
+    "/v1/series",
+    response_model=SeriesList,
+    summary="The series catalogue, page by page",
+    responses={400: {"description": "bad limit or after"}},
+)
 def list_series(
     request: Request,
     site: str | None = None,
     building: str | None = None,
     device: str | None = None,
+    limit: Annotated[int, Query(description=f"at most {MAX_SERIES_PAGE}")] = MAX_SERIES_PAGE,
+    after: Annotated[str | None, Query(description="the cursor from `next`")] = None,
 ) -> Response:
     store: Store = request.app.state.store
-    found = store.list_series(site=site, building=building, device=device)
-    return _json({"series": [_series_out(info) for info in found]})
+    if not 1 <= limit <= MAX_SERIES_PAGE:
+        raise HTTPException(400, f"limit must be between 1 and {MAX_SERIES_PAGE}, got {limit}")
+    after_id = None
+    if after is not None:
+        try:
+            after_id = int(after)
+        except ValueError:
+            after_id = -1
+        if not 0 <= after_id < 2**63:
+            raise HTTPException(400, f"after: {after!r} is not a cursor this API handed out")
+    found = store.list_series(site, building, device, after_id=after_id, limit=limit + 1)
+    next_url = _next_url(request, str(found[limit - 1].id)) if len(found) > limit else None
+    return _json({"series": [_series_out(info) for info in found[:limit]], "next": next_url})
 
 
 @router.get("/v1/series/{series_id}", response_model=SeriesOut, summary="One series")
@@ -181,11 +226,7 @@ def series_data(
         raise HTTPException(
             400, f"after: {after!r} is out of range; it is not a cursor this API handed out"
         ) from None
-    next_url = None
-    if page.next_after is not None:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
-        query.append(("after", page.next_after))
-        next_url = f"{request.url.path}?{urlencode(query)}"
+    next_url = None if page.next_after is None else _next_url(request, page.next_after)
     body = {
         "series": _series_out(info),
         "step": step,

@@ -39,6 +39,45 @@ class StoreUnavailableError(RuntimeError):
     """The store cannot take the write now (disk full, file locked, ...); retry later."""
 
 
+class BatchRefusedError(ValueError):
+    """The store refuses a batch for what it says; nothing of the batch was stored.
+
+    status is the HTTP status the API answers with, reason a short label for metrics;
+    seq and where name the refused record and the field inside it when there is one
+    (where: e.g. ("points", 0, "kind")).
+    """
+
+    status = 422
+    reason = "refused"
+
+    def __init__(self, message: str, seq: int | None = None, where: tuple = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.seq = seq
+        self.where = where
+
+
+class SeriesChangedError(BatchRefusedError):
+    """A point arrives with another kind or unit than its series has."""
+
+    status = 422
+    reason = "series_changed"
+
+
+class SeriesOwnerError(BatchRefusedError):
+    """An edge writes a series that another edge created."""
+
+    status = 403
+    reason = "series_owner"
+
+
+class SeriesCapError(BatchRefusedError):
+    """The batch would take an edge past the number of series it may create."""
+
+    status = 403
+    reason = "series_cap"
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeIdentity:
     """Who is writing: an authenticated edge and where it may write."""
@@ -128,6 +167,8 @@ class SeriesInfo:
     unit: str
     kind: str  # gauge | counter
     tags: dict[str, str]
+    edge: str | None = None  # the edge that created it and alone may write it
+    wrap: float | None = None  # a counter register's modulus in `unit`, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +183,17 @@ class RawRow:
 @dataclass(frozen=True, slots=True)
 class BucketRow:
     start: int
-    count: int
-    min: float
-    max: float
-    avg: float
-    first: float
-    last: float
-    first_ts: float
-    last_ts: float
+    count: int  # 0: no reading here, only energy spread over a gap (counters)
+    min: float | None  # None when count is 0, as are avg .. last_ts
+    max: float | None
+    avg: float | None
+    first: float | None
+    last: float | None
+    first_ts: float | None
+    last_ts: float | None
     consumption: float | None  # counters only
+    held_out: float | None = None  # counters only: seen but not booked (see edge/energy.py)
+    flags: list[str] = field(default_factory=list)  # counters: what the ledger noticed
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,19 +208,30 @@ class Store(Protocol):
     def ingest(
         self, edge: EdgeIdentity, batch: ReadingBatch | EventBatch, received_at: float
     ) -> IngestOutcome:
-        """Store a validated batch exactly once per (edge, lane, seq), atomically."""
+        """Store a validated batch exactly once per (edge, lane, seq), atomically.
+
+        Raises BatchRefusedError (nothing stored) for a batch the store will not take: a
+        series' kind or unit changed, another edge's series, too many new series."""
         ...
 
     def list_series(
-        self, site: str | None = None, building: str | None = None, device: str | None = None
-    ) -> list[SeriesInfo]: ...
+        self,
+        site: str | None = None,
+        building: str | None = None,
+        device: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[SeriesInfo]:
+        """Series in id order: with ids above after_id, at most `limit` of them."""
+        ...
 
     def get_series(self, series_id: int) -> SeriesInfo | None: ...
 
     def raw(
         self, series_id: int, start: float, end: float, limit: int, after: str | None = None
     ) -> Page:
-        """Readings with start <= ts < end in time order, at most `limit` of them."""
+        """Readings with start <= ts < end in time order (arrival order among equal ts),
+        at most `limit` of them; `after` resumes past a reading (keyset, no skipping)."""
         ...
 
     def rollups(

@@ -178,9 +178,14 @@ class InfluxSink:
         return outcome
 
     def list_series(
-        self, site: str | None = None, building: str | None = None, device: str | None = None
+        self,
+        site: str | None = None,
+        building: str | None = None,
+        device: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[SeriesInfo]:
-        return self.primary.list_series(site=site, building=building, device=device)
+        return self.primary.list_series(site, building, device, after_id, limit)
 
     def get_series(self, series_id: int) -> SeriesInfo | None:
         return self.primary.get_series(series_id)

@@ -8,18 +8,16 @@ For every bucket the store keeps count, sum, min, max, the first and last readin
 their timestamps, and `increase`: the sum of the non-negative steps between consecutive
 readings inside the bucket. avg = sum / count.
 
-Counter consumption of a bucket = its `increase` plus the step from the last reading of
-the previous non-empty bucket to the first reading of this one. So the energy between two
-readings is attributed to the bucket holding the later reading (the reading that shows
-it), also across a gap of empty buckets. A counter that goes down (a reset or a meter
-swap) contributes nothing for that step: counting the fall would make consumption
-negative, and counting the new value as if from zero would book a swapped meter's whole
-register as consumption.
+Counter consumption is not derived from these: a glitch, a reset, a rollover or a gap
+needs the readings' history, which edge/energy.py's counter ledger keeps. The store books
+what the ledger finds into buckets of the same steps, spreading the energy between two
+readings over the time between them (see cloud_api/store/sqlite_energy.py). `increase`
+is kept for the file format and no longer read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 STEPS: dict[str, int] = {"15m": 900, "1h": 3600, "1d": 86400}
@@ -134,18 +132,3 @@ def regroup(buckets: dict[int, Aggregate], step: int) -> dict[int, Aggregate]:
         held = coarse.get(outer)
         coarse[outer] = agg if held is None else combine(held, agg)
     return coarse
-
-
-def consumption(buckets: Iterable[Aggregate], previous_last: float | None) -> list[float]:
-    """Counter consumption per bucket (see the module docstring), buckets in time order.
-
-    previous_last is the last reading of the non-empty bucket just before the first one.
-    """
-    out = []
-    for agg in buckets:
-        used = agg.increase
-        if previous_last is not None and agg.first > previous_last:
-            used += agg.first - previous_last
-        out.append(used)
-        previous_last = agg.last
-    return out

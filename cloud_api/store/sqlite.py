@@ -15,22 +15,12 @@ the batch otherwise), stores the new records and moves acked to the batch's last
 Because a batch carries consecutive seq numbers and a jump is only ever forward, the store
 never holds a record above acked, so samples need no per-row unique index.
 
-Readings go to samples_recent, which has no index, and move in bulk, sorted by series,
-to samples_indexed every DEFAULT_RECENT_LIMIT readings (see the schema for why).
-
-Rollups (see rollup.py for their meaning) are maintained in the same transaction: the
-batch's good numeric readings are aggregated in Python per (series, step, bucket) first,
-then each touched bucket is written once, merged with what the bucket held. The latest
-bucket of every (series, step) is cached, so a batch that continues it needs no read.
-Readings older than a bucket's latest one (late data) are merged with the stored bucket;
-when they interleave with its readings, gauges merge all the same (nothing they report
-depends on order), and counters' buckets are rebuilt, since consumption does.
+The series catalogue, readings and rollups are sqlite_series.py's; their queries are
+sqlite_queries.py's.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import queue
 import sqlite3
 import threading
@@ -38,16 +28,13 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Literal
 
 import orjson
 
+from cloud_api.store import sqlite_queries
 from cloud_api.store.base import (
-    BadCursorError,
-    BucketRow,
     CursorInfo,
     EdgeCredential,
     EdgeExistsError,
@@ -57,62 +44,15 @@ from cloud_api.store.base import (
     IngestRefusedError,
     LaneState,
     Page,
-    RawRow,
     SeriesInfo,
     StoreUnavailableError,
 )
-from cloud_api.store.rollup import (
-    STEPS,
-    Aggregate,
-    aggregate_sorted,
-    combine,
-    consumption,
-    merge,
-    merge_ignoring_order,
-    regroup,
-)
-from edge.model import Backlog, EventBatch, IngestAck, Quality, ReadingBatch
+from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
+from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
-SCHEMA_VERSION = 1
-DEFAULT_RECENT_LIMIT = 50_000
+SCHEMA_VERSION = 2  # 2: series owner and wrap, counter ledgers (sqlite_series.py)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS series(
-    id INTEGER PRIMARY KEY,
-    site TEXT NOT NULL,
-    building TEXT NOT NULL,
-    device TEXT NOT NULL,
-    point TEXT NOT NULL,
-    unit TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL DEFAULT 'gauge',
-    tags TEXT NOT NULL DEFAULT '{}',
-    UNIQUE(site, building, device, point)
-);
--- Readings land in samples_recent (append-only, no index: cheap to write) and move in
--- bulk, sorted by series, into samples_indexed. Indexing each batch directly would touch
--- one index page per series in every commit; moving tens of thousands of readings at once
--- touches each page once. `samples` shows both.
-CREATE TABLE IF NOT EXISTS samples_indexed(
-    series_id INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    value REAL,
-    text TEXT,
-    quality TEXT NOT NULL,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS samples_indexed_by_series_ts ON samples_indexed(series_id, ts);
-CREATE TABLE IF NOT EXISTS samples_recent(
-    series_id INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    value REAL,
-    text TEXT,
-    quality TEXT NOT NULL,
-    reason TEXT
-);
-CREATE VIEW IF NOT EXISTS samples AS
-    SELECT series_id, ts, value, text, quality, reason FROM samples_indexed
-    UNION ALL
-    SELECT series_id, ts, value, text, quality, reason FROM samples_recent;
 CREATE TABLE IF NOT EXISTS events(
     id INTEGER PRIMARY KEY,
     edge TEXT NOT NULL,
@@ -153,95 +93,9 @@ CREATE TABLE IF NOT EXISTS cursors(
     updated_at REAL NOT NULL DEFAULT 0,
     PRIMARY KEY(edge, outbox, generation, lane)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollups(
-    series_id INTEGER NOT NULL,
-    step INTEGER NOT NULL,
-    bucket_start INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    sum REAL NOT NULL,
-    min REAL NOT NULL,
-    max REAL NOT NULL,
-    first REAL NOT NULL,
-    last REAL NOT NULL,
-    first_ts REAL NOT NULL,
-    last_ts REAL NOT NULL,
-    increase REAL NOT NULL,
-    -- Time-major: a batch updates the current bucket of every series, and those rows sit
-    -- side by side, so a commit dirties a few pages instead of one page per series.
-    PRIMARY KEY(step, bucket_start, series_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollups_by_series ON rollups(series_id, step, bucket_start);
 """
-
-
-@dataclass(frozen=True)
-class _BulkInsert:
-    """An INSERT of many rows given as one flat list of values.
-
-    Binding values dominates writing a batch; with 100 rows per statement SQLite steps
-    (and Python releases and retakes its GIL) once per 100 rows instead of once per row,
-    which makes inserting a batch ~40% faster than executemany.
-    """
-
-    head: str  # INSERT INTO table(columns)
-    width: int  # values per row
-    tail: str = ""  # e.g. an ON CONFLICT clause
-    rows_per_statement: int = 100
-
-    def run(self, db: sqlite3.Connection, flat: list) -> None:
-        row = "(" + ",".join("?" * self.width) + ")"
-        chunk = self.width * self.rows_per_statement
-        whole = len(flat) - len(flat) % chunk
-        if whole:
-            many = f"{self.head} VALUES {','.join([row] * self.rows_per_statement)} {self.tail}"
-            for i in range(0, whole, chunk):
-                db.execute(many, flat[i : i + chunk])
-        if whole < len(flat):
-            rest = flat[whole:]
-            db.executemany(
-                f"{self.head} VALUES {row} {self.tail}",
-                [rest[i : i + self.width] for i in range(0, len(rest), self.width)],
-            )
-
-
-_INSERT_SAMPLES = _BulkInsert(
-    "INSERT INTO samples_recent(series_id, ts, value, text, quality, reason)", 6
-)
-_MOVE_RECENT = """
-INSERT INTO samples_indexed(series_id, ts, value, text, quality, reason)
-    SELECT series_id, ts, value, text, quality, reason FROM samples_recent
-    ORDER BY series_id, ts, rowid
-"""
-_SAMPLE_TABLES = ("samples_indexed", "samples_recent")  # in the order readings arrived
-_UPSERT_ROLLUPS = _BulkInsert(
-    "INSERT INTO rollups(series_id, step, bucket_start, count, sum, min, max, first, last,"
-    " first_ts, last_ts, increase)",
-    12,
-    "ON CONFLICT(step, bucket_start, series_id) DO UPDATE SET count=excluded.count,"
-    " sum=excluded.sum, min=excluded.min, max=excluded.max, first=excluded.first,"
-    " last=excluded.last, first_ts=excluded.first_ts, last_ts=excluded.last_ts,"
-    " increase=excluded.increase",
-)
-_ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase"
-
-_by_ts = itemgetter(0)
-_aggregate_values = attrgetter(*_ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
-_by_ts_and_arrival = itemgetter(0, 1, 2)  # (ts, table, rowid) of a raw row
-_GOOD = Quality.GOOD
 
 Synchronous = Literal["NORMAL", "FULL"]
-
-_SeriesEntry = tuple[int, str, str]  # (series id, unit, kind)
-# The latest bucket of one (series, step): (bucket start, aggregate), None when empty
-_Latest = tuple[int, Aggregate] | None
-
-
-@dataclass(slots=True)
-class _Device:
-    """What the writer knows of one device's committed rows."""
-
-    tags: dict[str, str] | None  # the tags on its series; None: not known yet
-    points: dict[str, _SeriesEntry]  # point name -> its series
 
 
 def _json(value: object) -> str:
@@ -271,23 +125,22 @@ class SqliteStore:
         path: Path | str,
         synchronous: Synchronous = "NORMAL",
         recent_limit: int = DEFAULT_RECENT_LIMIT,
+        limits: SeriesLimits | None = None,
     ) -> None:
         """recent_limit: readings held in samples_recent before they move to
-        samples_indexed (a raw query scans samples_recent without an index)."""
+        samples_indexed (a raw query scans samples_recent without an index); limits:
+        what the series catalogue and counter ledgers allow."""
         self.path = Path(path)
-        self._recent_limit = recent_limit
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous: Synchronous = synchronous
         self._write_lock = threading.Lock()
         self._db = _connect(self.path, synchronous)
+        # Holds caches of committed state, used only under the write lock.
+        self._series = SeriesBook(recent_limit, limits)
         self._migrate()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        # Caches of committed state, used only under the write lock; cleared on rollback.
-        self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
-        self._latest: dict[tuple[int, int], _Latest] = {}
-        self._recent_rows: int | None = None  # rows in samples_recent; None: count them
         self._closed = False
 
     def _migrate(self) -> None:
@@ -298,6 +151,7 @@ class SqliteStore:
                 f"{SCHEMA_VERSION}: upgrade Steward"
             )
         _set_aside_per_lane_cursors(self._db)
+        self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
         _adopt_per_lane_cursors(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -333,9 +187,7 @@ class SqliteStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 # The caches may describe rows that were just rolled back.
-                self._devices.clear()
-                self._latest.clear()
-                self._recent_rows = None
+                self._series.forget()
                 raise
 
     def close(self) -> None:
@@ -373,7 +225,6 @@ class SqliteStore:
             (stream.outbox, stream.generation, stream.first_seq) if stream else ("", "", 1)
         )
         key = (edge.name, outbox, generation, lane)
-        staged_latest: dict[tuple[int, int], _Latest] = {}
         with self._transaction() as db:
             row = db.execute(
                 "SELECT first_seq, acked, dropped_at_edge, duplicates FROM cursors"
@@ -397,7 +248,7 @@ class SqliteStore:
                 if dropped and batch.dropped_through < new[0].seq - 1:
                     raise IngestRefusedError("dropped_through", _unreported_jump(batch, acked))
                 if isinstance(batch, ReadingBatch):
-                    points = self._store_readings(db, batch, new, staged_latest)  # type: ignore[arg-type]
+                    points = self._series.store_readings(db, edge.name, batch, new)  # type: ignore[arg-type]
                 else:
                     self._store_events(db, edge, batch, new)  # type: ignore[arg-type]
                 acked = new[-1].seq
@@ -417,7 +268,7 @@ class SqliteStore:
                 ),
             )
             self._note_edge_seen(db, edge.name, batch.backlog, received_at)
-        self._latest.update(staged_latest)
+        self._series.committed()
         ack = IngestAck(
             lane=lane,
             acked=acked,
@@ -432,243 +283,6 @@ class SqliteStore:
             new_records=new,
             points=points,
         )
-
-    def _store_readings(
-        self,
-        db: sqlite3.Connection,
-        batch: ReadingBatch,
-        records: list,
-        staged_latest: dict[tuple[int, int], _Latest],
-    ) -> int:
-        site, building = batch.site, batch.building
-        devices = self._devices
-        rows: list = []  # flat: 6 values a reading
-        add = rows.extend
-        good: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
-        for record in records:
-            ts = record.ts
-            tags = record.tags
-            device = devices.get((site, building, record.device))
-            if device is None:
-                device = devices[(site, building, record.device)] = _Device(None, {})
-            if device.tags != tags:
-                self._retag_device(db, site, building, record.device, device, tags)
-            known = device.points
-            for p in record.points:
-                entry = known.get(p.point)
-                if entry is None or entry[1] != p.unit or entry[2] != p.kind:
-                    entry = known[p.point] = self._series_entry(
-                        db, site, building, record.device, p.point, p.unit, p.kind, tags
-                    )
-                series_id = entry[0]
-                value = p.value
-                quality = p.quality
-                if value.__class__ is float:
-                    add((series_id, ts, value, None, quality, p.reason))
-                    if quality is _GOOD:
-                        good[series_id].append((ts, value))
-                elif value is None:
-                    add((series_id, ts, None, None, quality, p.reason))
-                else:
-                    add((series_id, ts, None, value, quality, p.reason))
-        _INSERT_SAMPLES.run(db, rows)
-        stored = len(rows) // _INSERT_SAMPLES.width
-        self._update_rollups(db, good, staged_latest)
-        self._note_recent(db, stored)
-        return stored
-
-    def _note_recent(self, db: sqlite3.Connection, added: int) -> None:
-        if self._recent_rows is None:
-            (self._recent_rows,) = db.execute("SELECT count(*) FROM samples_recent").fetchone()
-        else:
-            self._recent_rows += added
-        if self._recent_rows >= self._recent_limit:
-            db.execute(_MOVE_RECENT)
-            db.execute("DELETE FROM samples_recent")
-            self._recent_rows = 0
-
-    def _retag_device(
-        self,
-        db: sqlite3.Connection,
-        site: str,
-        building: str,
-        name: str,
-        device: _Device,
-        tags: dict[str, str],
-    ) -> None:
-        # Tags describe the device; they live on each of its series for simple queries.
-        db.execute(
-            "UPDATE series SET tags=?1 WHERE site=?2 AND building=?3 AND device=?4 AND tags!=?1",
-            (_json(tags), site, building, name),
-        )
-        device.tags = tags
-
-    def _series_entry(
-        self,
-        db: sqlite3.Connection,
-        site: str,
-        building: str,
-        device: str,
-        point: str,
-        unit: str,
-        kind: str,
-        tags: dict,
-    ) -> _SeriesEntry:
-        # The catalogue follows the latest unit and kind the edge reports for a point.
-        (series_id,) = db.execute(
-            "INSERT INTO series(site, building, device, point, unit, kind, tags)"
-            " VALUES(?,?,?,?,?,?,?) ON CONFLICT(site, building, device, point)"
-            " DO UPDATE SET unit=excluded.unit, kind=excluded.kind RETURNING id",
-            (site, building, device, point, unit, kind, _json(tags)),
-        ).fetchone()
-        return (series_id, unit, kind)
-
-    def _latest_bucket(self, db: sqlite3.Connection, series_id: int, step: int) -> _Latest:
-        key = (series_id, step)
-        try:
-            return self._latest[key]
-        except KeyError:
-            pass
-        row = db.execute(
-            f"SELECT bucket_start, {_ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=?"
-            " ORDER BY bucket_start DESC LIMIT 1",
-            key,
-        ).fetchone()
-        latest = None if row is None else (row[0], Aggregate(*row[1:]))
-        self._latest[key] = latest
-        return latest
-
-    def _stored_bucket(
-        self, db: sqlite3.Connection, series_id: int, step: int, start: int
-    ) -> Aggregate | None:
-        row = db.execute(
-            f"SELECT {_ROLLUP_COLUMNS} FROM rollups"
-            " WHERE series_id=? AND step=? AND bucket_start=?",
-            (series_id, step, start),
-        ).fetchone()
-        return None if row is None else Aggregate(*row)
-
-    def _update_rollups(
-        self,
-        db: sqlite3.Connection,
-        good: dict[int, list[tuple[float, float]]],
-        staged_latest: dict[tuple[int, int], _Latest],
-    ) -> None:
-        upserts: list = []  # flat: 12 values a bucket
-        add = upserts.extend
-        rebuild: list[tuple[int, int, int]] = []  # (series, step, start) of late counters
-        kinds: dict[int, str] = {}
-        fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
-        for series_id, readings in good.items():
-            if len(readings) > 1:
-                readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
-            # Aggregate the batch once at 15 min, then coarser from those (usually one each).
-            fine = aggregate_sorted(readings, fine_step)
-            hourly = regroup(fine, hour_step)
-            for step, buckets in (
-                (fine_step, fine),
-                (hour_step, hourly),
-                (day_step, regroup(hourly, day_step)),
-            ):
-                latest = self._latest_bucket(db, series_id, step)
-                for start, agg in buckets.items():
-                    if latest is None or start > latest[0]:
-                        merged: Aggregate | None = agg  # a new bucket, the usual case
-                    elif start == latest[0] and latest[1].last_ts <= agg.first_ts:
-                        merged = combine(latest[1], agg)  # the current bucket continues
-                    else:  # late readings: older than the latest stored one
-                        stored = (
-                            latest[1]
-                            if start == latest[0]
-                            else self._stored_bucket(db, series_id, step, start)
-                        )
-                        if stored is None:
-                            merged = agg
-                        elif (merged := merge(stored, agg)) is None:  # they interleave
-                            if self._kind(db, series_id, kinds) == "counter":
-                                rebuild.append((series_id, step, start))
-                                continue
-                            merged = merge_ignoring_order(stored, agg)
-                    add((series_id, step, start, *_aggregate_values(merged)))
-                    if latest is None or start >= latest[0]:
-                        latest = (start, merged)
-                staged_latest[(series_id, step)] = latest
-        _UPSERT_ROLLUPS.run(db, upserts)
-        if rebuild:
-            self._rebuild_counter_buckets(db, rebuild, staged_latest)
-
-    def _kind(self, db: sqlite3.Connection, series_id: int, known: dict[int, str]) -> str:
-        if series_id not in known:
-            (known[series_id],) = db.execute(
-                "SELECT kind FROM series WHERE id=?", (series_id,)
-            ).fetchone()
-        return known[series_id]
-
-    def _rebuild_counter_buckets(
-        self,
-        db: sqlite3.Connection,
-        wanted: list[tuple[int, int, int]],
-        staged_latest: dict[tuple[int, int], _Latest],
-    ) -> None:
-        """Recompute buckets of counters whose readings arrived out of time order, where
-        consumption depends on the order: 15-min buckets from the raw readings (this
-        batch's included: same transaction), hours from their 15-min buckets, days from
-        their hours, so no rebuild reads more than 15 minutes of raw readings."""
-        fine_step = STEPS["15m"]
-        by_step: defaultdict[int, set[tuple[int, int]]] = defaultdict(set)
-        for series_id, step, start in wanted:
-            by_step[step].add((series_id, start))
-        rebuilt: dict[tuple[int, int, int], Aggregate] = {}
-        readings = self._good_readings(db, by_step[fine_step], fine_step)
-        rows: list = []
-        for series_id, start in by_step[fine_step]:
-            agg = aggregate_sorted(readings[(series_id, start)], fine_step)[start]
-            rebuilt[(series_id, fine_step, start)] = agg
-            rows.extend((series_id, fine_step, start, *_aggregate_values(agg)))
-        _UPSERT_ROLLUPS.run(db, rows)
-        for finer, step in ((fine_step, STEPS["1h"]), (STEPS["1h"], STEPS["1d"])):
-            rows = []
-            for series_id, start in by_step[step]:
-                parts = db.execute(
-                    f"SELECT {_ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=?"
-                    " AND bucket_start>=? AND bucket_start<? ORDER BY bucket_start",
-                    (series_id, finer, start, start + step),
-                ).fetchall()
-                agg = functools.reduce(combine, (Aggregate(*part) for part in parts))
-                rebuilt[(series_id, step, start)] = agg
-                rows.extend((series_id, step, start, *_aggregate_values(agg)))
-            _UPSERT_ROLLUPS.run(db, rows)
-        for (series_id, step, start), agg in rebuilt.items():
-            latest = staged_latest.get((series_id, step))
-            if latest is not None and latest[0] == start:
-                staged_latest[(series_id, step)] = (start, agg)
-
-    def _good_readings(
-        self, db: sqlite3.Connection, buckets: set[tuple[int, int]], step: int
-    ) -> defaultdict[tuple[int, int], list[tuple[float, float]]]:
-        """Good numeric readings of the given (series, bucket start)s, in time order."""
-        found: defaultdict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-        if not buckets:
-            return found
-        for series_id, start in buckets:  # indexed: one range each
-            found[(series_id, start)] += db.execute(
-                "SELECT ts, value FROM samples_indexed WHERE series_id=? AND ts>=? AND ts<?"
-                " AND quality='good' AND value IS NOT NULL ORDER BY ts, rowid",
-                (series_id, start, start + step),
-            ).fetchall()
-        series = {series_id for series_id, _ in buckets}
-        rows = db.execute(  # not indexed: one pass for all
-            "SELECT series_id, ts, value FROM samples_recent"
-            " WHERE quality='good' AND value IS NOT NULL ORDER BY rowid"
-        )
-        for series_id, ts, value in rows:
-            if series_id in series:
-                key = (series_id, int(ts // step) * step)
-                if key in buckets:
-                    found[key].append((ts, value))
-        for readings in found.values():
-            readings.sort(key=_by_ts)  # stable: arrival order among equal timestamps
-        return found
 
     def _store_events(
         self, db: sqlite3.Connection, edge: EdgeIdentity, batch: EventBatch, records: list
@@ -719,61 +333,25 @@ class SqliteStore:
     # ------------------------------------------------------------------ queries
 
     def list_series(
-        self, site: str | None = None, building: str | None = None, device: str | None = None
+        self,
+        site: str | None = None,
+        building: str | None = None,
+        device: str | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[SeriesInfo]:
-        where, params = [], []
-        for column, wanted in (("site", site), ("building", building), ("device", device)):
-            if wanted is not None:
-                where.append(f"{column}=?")
-                params.append(wanted)
-        sql = "SELECT id, site, building, device, point, unit, kind, tags FROM series"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
         with self._reader() as db:
-            rows = db.execute(sql + " ORDER BY id", params).fetchall()
-        return [_series_info(row) for row in rows]
+            return sqlite_queries.list_series(db, site, building, device, after_id, limit)
 
     def get_series(self, series_id: int) -> SeriesInfo | None:
         with self._reader() as db:
-            row = db.execute(
-                "SELECT id, site, building, device, point, unit, kind, tags FROM series WHERE id=?",
-                (series_id,),
-            ).fetchone()
-        return None if row is None else _series_info(row)
+            return sqlite_queries.get_series(db, series_id)
 
     def raw(
         self, series_id: int, start: float, end: float, limit: int, after: str | None = None
     ) -> Page:
-        # Rows come in (ts, arrival) order; a cursor is (ts, how many rows of that ts were
-        # already handed out), which stays true when rows move between the two tables.
-        skip = 0
-        if after is not None:
-            start, skip = _parse_raw_cursor(after, start)
-        wanted = skip + limit + 1
-        found: list[tuple] = []
         with self._reader() as db:
-            for order, table in enumerate(_SAMPLE_TABLES):
-                found += db.execute(
-                    f"SELECT ts, {order}, rowid, value, text, quality, reason FROM {table}"
-                    " WHERE series_id=? AND ts>=? AND ts<? ORDER BY ts, rowid LIMIT ?",
-                    (series_id, start, end, wanted),
-                ).fetchall()
-        found.sort(key=_by_ts_and_arrival)
-        found = found[skip:wanted]
-        more = len(found) > limit
-        found = found[:limit]
-        rows = [
-            RawRow(ts, value, text, quality, reason)
-            for ts, _, _, value, text, quality, reason in found
-        ]
-        next_after = None
-        if more:
-            last_ts = found[-1][0]
-            same = sum(1 for row in found if row[0] == last_ts)
-            if last_ts == start:
-                same += skip
-            next_after = f"{last_ts!r},{same}"
-        return Page(rows=rows, next_after=next_after)
+            return sqlite_queries.raw(db, series_id, start, end, limit, after)
 
     def rollups(
         self,
@@ -784,51 +362,8 @@ class SqliteStore:
         limit: int,
         after: str | None = None,
     ) -> Page:
-        sql = (
-            f"SELECT bucket_start, {_ROLLUP_COLUMNS} FROM rollups"
-            " WHERE series_id=? AND step=? AND bucket_start>=? AND bucket_start<?"
-        )
-        params: list = [series_id, step, start, end]
-        if after is not None:
-            sql += " AND bucket_start>?"
-            params.append(_parse_bucket_cursor(after))
-        sql += " ORDER BY bucket_start LIMIT ?"
-        params.append(limit + 1)
         with self._reader() as db:
-            found = db.execute(sql, params).fetchall()
-            kind = db.execute("SELECT kind FROM series WHERE id=?", (series_id,)).fetchone()
-            previous_last = None
-            if found and kind is not None and kind[0] == "counter":
-                before = db.execute(
-                    "SELECT last FROM rollups WHERE series_id=? AND step=? AND bucket_start<?"
-                    " ORDER BY bucket_start DESC LIMIT 1",
-                    (series_id, step, found[0][0]),
-                ).fetchone()
-                previous_last = None if before is None else before[0]
-        more = len(found) > limit
-        found = found[:limit]
-        aggregates = [Aggregate(*row[1:]) for row in found]
-        used: list[float | None]
-        if kind is not None and kind[0] == "counter":
-            used = list(consumption(aggregates, previous_last))
-        else:
-            used = [None] * len(aggregates)
-        rows = [
-            BucketRow(
-                start=row[0],
-                count=a.count,
-                min=a.min,
-                max=a.max,
-                avg=a.avg,
-                first=a.first,
-                last=a.last,
-                first_ts=a.first_ts,
-                last_ts=a.last_ts,
-                consumption=c,
-            )
-            for row, a, c in zip(found, aggregates, used, strict=True)
-        ]
-        return Page(rows=rows, next_after=str(found[-1][0]) if more else None)
+            return sqlite_queries.rollups(db, series_id, step, start, end, limit, after)
 
     # ------------------------------------------------------------------ edges
 
@@ -986,29 +521,3 @@ def _adopt_per_lane_cursors(db: sqlite3.Connection) -> None:
     )
     db.execute("DROP TABLE cursors_per_lane")
     db.execute("COMMIT")
-
-
-def _series_info(row: tuple) -> SeriesInfo:
-    series_id, site, building, device, point, unit, kind, tags = row
-    return SeriesInfo(series_id, site, building, device, point, unit, kind, orjson.loads(tags))
-
-
-def _parse_raw_cursor(after: str, start: float) -> tuple[float, int]:
-    """(the ts to resume at, rows of that ts to skip) from a cursor made by raw()."""
-    try:
-        ts_text, skip_text = after.split(",")
-        ts, skip = float(ts_text), int(skip_text)
-    except ValueError:
-        raise BadCursorError(f"after: {after!r} is not a cursor this API handed out") from None
-    if not math.isfinite(ts) or skip < 1:
-        raise BadCursorError(f"after: {after!r} is not a cursor this API handed out")
-    if ts < start:  # a cursor from before the query's start: resume at the start
-        return start, 0
-    return ts, skip
-
-
-def _parse_bucket_cursor(after: str) -> int:
-    try:
-        return int(after)
-    except ValueError:
-        raise BadCursorError(f"after: {after!r} is not a cursor this API handed out") from None

@@ -174,7 +174,7 @@ def test_values_right_at_the_bounds_are_stored(setup) -> None:
             record(
                 1,
                 now + SKEW - 5,  # a clock a little fast is fine
-                "m1",
+                "m9",  # its own device: m1's series belong to the edge that created them
                 [point("label", "y" * 1024), point("power", 3.0, unit="m³/h")],
                 tags=tags,
             )

@@ -19,7 +19,7 @@ READINGS = [
     (300, 105.0, 6.0),
     (600, 112.0, 8.0),
     (900, 120.0, 2.0),
-    (1200, 5.0, 3.0),  # the register was reset
+    (1200, 5.0, 3.0),  # the register was reset (5, 9, 15 stay low)
     (1500, 9.0, 1.0),
     (3600, 15.0, 10.0),
     (86400, 40.0, 20.0),
@@ -78,6 +78,8 @@ def test_catalogue_lists_site_building_device_point_unit_and_tags(api) -> None:
         "unit": "kWh",
         "kind": "counter",
         "tags": {"kind": "meter", "floor": "3"},
+        "edge": "edge-s1",
+        "wrap": None,
     }
     only_s2 = api.get("/v1/series", params={"site": "s2"}).json()["series"]
     assert [(s["device"], s["point"]) for s in only_s2] == [("ahu-9", "supply_temp")]
@@ -132,22 +134,32 @@ def test_rollups_over_http_with_consumption_for_counters(api) -> None:
         assert answer["step"] == step and answer["next"] is None
         return answer["points"]
 
-    quarter = buckets(energy, "15m")
-    assert [(b["start"], b["consumption"]) for b in quarter] == [
-        (DAY0, 12.0),  # 100 -> 105 -> 112
-        (DAY0 + 900, 12.0),  # 112 -> 120 (8), reset to 5 (0), 5 -> 9 (4)
-        (DAY0 + 3600, 6.0),  # 9 -> 15
-        (DAY0 + 86400, 25.0),  # 15 -> 40
-    ]
-    assert [(b["start"], b["consumption"]) for b in buckets(energy, "1h")] == [
-        (DAY0, 24.0),
-        (DAY0 + 3600, 6.0),
-        (DAY0 + 86400, 25.0),
-    ]
-    assert [(b["start"], b["consumption"]) for b in buckets(energy, "1d")] == [
-        (DAY0, 30.0),
-        (DAY0 + 86400, 25.0),
-    ]
+    quarter = {b["start"] - DAY0: b["consumption"] for b in buckets(energy, "15m")}
+    assert quarter == {
+        0: 20.0,  # 100 -> 105 -> 112 -> 120: the step 600..900 ends at this quarter's end
+        # 120 -> 5 a reset (nothing), 5 -> 9 = 4, and of 9 -> 15 over 1500..3600 (6 kWh in
+        # 2100 s) the 300 s up to 1800: 6 * 300 / 2100 = 6 / 7
+        900: pytest.approx(4 + 6 / 7),
+        # the rest of it: 6 * 900 / 2100 in each of the next two quarters
+        1800: pytest.approx(6 * 900 / 2100),
+        2700: pytest.approx(6 * 900 / 2100),
+        # 15 -> 40 over 3600..86400 (82,800 s, 92 quarters): 25 / 92 each
+        **{3600 + 900 * k: pytest.approx(25 / 92) for k in range(92)},
+        86400: 0.0,
+    }
+    hour = {b["start"] - DAY0: b["consumption"] for b in buckets(energy, "1h")}
+    # hour 0: 20 + 4 + 6 = 30 (all of 9 -> 15 ends at 3600); then 25 / 23 per hour
+    assert hour == {
+        0: pytest.approx(30.0),
+        **{3600 * h: pytest.approx(25 / 23) for h in range(1, 24)},
+        86400: 0.0,
+    }
+    day = {b["start"] - DAY0: b["consumption"] for b in buckets(energy, "1d")}
+    assert day == {0: pytest.approx(55.0), 86400: 0.0}  # 20 + 4 + 6 + 25
+    reset = next(b for b in buckets(energy, "15m") if b["start"] == DAY0 + 900)
+    assert reset["flags"] == ["reset", "gap"] and reset["held_out"] == 0.0
+    inside_gap = next(b for b in buckets(energy, "15m") if b["start"] == DAY0 + 7200)
+    assert (inside_gap["count"], inside_gap["min"], inside_gap["flags"]) == (0, None, ["gap"])
 
     first_hour = buckets(power, "1h")[0]
     assert (first_hour["count"], first_hour["min"], first_hour["max"]) == (6, 1.0, 8.0)
@@ -158,7 +170,9 @@ def test_rollups_over_http_with_consumption_for_counters(api) -> None:
     later = api.get(
         f"/v1/series/{energy}/data", params={"step": "15m", "from": DAY0 + 900, "limit": 1}
     ).json()
-    assert [(b["start"], b["consumption"]) for b in later["points"]] == [(DAY0 + 900, 12.0)]
+    assert [(b["start"], b["consumption"]) for b in later["points"]] == [
+        (DAY0 + 900, pytest.approx(4 + 6 / 7))
+    ]
     assert "after=" in later["next"]
 
 
@@ -205,3 +219,95 @@ def test_openapi_document_and_offline_docs_page(api) -> None:
     page = api.get("/docs")
     assert page.status_code == 200 and "/openapi.json" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
+
+
+# ------------------------------------------- catalogue bounds and ownership (issue 6.6, 13, 15)
+
+CAP = 1200  # series one edge may create on the `crowded` server
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory):
+    """A server whose edge `owner` created 1,100 series (two devices of 550 points)."""
+    directory = tmp_path_factory.mktemp("crowded")
+    db = directory / "steward.sqlite"
+    tokens = {name: register_edge(db, name, "s1") for name in ("owner", "intruder")}
+    env = {"STEWARD_API_MAX_SERIES_PER_EDGE": str(CAP)}
+    with api_server(directory, db=db, env=env) as server:
+        records = [
+            record(i + 1, DAY0, f"d{i}", [point(f"p{j}", float(j), unit="kWh") for j in range(550)])
+            for i in range(2)
+        ]
+        with server.client(tokens["owner"]) as client:
+            assert post_batch(client, reading_batch(records)).status_code == 200
+        yield server, tokens
+
+
+def test_the_catalogue_comes_in_pages_of_at_most_1000(crowded) -> None:
+    server, _ = crowded
+    with server.client() as api:
+        first = api.get("/v1/series").json()
+        assert len(first["series"]) == 1000 and first["next"] is not None
+        second = api.get(first["next"]).json()
+        assert len(second["series"]) == 100 and second["next"] is None
+        ids = [s["id"] for s in first["series"] + second["series"]]
+        assert ids == sorted(ids) and len(set(ids)) == 1100
+        small = api.get("/v1/series", params={"device": "d1", "limit": 500}).json()
+        assert len(small["series"]) == 500 and "device=d1" in small["next"]
+        assert api.get(small["next"]).json()["next"] is None
+        too_many = api.get("/v1/series", params={"limit": 1001})
+        assert too_many.status_code == 400
+        assert "limit must be between 1 and 1000" in too_many.json()["detail"]
+
+
+def test_a_point_whose_kind_changes_gets_422_naming_device_point_and_both_kinds(crowded) -> None:
+    server, tokens = crowded
+    flipped = reading_batch(
+        [
+            record(3, DAY0 + 60, "d0", [point("p0", 1.0, unit="kWh")]),
+            record(4, DAY0 + 120, "d0", [point("p0", 2.0, unit="kWh", kind="counter")]),
+        ]
+    )
+    with server.client(tokens["owner"]) as client:
+        answer = post_batch(client, flipped)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["detail"][0]["loc"] == ["records", 1, "points", 0, "kind"]
+    assert body["message"].startswith("records[1].points[0].kind: site s1 building b1 device d0")
+    assert (
+        "point p0 (series 1) is a gauge in 'kWh'; this record says counter in 'kWh'"
+        in (body["message"])
+    )
+    with server.client() as api:
+        p0 = api.get("/v1/series", params={"device": "d0", "limit": 1}).json()["series"][0]
+        assert (p0["point"], p0["kind"]) == ("p0", "gauge")
+        data = api.get(f"/v1/series/{p0['id']}/data").json()["points"]
+        assert [r["value"] for r in data] == [0.0]  # record 3 was refused with its batch
+
+
+def test_another_edge_writing_a_series_gets_403_naming_both_edges(crowded) -> None:
+    server, tokens = crowded
+    same_point = reading_batch([record(1, DAY0 + 60, "d0", [point("p0", 5.0, unit="kWh")])])
+    with server.client(tokens["intruder"]) as client:
+        answer = post_batch(client, same_point)
+    assert answer.status_code == 403
+    assert answer.json()["detail"] == (
+        "site s1 building b1 device d0 point p0 (series 1) belongs to edge owner;"
+        " edge intruder may not write it"
+    )
+
+
+def test_an_edge_past_its_cap_of_new_series_gets_403_and_nothing_is_stored(crowded) -> None:
+    server, tokens = crowded
+    known = record(3, DAY0 + 60, "d0", [point("p0", 7.0, unit="kWh")])
+    new = record(4, DAY0 + 60, "d2", [point(f"q{j}", 1.0) for j in range(150)])  # 1250 > 1200
+    with server.client(tokens["owner"]) as client:
+        answer = post_batch(client, reading_batch([known, new]))
+    assert answer.status_code == 403
+    detail = answer.json()["detail"]
+    assert f"edge owner may create at most {CAP} series" in detail
+    assert "Nothing of this batch was stored" in detail
+    with server.client() as api:
+        assert api.get("/v1/series", params={"device": "d2"}).json()["series"] == []
+        data = api.get("/v1/series/1/data").json()["points"]
+        assert [r["value"] for r in data] == [0.0]  # the known series' reading neither

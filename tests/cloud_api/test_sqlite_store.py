@@ -178,11 +178,12 @@ COUNTER = [
     (0, 100.0),
     (300, 105.0),
     (600, 112.0),
-    (900, 120.0),  # next quarter: 8 since 112 belong to this quarter
-    (1200, 5.0),  # reset: the fall counts as nothing
+    (900, 120.0),
+    (1200, 5.0),  # reset: 5, 9, 12 stay below 120 (two more readings confirm it)
     (1500, 9.0),
-    (3600, 15.0),  # next hour
-    (86400, 40.0),  # next day
+    (1800, 12.0),
+    (3600, 18.0),  # 30 min without a reading
+    (90000, 42.0),  # a day without a reading: 3600 -> 90000 is 86,400 s
 ]
 
 
@@ -201,28 +202,41 @@ def _ingest_counter(store_path: Path, splits: list[int], reopen: bool) -> Sqlite
     return store
 
 
-@pytest.mark.parametrize(("splits", "reopen"), [([], False), ([2, 5], False), ([1, 3, 4, 7], True)])
+@pytest.mark.parametrize(
+    ("splits", "reopen"), [([], False), ([2, 5], False), ([1, 3, 4, 5, 6, 8], True)]
+)
 def test_counter_consumption_per_bucket(tmp_path: Path, splits: list[int], reopen: bool) -> None:
     store = _ingest_counter(tmp_path / "c.sqlite", splits, reopen)
     try:
         series_id = _series_id(store, "m1", "energy")
-        quarter = {s: b.consumption for s, b in _buckets(store, series_id, 900).items()}
+        quarter = _used(store, series_id, 900)
         assert quarter == {
-            DAY0: 12.0,  # 100 -> 105 -> 112
-            DAY0 + 900: 12.0,  # 112 -> 120 (8), 120 -> 5 reset (0), 5 -> 9 (4)
-            DAY0 + 3600: 6.0,  # 9 -> 15, across the empty quarters between
-            DAY0 + 86400: 25.0,  # 15 -> 40
+            0: 20.0,  # 100 -> 105 -> 112 -> 120 (at 900: the step 600..900 is this quarter's)
+            900: 7.0,  # 120 -> 5 a reset (nothing), 5 -> 9 (4), 9 -> 12 (3)
+            1800: 3.0,  # 12 -> 18 over 1800..3600: 6 * 900 / 1800 = 3 per quarter
+            2700: 3.0,
+            # 18 -> 42 over 3600..90000: 24 kWh * 900 / 86400 = 0.25 per quarter
+            **{3600 + 900 * k: 0.25 for k in range(96)},
+            90000: 0.0,  # the last reading's quarter: nothing after it yet
         }
-        hour = {s: b.consumption for s, b in _buckets(store, series_id, 3600).items()}
-        assert hour == {DAY0: 24.0, DAY0 + 3600: 6.0, DAY0 + 86400: 25.0}
-        day = {s: b.consumption for s, b in _buckets(store, series_id, 86400).items()}
-        assert day == {DAY0: 30.0, DAY0 + 86400: 25.0}
-        # one page at a time, the step into a page's first bucket is still counted
+        hour = _used(store, series_id, 3600)
+        # 20 + 7 + 3 + 3 = 33, then 24 * 3600 / 86400 = 1 per hour for 24 hours
+        assert hour == {0: 33.0, **{3600 * h: 1.0 for h in range(1, 25)}, 90000: 0.0}
+        # day 0: 33 + 24 * (86400 - 3600) / 86400 = 33 + 23 = 56; day 1: 24 * 3600 / 86400 = 1
+        assert _used(store, series_id, 86400) == {0: 56.0, 86400: 1.0}
+        flags = {s - DAY0: b.flags for s, b in _buckets(store, series_id, 900).items() if b.flags}
+        assert flags == {
+            900: ["reset"],
+            1800: ["gap"],
+            2700: ["gap"],
+            **{3600 + 900 * k: ["gap"] for k in range(96)},
+        }
+        # one page at a time: buckets, consumption and cursor as in one answer
         second_page = store.rollups(series_id, 900, DAY0 + 900, float("inf"), 1)
-        assert [b.consumption for b in second_page.rows] == [12.0]
+        assert [b.consumption for b in second_page.rows] == [7.0]
         assert second_page.next_after == str(DAY0 + 900)
         third = store.rollups(series_id, 900, 0, float("inf"), 1, second_page.next_after)
-        assert [(b.start, b.consumption) for b in third.rows] == [(DAY0 + 3600, 6.0)]
+        assert [(b.start, b.consumption) for b in third.rows] == [(DAY0 + 1800, 3.0)]
     finally:
         store.close()
 
@@ -251,7 +265,7 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
         raise RuntimeError("disk on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_update_rollups", broken)
+        patch.setattr(store._series, "_update_rollups", broken)
         with pytest.raises(RuntimeError):
             ingest(store, simple_batch(3, 2, device="m-new"))
     assert samples(store) == before
@@ -264,19 +278,14 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
     assert (bucket.count, bucket.first, bucket.last) == (2, 1003.0, 1004.0)
 
 
-def _reference(readings: list[tuple[float, float]], step: int) -> dict[int, tuple]:
-    """Rollups the slow, obvious way: group by bucket, walk each in time order."""
+def _reference(readings: list[tuple[float, float]], step: int) -> dict[int, dict]:
+    """Rollup statistics the slow, obvious way: group by bucket, walk each in time order."""
     grouped: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
     for ts, value in sorted(readings):
         grouped[int(ts // step) * step].append((ts, value))
     out = {}
-    previous_last = None
     for start in sorted(grouped):
         values = [v for _, v in grouped[start]]
-        used = sum(max(0.0, b - a) for a, b in itertools.pairwise(values))
-        if previous_last is not None:
-            used += max(0.0, values[0] - previous_last)
-        previous_last = values[-1]
         out[start] = {
             "count": len(values),
             "min": min(values),
@@ -284,9 +293,15 @@ def _reference(readings: list[tuple[float, float]], step: int) -> dict[int, tupl
             "avg": sum(values) / len(values),
             "first": values[0],
             "last": values[-1],
-            "consumption": used,
         }
     return out
+
+
+def _ledger(store: SqliteStore, series_id: int, step: int) -> dict[int, tuple]:
+    return {
+        start: (pytest.approx(b.consumption, abs=1e-9), pytest.approx(b.held_out), b.flags)
+        for start, b in _buckets(store, series_id, step).items()
+    }
 
 
 @st.composite
@@ -349,13 +364,29 @@ def test_rollups_and_raw_match_a_recomputation_whatever_the_batching(history: di
             for step in (900, 3600, 86400):
                 for series_id, data in ((energy, readings), (temp, temps)):
                     got = _buckets(store, series_id, step)
+                    with_readings = {k: b for k, b in got.items() if b.count}
                     expected = _reference(data, step)
-                    assert got.keys() == expected.keys()
+                    assert with_readings.keys() == expected.keys()
+                    if series_id == temp:
+                        assert got.keys() == expected.keys()
+                        assert {b.consumption for b in got.values()} == {None}
                     for start, want in expected.items():
-                        if series_id == temp:
-                            want["consumption"] = None
                         have = {name: getattr(got[start], name) for name in want}
                         assert have == pytest.approx(want), (series_id, step, start)
+
+            if readings == sorted(readings):
+                # In time order, consumption does not depend on batching, retries or
+                # restarts: the same as one batch into a fresh store.
+                with contextlib.closing(SqliteStore(Path(directory) / "one.sqlite")) as one:
+                    whole = reading_batch([r for batch in batches for r in batch["records"]])
+                    ingest(one, whole)
+                    for step in (900, 3600, 86400):
+                        assert _ledger(store, energy, step) == _ledger(one, energy, step)
+                steps = [b - a for (_, a), (_, b) in itertools.pairwise(readings)]
+                if min(steps) >= 0:  # never falls: everything from first to last is booked
+                    day = _buckets(store, energy, 86400).values()
+                    total = readings[-1][1] - readings[0][1]
+                    assert sum(b.consumption for b in day) == pytest.approx(total)
 
             assert samples(store) == 2 * len(readings)
             paged, after = [], None
@@ -368,3 +399,98 @@ def test_rollups_and_raw_match_a_recomputation_whatever_the_batching(history: di
             assert paged == sorted(readings)
         finally:
             store.close()
+
+
+# ---------------------------------------------------------------- counter ledger (issue 6.5)
+
+
+def _energy(store: SqliteStore, readings: list[tuple[float, float]], **extra: object) -> int:
+    """One counter series from (seconds after DAY0, value) readings, one batch; its id."""
+    records = [
+        record(
+            i + 1, DAY0 + offset, "m1", [point("energy", v, unit="kWh", kind="counter", **extra)]
+        )
+        for i, (offset, v) in enumerate(readings)
+    ]
+    ingest(store, reading_batch(records))
+    return _series_id(store, "m1", "energy")
+
+
+def _used(store: SqliteStore, series_id: int, step: int) -> dict[int, float]:
+    """consumption per bucket, as offsets from DAY0"""
+    return {s - DAY0: b.consumption for s, b in _buckets(store, series_id, step).items()}
+
+
+def test_a_meter_glitch_to_zero_is_not_booked_as_consumption(store: SqliteStore) -> None:
+    series_id = _energy(store, [(0, 1000.0), (60, 0.0), (120, 1000.1), (180, 1000.2)])
+    # 1000 -> (0: a glitch) -> 1000.1 -> 1000.2: 0.1 + 0.1 = 0.2 kWh, not 1000.2
+    assert _used(store, series_id, 86400) == {0: pytest.approx(0.2)}
+    (day,) = _buckets(store, series_id, 86400).values()
+    assert day.flags == ["glitch"]
+
+
+def test_a_reset_counts_what_came_after_it(store: SqliteStore) -> None:
+    series_id = _energy(store, [(0, 1000.0), (60, 0.0), (120, 0.5), (180, 1.2)])
+    # 0, 0.5, 1.2 stay low: a reset at 0; 1000 -> 0 books nothing; 0.5 + 0.7 = 1.2
+    assert _used(store, series_id, 86400) == {0: pytest.approx(1.2)}
+    assert _buckets(store, series_id, 86400)[DAY0].flags == ["reset"]
+
+
+def test_a_scaled_u32_rollover_counts_across_the_wrap(store: SqliteStore) -> None:
+    # u32 register, scale 0.01 kWh: wrap 4294967296 * 0.01 = 42949672.96; its top value
+    # is raw 4294967295 = 42949672.95. Then raw 5 = 0.05: 6 counts = 0.06 kWh.
+    readings = [(0, 42949672.90), (60, 42949672.95), (120, 0.05), (180, 0.06), (240, 0.08)]
+    series_id = _energy(store, readings, wrap=42949672.96)
+    # 0.05 + 0.06 (across the wrap) + 0.01 + 0.02 = 0.14
+    assert _used(store, series_id, 86400) == {0: pytest.approx(0.14, abs=1e-6)}
+    assert _buckets(store, series_id, 86400)[DAY0].flags == ["rollover"]
+
+
+def test_a_gap_is_spread_over_its_buckets_in_proportion_to_time(store: SqliteStore) -> None:
+    series_id = _energy(store, [(0, 100.0), (3 * 3600, 130.0)])
+    # 30 kWh over 3 h without a reading: 30 * 900 / 10800 = 2.5 per quarter, 10 per hour;
+    # the quarter of the last reading gets nothing (the step ends where it starts).
+    quarters = _used(store, series_id, 900)
+    assert quarters == {**{q * 900: pytest.approx(2.5) for q in range(12)}, 10800: 0.0}
+    assert _used(store, series_id, 3600) == {0: 10.0, 3600: 10.0, 7200: 10.0, 10800: 0.0}
+    empty = _buckets(store, series_id, 900)[DAY0 + 900]
+    assert (empty.count, empty.min, empty.avg, empty.flags) == (0, None, None, ["gap"])
+
+
+def test_an_implausible_jump_is_flagged_and_held_out_not_booked(store: SqliteStore) -> None:
+    # The default most a kWh register may rise is 100,000 kWh/h (100 MW): in 60 s 1666.7.
+    readings = [(0, 100.0), (60, 100.5), (120, 50100.5), (180, 50100.6), (240, 50100.8)]
+    series_id = _energy(store, readings)
+    # 0.5, then a 50,000 kWh jump in 60 s (held out), then 0.1 + 0.2: 0.8 booked
+    (day,) = _buckets(store, series_id, 86400).values()
+    assert (day.consumption, day.held_out) == (pytest.approx(0.8), pytest.approx(50000.0))
+    assert day.flags == ["implausible"]
+
+
+def test_a_file_from_before_the_ledger_gets_its_counters_booked_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    store = SqliteStore(path)
+    _energy(store, [(0, 1000.0), (60, 0.0), (120, 1000.1), (180, 1000.2)])
+    store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:  # as version 1 left a file
+        db.executescript(
+            "DROP TABLE energy; DROP TABLE counter_ledger; DROP INDEX series_by_edge;"
+            " ALTER TABLE series DROP COLUMN edge; ALTER TABLE series DROP COLUMN wrap;"
+            " PRAGMA user_version=1;"
+        )
+    store = SqliteStore(path)
+    try:
+        series_id = _series_id(store, "m1", "energy")
+        assert _used(store, series_id, 86400) == {0: pytest.approx(0.2)}  # 0.1 + 0.1
+        assert store.get_series(series_id).edge is None
+        # the first edge to write an old series owns it from then on
+        ingest(
+            store,
+            reading_batch(
+                [record(5, DAY0 + 240, "m1", [point("energy", 1000.5, unit="kWh", kind="counter")])]
+            ),
+        )
+        assert store.get_series(series_id).edge == "edge-1"
+        assert _used(store, series_id, 86400) == {0: pytest.approx(0.5)}  # + 0.3
+    finally:
+        store.close()

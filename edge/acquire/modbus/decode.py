@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from device_profiles.codec import decoder
 from edge.acquire.modbus.plan import ReadRequest
+from edge.energy import wrap_of
 from edge.model import Quality, Reading
 
 
@@ -26,6 +27,7 @@ class _PointDecoder:
     bit: int | None
     single: bool  # the device sent a float32
     fn: object  # codec decoder, None for bits
+    wrap: float | None = None  # a counter's register modulus, sent so the API sees rollovers
 
     def value(self, payload: bytes, bits: bool) -> float | int | str:
         if bits:
@@ -68,6 +70,7 @@ class CompiledRequest:
                     p.bit,
                     p.type == "f32",
                     fn,
+                    wrap_of(p.type, p.scale) if p.kind == "counter" else None,
                 )
             )
 
@@ -95,7 +98,9 @@ class CompiledRequest:
             if d.single:
                 # 8 significant digits keep all a float32 carries, without binary noise.
                 value = float(f"{value:.8g}")
-            out.append(Reading(ts, device, d.name, value, d.unit, Quality.GOOD, None, d.kind))
+            out.append(
+                Reading(ts, device, d.name, value, d.unit, Quality.GOOD, None, d.kind, d.wrap)
+            )
         return out
 
     def fail(self, ts: float, device: str, reason: str) -> list[Reading]:

@@ -1,0 +1,474 @@
+"""The series half of the SQLite store: the catalogue, readings and rollups.
+
+SqliteStore (sqlite.py) owns the file, its connections and transactions, the cursors and
+the edges; it hands each batch's new reading records to a SeriesBook inside its
+transaction. The queries over these tables are sqlite_queries.py's; counter consumption
+is sqlite_energy.py's.
+
+The catalogue: a series is (site, building, device, point) with a unit and a kind that
+never change (a point that arrives with another kind or unit is refused, 422: booking a
+counter's readings as a gauge, or kWh as Wh, would make every figure built on it
+wrong). It belongs to the edge that created it: another edge writing it is refused
+(403), as is a batch that would take an edge past `max_series_per_edge` new series.
+Series created before ownership existed belong to the first edge that writes them.
+
+Readings go to samples_recent, which has no index, and move in bulk, sorted by series,
+to samples_indexed every DEFAULT_RECENT_LIMIT readings (see the schema for why).
+
+Rollups (see rollup.py for their meaning) are maintained in the same transaction: the
+batch's good numeric readings are aggregated in Python per (series, step, bucket) first,
+then each touched bucket is written once, merged with what the bucket held. The latest
+bucket of every (series, step) is cached, so a batch that continues it needs no read.
+Readings older than a bucket's latest one (late data) are merged with the stored bucket;
+nothing a rollup reports depends on the order its readings arrived in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
+
+import orjson
+
+from cloud_api.store.base import SeriesCapError, SeriesChangedError, SeriesOwnerError
+from cloud_api.store.rollup import (
+    STEPS,
+    Aggregate,
+    aggregate_sorted,
+    combine,
+    merge,
+    merge_ignoring_order,
+    regroup,
+)
+from cloud_api.store.sqlite_bulk import BulkInsert
+from cloud_api.store.sqlite_energy import ENERGY_SCHEMA, EnergyBook, backfill
+from edge.energy import CounterRules
+from edge.model import Quality, ReadingBatch, WirePoint
+
+DEFAULT_RECENT_LIMIT = 50_000
+DEFAULT_MAX_SERIES_PER_EDGE = 50_000
+# The most an energy register may rise per hour before a rise is implausible (a 100 MW
+# load, far above any public building's); units not listed have no bound.
+DEFAULT_COUNTER_MAX_RATE: dict[str, float] = {
+    "Wh": 1e8,
+    "kWh": 1e5,
+    "MWh": 1e2,
+    "varh": 1e8,
+    "kvarh": 1e5,
+    "Mvarh": 1e2,
+}
+
+
+@dataclass(frozen=True)
+class SeriesLimits:
+    """What the catalogue and the counter ledgers allow (cloud_api/settings.py sets them)."""
+
+    max_series_per_edge: int = DEFAULT_MAX_SERIES_PER_EDGE
+    counter_max_rate: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_COUNTER_MAX_RATE)
+    )  # unit -> most per hour
+    counter_confirm: int = 2  # readings that must agree before a fall is a reset
+    counter_max_spread: float = 31 * 86400.0  # a longer gap's energy is held out
+
+    def counter_rules(self, unit: str, wrap: float | None) -> CounterRules:
+        return CounterRules(
+            wrap=wrap,
+            max_rate=self.counter_max_rate.get(unit),
+            confirm=self.counter_confirm,
+            max_spread=self.counter_max_spread,
+        )
+
+
+SERIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS series(
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    building TEXT NOT NULL,
+    device TEXT NOT NULL,
+    point TEXT NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'gauge',
+    tags TEXT NOT NULL DEFAULT '{}',
+    wrap REAL,  -- a counter register's modulus in `unit` (edge/energy.py); NULL: none known
+    edge TEXT,  -- the edge that created the series and alone may write it
+    UNIQUE(site, building, device, point)
+);
+-- Readings land in samples_recent (append-only, no index: cheap to write) and move in
+-- bulk, sorted by series, into samples_indexed. Indexing each batch directly would touch
+-- one index page per series in every commit; moving tens of thousands of readings at once
+-- touches each page once. `samples` shows both.
+CREATE TABLE IF NOT EXISTS samples_indexed(
+    series_id INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    value REAL,
+    text TEXT,
+    quality TEXT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS samples_indexed_by_series_ts ON samples_indexed(series_id, ts);
+CREATE TABLE IF NOT EXISTS samples_recent(
+    series_id INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    value REAL,
+    text TEXT,
+    quality TEXT NOT NULL,
+    reason TEXT
+);
+CREATE VIEW IF NOT EXISTS samples AS
+    SELECT series_id, ts, value, text, quality, reason FROM samples_indexed
+    UNION ALL
+    SELECT series_id, ts, value, text, quality, reason FROM samples_recent;
+CREATE TABLE IF NOT EXISTS rollups(
+    series_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    bucket_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL NOT NULL,
+    min REAL NOT NULL,
+    max REAL NOT NULL,
+    first REAL NOT NULL,
+    last REAL NOT NULL,
+    first_ts REAL NOT NULL,
+    last_ts REAL NOT NULL,
+    increase REAL NOT NULL,  -- rises inside the bucket; consumption is energy's (unused)
+    -- Time-major: a batch updates the current bucket of every series, and those rows sit
+    -- side by side, so a commit dirties a few pages instead of one page per series.
+    PRIMARY KEY(step, bucket_start, series_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollups_by_series ON rollups(series_id, step, bucket_start);
+"""
+
+
+_INSERT_SAMPLES = BulkInsert(
+    "INSERT INTO samples_recent(series_id, ts, value, text, quality, reason)", 6
+)
+# A reading's id (raw queries page by (ts, id)) is its rowid in samples_indexed; while in
+# samples_recent it is the highest rowid of samples_indexed plus its rowid there. The move
+# gives each reading that very rowid, so ids never change, and samples_recent numbers
+# from 1 again once emptied.
+_MOVE_RECENT = """
+INSERT INTO samples_indexed(rowid, series_id, ts, value, text, quality, reason)
+    SELECT ?1 + rowid, series_id, ts, value, text, quality, reason FROM samples_recent
+    ORDER BY series_id, ts, rowid
+"""
+SAMPLE_TABLES = ("samples_indexed", "samples_recent")  # in the order readings arrived
+_UPSERT_ROLLUPS = BulkInsert(
+    "INSERT INTO rollups(series_id, step, bucket_start, count, sum, min, max, first, last,"
+    " first_ts, last_ts, increase)",
+    12,
+    "ON CONFLICT(step, bucket_start, series_id) DO UPDATE SET count=excluded.count,"
+    " sum=excluded.sum, min=excluded.min, max=excluded.max, first=excluded.first,"
+    " last=excluded.last, first_ts=excluded.first_ts, last_ts=excluded.last_ts,"
+    " increase=excluded.increase",
+)
+ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase"
+# INDEXED BY: left to itself, SQLite reads the latest bucket through the primary key
+# (step, bucket_start, ...) backwards, which for a new series walks every bucket of the
+# step: creating series got slower the more there were.
+LATEST_BUCKET = (
+    f"SELECT bucket_start, {ROLLUP_COLUMNS} FROM rollups INDEXED BY rollups_by_series"
+    " WHERE series_id=? AND step=? ORDER BY bucket_start DESC LIMIT 1"
+)
+
+_by_ts = itemgetter(0)
+_aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
+_GOOD = Quality.GOOD
+
+# The latest bucket of one (series, step): (bucket start, aggregate), None when empty
+_Latest = tuple[int, Aggregate] | None
+
+
+@dataclass(slots=True)
+class _Series:
+    """What the writer knows of one committed series."""
+
+    id: int
+    unit: str
+    kind: str
+    sent_wrap: float | None  # the wrap the edge last sent for it (None: none)
+
+
+@dataclass(slots=True)
+class _Device:
+    """What the writer knows of one device's committed rows, for the edge writing it."""
+
+    edge: str
+    tags: dict[str, str] | None  # the tags on its series; None: not known yet
+    points: dict[str, _Series]  # point name -> its series
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class SeriesBook:
+    """Writes readings and their rollups inside the store's write transaction.
+
+    Holds caches of committed state; the store calls forget() when a transaction rolls
+    back and committed() after one commits.
+    """
+
+    def __init__(
+        self, recent_limit: int = DEFAULT_RECENT_LIMIT, limits: SeriesLimits | None = None
+    ) -> None:
+        """recent_limit: readings held in samples_recent before they move to
+        samples_indexed (a raw query scans samples_recent without an index)."""
+        self._recent_limit = recent_limit
+        self.limits = limits if limits is not None else SeriesLimits()
+        self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
+        self._latest: dict[tuple[int, int], _Latest] = {}
+        self._staged_latest: dict[tuple[int, int], _Latest] = {}
+        self._recent_rows: int | None = None  # rows in samples_recent; None: count them
+        self._owned: dict[str, int] = {}  # edge -> series it owns
+        self._counter_rules: dict[int, CounterRules] = {}  # counter series id -> its rules
+        self._energy = EnergyBook()
+
+    def migrate(self, db: sqlite3.Connection) -> None:
+        """Create or upgrade the tables (db in autocommit mode)."""
+        before = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(series)")}
+        for column, kind in (("wrap", "REAL"), ("edge", "TEXT")):
+            if column not in columns:  # a file from before ledger and ownership
+                db.execute(f"ALTER TABLE series ADD COLUMN {column} {kind}")
+        db.execute("CREATE INDEX IF NOT EXISTS series_by_edge ON series(edge)")
+        if "series" in before and "energy" not in before:
+            db.execute("BEGIN IMMEDIATE")
+            backfill(db, lambda series_id: self._rules_of(db, series_id))
+            db.execute("COMMIT")
+
+    def _rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules | None:
+        unit, wrap = db.execute("SELECT unit, wrap FROM series WHERE id=?", (series_id,)).fetchone()
+        return self.limits.counter_rules(unit, wrap)
+
+    def forget(self) -> None:
+        """The transaction rolled back: the caches may describe rows that are gone."""
+        self._devices.clear()
+        self._latest.clear()
+        self._staged_latest.clear()
+        self._recent_rows = None
+        self._owned.clear()
+        self._counter_rules.clear()
+        self._energy.forget()
+
+    def committed(self) -> None:
+        self._latest.update(self._staged_latest)
+        self._staged_latest.clear()
+        self._energy.committed()
+
+    def store_readings(
+        self, db: sqlite3.Connection, edge: str, batch: ReadingBatch, records: list
+    ) -> int:
+        """Store new reading records of `edge` and update rollups and consumption; the
+        number of readings stored. Raises BatchRefusedError (see the module docstring)."""
+        site, building = batch.site, batch.building
+        devices = self._devices
+        rows: list = []  # flat: 6 values a reading
+        add = rows.extend
+        good: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
+        for record in records:
+            ts = record.ts
+            tags = record.tags
+            device = devices.get((site, building, record.device))
+            if device is None or device.edge != edge:
+                device = devices[(site, building, record.device)] = _Device(edge, None, {})
+            if device.tags != tags:
+                self._retag_device(db, site, building, record.device, device, tags)
+            known = device.points
+            for i, p in enumerate(record.points):
+                entry = known.get(p.point)
+                if (
+                    entry is None
+                    or entry.unit != p.unit
+                    or entry.kind != p.kind
+                    or (entry.sent_wrap != p.wrap)
+                ):
+                    entry = known[p.point] = self._series_entry(
+                        db, edge, site, building, record.device, p, tags, record.seq, i
+                    )
+                series_id = entry.id
+                value = p.value
+                quality = p.quality
+                if value.__class__ is float:
+                    add((series_id, ts, value, None, quality, p.reason))
+                    if quality is _GOOD:
+                        good[series_id].append((ts, value))
+                elif value is None:
+                    add((series_id, ts, None, None, quality, p.reason))
+                else:
+                    add((series_id, ts, None, value, quality, p.reason))
+        _INSERT_SAMPLES.run(db, rows)
+        stored = len(rows) // _INSERT_SAMPLES.width
+        self._update_rollups(db, good, self._staged_latest)
+        counters = self._counter_rules
+        booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
+        if booked:  # good's readings are in time order: _update_rollups sorted them
+            self._energy.book(db, booked)
+        self._note_recent(db, stored)
+        return stored
+
+    def _note_recent(self, db: sqlite3.Connection, added: int) -> None:
+        if self._recent_rows is None:
+            (self._recent_rows,) = db.execute("SELECT count(*) FROM samples_recent").fetchone()
+        else:
+            self._recent_rows += added
+        if self._recent_rows >= self._recent_limit:
+            (base,) = db.execute("SELECT coalesce(max(rowid), 0) FROM samples_indexed").fetchone()
+            db.execute(_MOVE_RECENT, (base,))
+            db.execute("DELETE FROM samples_recent")
+            self._recent_rows = 0
+
+    def _retag_device(
+        self,
+        db: sqlite3.Connection,
+        site: str,
+        building: str,
+        name: str,
+        device: _Device,
+        tags: dict[str, str],
+    ) -> None:
+        # Tags describe the device; they live on each of its series for simple queries.
+        db.execute(
+            "UPDATE series SET tags=?1 WHERE site=?2 AND building=?3 AND device=?4 AND tags!=?1"
+            " AND (edge=?5 OR edge IS NULL)",
+            (_json(tags), site, building, name, device.edge),
+        )
+        device.tags = tags
+
+    def _series_entry(
+        self,
+        db: sqlite3.Connection,
+        edge: str,
+        site: str,
+        building: str,
+        device: str,
+        p: WirePoint,
+        tags: dict,
+        seq: int,
+        index: int,
+    ) -> _Series:
+        point, unit, kind, wrap = p.point, p.unit, p.kind, p.wrap
+        where = f"site {site} building {building} device {device} point {point}"
+        row = db.execute(
+            "SELECT id, unit, kind, wrap, edge FROM series"
+            " WHERE site=? AND building=? AND device=? AND point=?",
+            (site, building, device, point),
+        ).fetchone()
+        if row is None:
+            self._take_new_series(db, edge, where, seq)
+            (series_id,) = db.execute(
+                "INSERT INTO series(site, building, device, point, unit, kind, tags, wrap, edge)"
+                " VALUES(?,?,?,?,?,?,?,?,?) RETURNING id",
+                (site, building, device, point, unit, kind, _json(tags), wrap, edge),
+            ).fetchone()
+            for step in STEPS.values():  # forget() drops these if the batch rolls back
+                self._latest[(series_id, step)] = None
+            self._energy.new_series(series_id)
+            stored_wrap = wrap
+        else:
+            series_id, stored_unit, stored_kind, stored_wrap, owner = row
+            if owner is None:  # from before ownership: the first edge to write it
+                self._take_new_series(db, edge, where, seq)
+                db.execute("UPDATE series SET edge=? WHERE id=?", (edge, series_id))
+            elif owner != edge:
+                raise SeriesOwnerError(
+                    f"{where} (series {series_id}) belongs to edge {owner}; edge {edge} may"
+                    " not write it",
+                    seq,
+                    ("points", index, "point"),
+                )
+            if (stored_kind, stored_unit) != (kind, unit):
+                field_name = "kind" if stored_kind != kind else "unit"
+                raise SeriesChangedError(
+                    f"{where} (series {series_id}) is a {stored_kind} in {stored_unit!r};"
+                    f" this record says {kind} in {unit!r}. A series never changes kind or"
+                    " unit: name the point differently, or fix the device profile",
+                    seq,
+                    ("points", index, field_name),
+                )
+            if wrap is not None and wrap != stored_wrap:  # the edge (now) knows the register
+                db.execute("UPDATE series SET wrap=? WHERE id=?", (wrap, series_id))
+                stored_wrap = wrap
+        if kind == "counter":
+            self._counter_rules[series_id] = self.limits.counter_rules(unit, stored_wrap)
+        return _Series(series_id, unit, kind, wrap)
+
+    def _take_new_series(self, db: sqlite3.Connection, edge: str, where: str, seq: int) -> None:
+        """Count one more series of `edge`; refuse it past the cap."""
+        owned = self._owned.get(edge)
+        if owned is None:
+            (owned,) = db.execute("SELECT count(*) FROM series WHERE edge=?", (edge,)).fetchone()
+        cap = self.limits.max_series_per_edge
+        if owned >= cap:
+            raise SeriesCapError(
+                f"edge {edge} may create at most {cap} series (setting max_series_per_edge)"
+                f" and has {owned}; {where} would be one more. Nothing of this batch was"
+                " stored",
+                seq,
+            )
+        self._owned[edge] = owned + 1  # forget() drops the count if the batch rolls back
+
+    def _latest_bucket(self, db: sqlite3.Connection, series_id: int, step: int) -> _Latest:
+        key = (series_id, step)
+        try:
+            return self._latest[key]
+        except KeyError:
+            pass
+        row = db.execute(LATEST_BUCKET, key).fetchone()
+        latest = None if row is None else (row[0], Aggregate(*row[1:]))
+        self._latest[key] = latest
+        return latest
+
+    def _stored_bucket(
+        self, db: sqlite3.Connection, series_id: int, step: int, start: int
+    ) -> Aggregate | None:
+        row = db.execute(
+            f"SELECT {ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=? AND bucket_start=?",
+            (series_id, step, start),
+        ).fetchone()
+        return None if row is None else Aggregate(*row)
+
+    def _update_rollups(
+        self,
+        db: sqlite3.Connection,
+        good: dict[int, list[tuple[float, float]]],
+        staged_latest: dict[tuple[int, int], _Latest],
+    ) -> None:
+        upserts: list = []  # flat: 12 values a bucket
+        add = upserts.extend
+        fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
+        for series_id, readings in good.items():
+            if len(readings) > 1:
+                readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
+            # Aggregate the batch once at 15 min, then coarser from those (usually one each).
+            fine = aggregate_sorted(readings, fine_step)
+            hourly = regroup(fine, hour_step)
+            for step, buckets in (
+                (fine_step, fine),
+                (hour_step, hourly),
+                (day_step, regroup(hourly, day_step)),
+            ):
+                latest = self._latest_bucket(db, series_id, step)
+                for start, agg in buckets.items():
+                    if latest is None or start > latest[0]:
+                        merged: Aggregate | None = agg  # a new bucket, the usual case
+                    elif start == latest[0] and latest[1].last_ts <= agg.first_ts:
+                        merged = combine(latest[1], agg)  # the current bucket continues
+                    else:  # late readings: older than the latest stored one
+                        stored = (
+                            latest[1]
+                            if start == latest[0]
+                            else self._stored_bucket(db, series_id, step, start)
+                        )
+                        if stored is None:
+                            merged = agg
+                        elif (merged := merge(stored, agg)) is None:  # they interleave
+                            merged = merge_ignoring_order(stored, agg)
+                    add((series_id, step, start, *_aggregate_values(merged)))
+                    if latest is None or start >= latest[0]:
+                        latest = (start, merged)
+                staged_latest[(series_id, step)] = latest
+        _UPSERT_ROLLUPS.run(db, upserts)
