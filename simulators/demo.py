@@ -163,10 +163,13 @@ def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
 def _status(api: str) -> str:
     try:
         edges = httpx.get(f"{api}/v1/edges", timeout=2).json()["edges"]
-        series = httpx.get(f"{api}/v1/series", timeout=5).json()
+        count, url = 0, f"{api}/v1/series"
+        while url:  # the catalogue comes in pages of at most 1,000
+            page = httpx.get(url, timeout=5).json()
+            count += len(page["series"])
+            url = page["next"] and f"{api}{page['next']}"  # a path on the same API
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         return f"API not answering ({exc.__class__.__name__})"
-    count = len(series["series"])
     edge = next((e for e in edges if e["name"] == EDGE), None)
     if edge is None or edge["last_seen"] is None:
         return f"{count} series; the edge has not reported yet"
