@@ -297,6 +297,13 @@ class Backlog(_Wire):
     oldest_ts: float | None = None
     dropped: Count = 0
     quarantined: Count = Field(0, description="records the API refused, kept aside at the edge")
+    drops: dict[Name, Count] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="records the edge dropped from this lane since its outbox was created, "
+        "by reason: full (readings bound), events_full, alarms_full, dead_letters_full, "
+        "clock_held_full",
+    )
 
 
 class Stream(_Wire):

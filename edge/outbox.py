@@ -42,12 +42,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import orjson
 
+from edge import outbox_bounds as bounds
 from edge.model import LANES, Event, Lane, Sample
 
 log = logging.getLogger(__name__)
@@ -145,15 +146,19 @@ class LaneBacklog:
     dropped_records: int
     dropped_points: int
     quarantined: int
+    drops: dict[str, int] = field(default_factory=dict)  # records dropped, by reason
 
     def wire(self) -> dict:
         """The ``edge.model.Backlog`` body reported with every batch."""
-        return {
+        out = {
             "records": self.records,
             "oldest_ts": self.oldest_ts,
             "dropped": self.dropped_records,
             "quarantined": self.quarantined,
         }
+        if self.drops:
+            out["drops"] = dict(self.drops)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +212,12 @@ class Outbox:
     bound of that kind). On overflow the oldest readings are dropped down to
     ``(1 - drop_slack)`` of the bound, so a full outbox drops in chunks (one WARNING per
     chunk) rather than one record per append.
+
+    ``max_events_records`` / ``max_events_bytes`` bound the events lane (plain events go
+    first, alarms last), ``max_quarantined`` the dead letters. No call deletes more than
+    ``drop_chunk`` rows beyond what it appended; the next calls go on where it stopped.
+    :meth:`maintain` gives free space back, ``vacuum_pages`` pages at a time. See
+    ``edge/outbox_bounds.py``.
     """
 
     def __init__(
@@ -218,12 +229,23 @@ class Outbox:
         drop_slack: float = 0.05,
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = 10.0,
+        max_events_records: int | None = 1_000_000,
+        max_events_bytes: int | None = 256 * 1024**2,
+        max_quarantined: int = 10_000,
+        drop_chunk: int = 1000,
+        vacuum_pages: int = 256,
+        max_vacuum_bytes: int = 32 * 1024**2,
     ) -> None:
-        bounds = {
+        limits = {
             "max_readings_points": max_readings_points,
             "max_readings_bytes": max_readings_bytes,
+            "max_events_records": max_events_records,
+            "max_events_bytes": max_events_bytes,
+            "max_quarantined": max_quarantined,
+            "drop_chunk": drop_chunk,
+            "vacuum_pages": vacuum_pages,
         }
-        for name, bound in bounds.items():
+        for name, bound in limits.items():
             if bound is not None and bound < 1:
                 raise ValueError(f"{name} must be at least 1 or None, not {bound}")
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -234,6 +256,17 @@ class Outbox:
         self.max_readings_points = max_readings_points
         self.max_readings_bytes = max_readings_bytes
         self.drop_slack = drop_slack
+        self.max_events_records = max_events_records
+        self.max_events_bytes = max_events_bytes
+        self.max_quarantined = max_quarantined
+        self.drop_chunk = drop_chunk
+        self.vacuum_pages = vacuum_pages
+        self.max_vacuum_bytes = max_vacuum_bytes
+        # Set while a lane is being brought back under its bound (to 1 - drop_slack of
+        # it), a bounded chunk per append; see _append_readings and append_events.
+        self._dropping: dict[Lane, bool] = dict.fromkeys(LANES, False)
+        self._dropped_in_episode: dict[Lane, int] = dict.fromkeys(LANES, 0)
+        self._last_drop_warning = -1e9
         self._listeners: list[Callable[[Lane], None]] = []
         # This object's generation; a lane's first append records where it starts.
         self.generation = secrets.token_hex(8)
@@ -242,6 +275,8 @@ class Outbox:
         started = time.perf_counter()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         try:
+            # Before any table exists, or it needs a VACUUM to change (outbox_bounds.py).
+            bounds.ensure_incremental_vacuum_for_new_file(self._db)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 # Still durable (rollback journal), but slower and readers block writers.
@@ -250,6 +285,7 @@ class Outbox:
             # Keep the WAL file from staying large after a big drain.
             self._db.execute("PRAGMA journal_size_limit=67108864")
             self._db.executescript(_SCHEMA)  # idempotent; each statement commits itself
+            bounds.migrate(self._db)  # the bounds' own additive migration block
             with self._transaction():
                 self._db.executemany(
                     "INSERT OR IGNORE INTO lane_totals(lane) VALUES (?)", [(x,) for x in LANES]
@@ -345,7 +381,11 @@ class Outbox:
                 (points, size),
             ).fetchone()
             if self._over_bound(total_points, total_bytes):
-                dropped = self._drop_oldest_readings(total_points, total_bytes)
+                self._dropping["readings"] = True
+            if self._dropping["readings"]:
+                # Bounded work per call: this call's own rows, or drop_chunk if more.
+                budget = max(self.drop_chunk, len(rows))
+                dropped = self._drop_oldest_readings(total_points, total_bytes, budget)
         if dropped is not None:
             self._log_drop(dropped)
         self._notify("readings")
@@ -358,17 +398,29 @@ class Outbox:
         return last
 
     def append_events(self, events: Iterable[Event]) -> int | None:
-        rows = [(e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS)) for e in events]
+        rows = [
+            (e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS), 1 if e.type == "alarm" else 0)
+            for e in events
+        ]
         if not rows:
             return None
+        return self._append_event_rows(rows)
+
+    def _append_event_rows(self, rows: Sequence[tuple[float, bytes, int]]) -> int:
+        """Commit ``(ts, body, alarm)`` rows to the events lane, keeping it in its bound."""
+        dropped = None
         with self._transaction() as db:
             self._open_generation(db, "events")
-            db.executemany("INSERT INTO events(ts, body) VALUES (?, ?)", rows)
+            db.executemany("INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            db.execute(
-                "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events'",
+            (total_bytes,) = db.execute(
+                "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events' RETURNING bytes",
                 (sum(len(r[1]) for r in rows),),
-            )
+            ).fetchone()
+            dropped = self._bound_events(total_bytes, max(self.drop_chunk, len(rows)))
+        if dropped is not None:
+            totals = bounds.drops(self._db, "events")
+            bounds.log_events_drop(dropped, self._events_bounds(), totals)
         self._notify("events")
         return last
 
@@ -393,8 +445,46 @@ class Outbox:
             self.max_readings_bytes is not None and size > self.max_readings_bytes
         )
 
-    def _drop_oldest_readings(self, total_points: int, total_bytes: int) -> DropReport:
-        """Delete readings from the front until both bounds hold with slack. In a transaction."""
+    def _events_bounds(self) -> str:
+        return (
+            f"max_events_records={self.max_events_records} max_events_bytes={self.max_events_bytes}"
+        )
+
+    def _bound_events(self, total_bytes: int, budget: int) -> bounds.EventsDrop | None:
+        """Bring the events lane toward (1 - drop_slack) of its bounds, ``budget`` records
+        at most. In a transaction."""
+        front = self._db.execute("SELECT seq FROM events ORDER BY seq LIMIT 1").fetchone()
+        back = self._db.execute("SELECT seq FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        records = 0 if front is None else back[0] - front[0] + 1
+        over = (self.max_events_records is not None and records > self.max_events_records) or (
+            self.max_events_bytes is not None and total_bytes > self.max_events_bytes
+        )
+        if over:
+            self._dropping["events"] = True
+        if not self._dropping["events"]:
+            return None
+        keep = 1.0 - self.drop_slack
+        need_records = (
+            records - int(self.max_events_records * keep)
+            if self.max_events_records is not None
+            else 0
+        )
+        need_bytes = (
+            total_bytes - int(self.max_events_bytes * keep)
+            if self.max_events_bytes is not None
+            else 0
+        )
+        dropped = bounds.drop_front_events(self._db, need_records, need_bytes, budget)
+        freed = (0, 0) if dropped is None else (dropped.events + dropped.alarms, dropped.bytes)
+        if freed[0] >= need_records and freed[1] >= need_bytes:
+            self._dropping["events"] = False
+        return dropped
+
+    def _drop_oldest_readings(
+        self, total_points: int, total_bytes: int, budget: int
+    ) -> DropReport | None:
+        """Delete readings from the front toward (1 - drop_slack) of the bounds, at most
+        ``budget`` records, so no single call does unbounded work. In a transaction."""
         keep = 1.0 - self.drop_slack
         need_points = (
             total_points - int(self.max_readings_points * keep)
@@ -406,24 +496,28 @@ class Outbox:
             if self.max_readings_bytes is not None
             else 0
         )
+        if need_points <= 0 and need_bytes <= 0:
+            self._dropping["readings"] = False
+            return None
         records = points = size = 0
         first = cutoff = None
-        cursor = self._db.execute("SELECT seq, npoints, length(body) FROM readings ORDER BY seq")
-        while points < need_points or size < need_bytes:
-            chunk = cursor.fetchmany(1024)
-            if not chunk:
+        rows = self._db.execute(
+            "SELECT seq, npoints, length(body) FROM readings ORDER BY seq LIMIT ?", (budget,)
+        )
+        for seq, npoints, nbytes in rows:
+            if first is None:
+                first = seq
+            cutoff = seq
+            records += 1
+            points += npoints
+            size += nbytes
+            if points >= need_points and size >= need_bytes:
+                self._dropping["readings"] = False
                 break
-            for seq, npoints, nbytes in chunk:
-                if first is None:
-                    first = seq
-                cutoff = seq
-                records += 1
-                points += npoints
-                size += nbytes
-                if points >= need_points and size >= need_bytes:
-                    break
-        cursor.close()
-        assert first is not None and cutoff is not None
+        if first is None or cutoff is None:
+            self._dropping["readings"] = False
+            return None
+        # A range on the primary key: deletes exactly the rows counted above.
         self._db.execute("DELETE FROM readings WHERE seq <= ?", (cutoff,))
         self._db.execute(
             "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
@@ -431,11 +525,22 @@ class Outbox:
             "WHERE lane = 'readings'",
             (points, size, records, points),
         )
+        bounds.count_drop(self._db, "readings", "full", records, points)
         return DropReport(records, points, size, first, cutoff)
 
     def _log_drop(self, drop: DropReport) -> None:
         totals = self._totals("readings")
-        log.warning(
+        # A big drop goes in many short chunks: the first and then one every 10 s at
+        # WARNING, the rest at DEBUG; a summary when the lane is back within its bound.
+        first = self._dropped_in_episode["readings"] == 0
+        self._dropped_in_episode["readings"] += drop.records
+        now = time.monotonic()
+        level = logging.DEBUG
+        if first or now - self._last_drop_warning >= 10.0:
+            level = logging.WARNING
+            self._last_drop_warning = now
+        log.log(
+            level,
             "outbox full: dropped the %d oldest readings records (seq %d..%d, %d points, "
             "%d bytes) to stay within max_readings_points=%s max_readings_bytes=%s; "
             "dropped since the outbox was created: %d records, %d points",
@@ -449,6 +554,14 @@ class Outbox:
             totals[2],
             totals[3],
         )
+        if not self._dropping["readings"]:
+            episode = self._dropped_in_episode["readings"]
+            self._dropped_in_episode["readings"] = 0
+            if not first:
+                log.warning(
+                    "outbox readings lane back within its bound after dropping %d records",
+                    episode,
+                )
 
     # ------------------------------------------------------------------ reading, acking
 
@@ -562,6 +675,9 @@ class Outbox:
                 "quarantined = quarantined + 1 WHERE lane = ?",
                 (npoints, len(body), lane),
             )
+            gone = bounds.drop_oldest_dead_letters(db, self.max_quarantined)
+        if gone:
+            bounds.log_dead_letter_drop(gone, self.max_quarantined)
 
     def quarantined(self, limit: int = 100) -> list[dict]:
         """The oldest dead letters, for an operator: lane, seq, ts, reason, body."""
@@ -590,7 +706,8 @@ class Outbox:
                     db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
                 else:
                     db.executemany(
-                        "INSERT INTO events(ts, body) VALUES (?, ?)", [(r[0], r[2]) for r in rows]
+                        "INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)",
+                        [(r[0], r[2], bounds.is_alarm(r[2])) for r in rows],
                     )
                 db.execute(
                     "UPDATE lane_totals SET points = points + ?, bytes = bytes + ?, "
@@ -619,9 +736,10 @@ class Outbox:
         front = self._db.execute(f"SELECT seq, ts FROM {lane} ORDER BY seq LIMIT 1").fetchone()
         back = self._db.execute(f"SELECT seq FROM {lane} ORDER BY seq DESC LIMIT 1").fetchone()
         points, size, dropped_records, dropped_points, quarantined = self._totals(lane)
+        drops = bounds.drops(self._db, lane)
         if front is None or back is None:
             return LaneBacklog(
-                lane, 0, None, None, None, 0, 0, dropped_records, dropped_points, quarantined
+                lane, 0, None, None, None, 0, 0, dropped_records, dropped_points, quarantined, drops
             )
         return LaneBacklog(
             lane=lane,
@@ -634,6 +752,7 @@ class Outbox:
             dropped_records=dropped_records,
             dropped_points=dropped_points,
             quarantined=quarantined,
+            drops=drops,
         )
 
     def backlog(self) -> dict[Lane, LaneBacklog]:
@@ -664,3 +783,19 @@ class Outbox:
         """The highest seq this outbox ever gave a record of ``lane`` (0 if none)."""
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (lane,)).fetchone()
         return row[0] if row else 0
+
+    # ------------------------------------------------------------------ bounds, space
+
+    def drops(self) -> dict[Lane, dict[str, int]]:
+        """Records dropped since the file was created, by lane and reason."""
+        return {lane: bounds.drops(self._db, lane) for lane in LANES}
+
+    def maintain(self) -> bool:
+        """One short housekeeping step, for a periodic timer: give back up to
+        ``vacuum_pages`` free pages to the file system. Returns True if more is left."""
+        return bounds.vacuum_step(self._db, self.vacuum_pages, self.max_vacuum_bytes)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file where readers allow it (never waits for them); the
+        file shrinks here after :meth:`maintain` freed its tail."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
