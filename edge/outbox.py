@@ -367,7 +367,12 @@ class Outbox:
             return None
         return self._append_readings(rows)
 
-    def _append_readings(self, rows: Sequence[tuple[float, int, bytes]]) -> int:
+    def _append_readings(
+        self,
+        rows: Sequence[tuple[float, int, bytes]],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int:
+        """``also(db)`` runs in the same transaction (edge/clock_hold.py moves records)."""
         points = sum(r[1] for r in rows)
         size = sum(len(r[2]) for r in rows)
         dropped: DropReport | None = None
@@ -375,6 +380,8 @@ class Outbox:
             self._open_generation(db, "readings")
             db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if also is not None:
+                also(db)
             total_points, total_bytes = db.execute(
                 "UPDATE lane_totals SET points = points + ?, bytes = bytes + ? "
                 "WHERE lane = 'readings' RETURNING points, bytes",
@@ -406,13 +413,20 @@ class Outbox:
             return None
         return self._append_event_rows(rows)
 
-    def _append_event_rows(self, rows: Sequence[tuple[float, bytes, int]]) -> int:
-        """Commit ``(ts, body, alarm)`` rows to the events lane, keeping it in its bound."""
+    def _append_event_rows(
+        self,
+        rows: Sequence[tuple[float, bytes, int]],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int:
+        """Commit ``(ts, body, alarm)`` rows to the events lane, keeping it in its bound;
+        ``also(db)`` runs in the same transaction."""
         dropped = None
         with self._transaction() as db:
             self._open_generation(db, "events")
             db.executemany("INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if also is not None:
+                also(db)
             (total_bytes,) = db.execute(
                 "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events' RETURNING bytes",
                 (sum(len(r[1]) for r in rows),),
