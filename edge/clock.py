@@ -171,15 +171,18 @@ class ClockGuard:
                 "or NTP?); records are held, not sent"
             )
         if state == "skewed":
+            assert offset is not None
+            side = "behind" if offset > 0 else "ahead of"
             return (
-                f"WRONG: the wall clock is {offset:+.0f} s from the API's clock (more than "
-                f"{self.max_skew:g} s); records are held, not sent"
+                f"WRONG: the wall clock is {abs(offset):.0f} s {side} the API's clock (more "
+                f"than {self.max_skew:g} s); records are held, not sent"
             )
         if state == "unchecked":
             held = "records are held until it is" if self.require_check else "not held"
             return f"not checked against the API yet ({held})"
         assert offset is not None
-        return f"ok ({offset:+.1f} s from the API's clock)"
+        side = "behind" if offset > 0 else "ahead of"
+        return f"ok ({abs(offset):.1f} s {side} the API's clock)"
 
     def true_time(self, held_boot: float, held_boot_id: str) -> tuple[float, float] | None:
         """(the API's clock, uncertainty) at boot-clock instant ``held_boot`` of boot

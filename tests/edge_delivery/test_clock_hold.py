@@ -8,7 +8,10 @@ import asyncio
 import contextlib
 import io
 import logging
+import re
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,22 +34,35 @@ SITE = "test-site"
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory):
+def running_api(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("api")
     db = directory / "api.sqlite"
-    token = add_edge(db)
+    add_edge(db)  # creates the store
     port = free_port()
     proc = start_api(db, port, directory / "api.log")
     try:
-        yield f"http://127.0.0.1:{port}", token, db
+        yield f"http://127.0.0.1:{port}", db
     finally:
         stop(proc)
 
 
-def _site(tmp_path: Path, sim_port: int, url: str, token: str) -> Path:
+@pytest.fixture
+def api(running_api, request: pytest.FixtureRequest):
+    """(url, token, db) for an edge of its own: each test's outbox numbers from 1."""
+    url, db = running_api
+    name = "e-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[-60:]
+    done = subprocess.run(
+        [sys.executable, "-m", "cloud_api.cli", "edges", "add", name, "--site", SITE,
+         "--db", str(db)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return url, done.stdout.strip(), db, name
+
+
+def _site(tmp_path: Path, sim_port: int, url: str, token: str, building: str = "b1") -> Path:
     site = tmp_path / "site.yaml"
     site.write_text(
-        f"site: {SITE}\nbuilding: b1\n"
+        f"site: {SITE}\nbuilding: {building}\n"
         f"buses: [{{id: gw, tcp: {{host: 127.0.0.1, port: {sim_port}}}, timeout: 300ms}}]\n"
         "devices: [{id: 'm{unit}', bus: gw, profile: chint/dtsu666, units: 1-3,"
         " interval: 250ms}]\n"
@@ -61,16 +77,29 @@ def _api_rows(db: Path, query: str, *args: object) -> list[tuple]:
         return conn.execute(query, args).fetchall()
 
 
-def test_an_unset_clock_is_held_then_restamped_by_the_proven_offset_never_dead_lettered(
-    api, tmp_path: Path, caplog: pytest.LogCaptureFixture
+# The box booted without RTC or NTP: its wall clock says 1970-01-02 and runs on. Or its
+# clock is 200 days behind: the API would take those records, at the wrong time.
+CLOCKS = {
+    "unset-1970": (lambda started: 86_400.0 + (time.monotonic() - started), "UNSET", "1970-01-02"),
+    "200-days-behind": (
+        lambda started: time.time() - 200 * 86_400,
+        "WRONG",
+        r"1727999\d s behind|1728000\d s behind",
+    ),
+}
+
+
+@pytest.mark.parametrize("which", list(CLOCKS))
+def test_a_wrong_clock_is_held_then_restamped_by_the_proven_offset_never_dead_lettered(
+    api, tmp_path: Path, caplog: pytest.LogCaptureFixture, which: str
 ) -> None:
-    url, token, db = api
+    url, token, db, edge = api
     started = time.monotonic()
-    # The box booted without RTC or NTP: its wall clock says 1970-01-02 and runs on.
-    unset = lambda: 86_400.0 + (time.monotonic() - started)  # noqa: E731
+    make, word, shown = CLOCKS[which]
+    unset = lambda: make(started)  # noqa: E731
     caplog.set_level(logging.INFO, logger="steward.edge")
     with SimulatorThread(mixed_fleet(frozen=True)) as sim:
-        site = load_site(_site(tmp_path, sim.port, url, token))
+        site = load_site(_site(tmp_path, sim.port, url, token, f"b-{which}"))
         agent = Agent.from_site(site, clock=unset, status_every=1.0)
         real_from = time.time()
         asyncio.run(agent.run(duration=3.0))
@@ -89,8 +118,10 @@ def test_an_unset_clock_is_held_then_restamped_by_the_proven_offset_never_dead_l
         ts
         for (ts,) in _api_rows(
             db,
-            "SELECT s.ts FROM samples s JOIN series r ON r.id = s.series_id WHERE r.site = ?",
+            "SELECT s.ts FROM samples s JOIN series r ON r.id = s.series_id "
+            "WHERE r.site = ? AND r.building = ?",
             SITE,
+            f"b-{which}",
         )
     ]
     assert len(stamps) >= 3 * 24 * 4  # 3 meters x 24 points, several polls each
@@ -100,21 +131,25 @@ def test_an_unset_clock_is_held_then_restamped_by_the_proven_offset_never_dead_l
         real_from,
     )
     # The clock event itself went out, re-stamped too.
-    events = _api_rows(db, "SELECT code, ts FROM events WHERE code = 'clock.unset'")
+    state = "unset" if word == "UNSET" else "skewed"
+    events = _api_rows(
+        db, "SELECT code, ts FROM events WHERE code = ? AND edge = ?", f"clock.{state}", edge
+    )
     assert events and all(real_from - 2 <= ts <= real_to + 2 for _, ts in events)
     clock = stats["clock"]
-    assert clock["state"] == "unset"
+    assert clock["state"] == state
     assert clock["hold"]["restamped"] >= 3 * 4 and clock["hold"]["unprovable"] == 0
     assert clock["offset"] == pytest.approx(time.time() - unset(), abs=2)
     assert backlog["readings"].records == 0 or backlog["readings"].first_seq is not None
-    assert any("clock UNSET" in r.message for r in caplog.records if r.levelno == logging.ERROR)
+    assert any(f"clock {word}" in r.message for r in caplog.records if r.levelno == logging.ERROR)
     # `steward-edge status` says so.
-    assert "clock UNSET: the wall clock says 1970-01-02" in status.getvalue(), status.getvalue()
+    assert f"clock {word}" in status.getvalue(), status.getvalue()
+    assert re.search(shown, status.getvalue()), status.getvalue()
 
 
 def test_records_held_in_an_earlier_boot_stay_held_and_visible(api, tmp_path: Path) -> None:
     """Their true time cannot be proven: keep them, show them, never send them."""
-    url, token, db = api
+    url, token, db, _edge = api
     path = tmp_path / "outbox.sqlite"
     site_file = _site(tmp_path, 1, url, token)
     wrong = 86_400.0
@@ -158,7 +193,7 @@ def test_a_record_the_api_refuses_for_its_timestamp_is_held_not_dead_lettered(
 ) -> None:
     """A 1970 record already in the lane (stamped before this version, or before the
     clock was checked) is refused by the API: it is a clock problem, not bad data."""
-    url, token, _db = api
+    url, token, _db, _edge = api
 
     async def main() -> None:
         with Outbox(tmp_path / "o.db") as outbox:
