@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from dataclasses import dataclass
 
 import orjson
+
+from edge.model import LANES, Lane
 
 log = logging.getLogger("edge.outbox")
 
@@ -259,3 +262,176 @@ def vacuum_step(db: sqlite3.Connection, pages: int, max_vacuum_bytes: int) -> bo
     db.execute("PRAGMA auto_vacuum=INCREMENTAL")
     db.execute("VACUUM")
     return False
+
+
+# ---------------------------------------------------------------- the Outbox's side
+
+
+@dataclass(frozen=True, slots=True)
+class DropReport:
+    records: int
+    points: int
+    bytes: int
+    first_seq: int
+    last_seq: int
+
+
+class BoundsMixin:
+    """The bound, drop and space methods of :class:`edge.outbox.Outbox` (kept here so the
+    outbox file keeps to lanes, numbering, peek and ack)."""
+
+    _db: sqlite3.Connection
+    max_readings_points: int | None
+    max_readings_bytes: int | None
+    max_events_records: int | None
+    max_events_bytes: int | None
+    drop_slack: float
+    vacuum_pages: int
+    max_vacuum_bytes: int
+    _dropping: dict[Lane, bool]
+    _dropped_in_episode: dict[Lane, int]
+    _last_drop_warning: float
+
+    def _totals(self, lane: Lane) -> tuple[int, int, int, int, int]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the bound
+
+    def _over_bound(self, points: int, size: int) -> bool:
+        return (self.max_readings_points is not None and points > self.max_readings_points) or (
+            self.max_readings_bytes is not None and size > self.max_readings_bytes
+        )
+
+    def _events_bounds(self) -> str:
+        return (
+            f"max_events_records={self.max_events_records} max_events_bytes={self.max_events_bytes}"
+        )
+
+    def _bound_events(self, total_bytes: int, budget: int) -> EventsDrop | None:
+        """Bring the events lane toward (1 - drop_slack) of its bounds, ``budget`` records
+        at most. In a transaction."""
+        front = self._db.execute("SELECT seq FROM events ORDER BY seq LIMIT 1").fetchone()
+        back = self._db.execute("SELECT seq FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        records = 0 if front is None else back[0] - front[0] + 1
+        over = (self.max_events_records is not None and records > self.max_events_records) or (
+            self.max_events_bytes is not None and total_bytes > self.max_events_bytes
+        )
+        if over:
+            self._dropping["events"] = True
+        if not self._dropping["events"]:
+            return None
+        keep = 1.0 - self.drop_slack
+        need_records = (
+            records - int(self.max_events_records * keep)
+            if self.max_events_records is not None
+            else 0
+        )
+        need_bytes = (
+            total_bytes - int(self.max_events_bytes * keep)
+            if self.max_events_bytes is not None
+            else 0
+        )
+        dropped = drop_front_events(self._db, need_records, need_bytes, budget)
+        freed = (0, 0) if dropped is None else (dropped.events + dropped.alarms, dropped.bytes)
+        if freed[0] >= need_records and freed[1] >= need_bytes:
+            self._dropping["events"] = False
+        return dropped
+
+    def _drop_oldest_readings(
+        self, total_points: int, total_bytes: int, budget: int
+    ) -> DropReport | None:
+        """Delete readings from the front toward (1 - drop_slack) of the bounds, at most
+        ``budget`` records, so no single call does unbounded work. In a transaction."""
+        keep = 1.0 - self.drop_slack
+        need_points = (
+            total_points - int(self.max_readings_points * keep)
+            if self.max_readings_points is not None
+            else 0
+        )
+        need_bytes = (
+            total_bytes - int(self.max_readings_bytes * keep)
+            if self.max_readings_bytes is not None
+            else 0
+        )
+        if need_points <= 0 and need_bytes <= 0:
+            self._dropping["readings"] = False
+            return None
+        records = points = size = 0
+        first = cutoff = None
+        rows = self._db.execute(
+            "SELECT seq, npoints, length(body) FROM readings ORDER BY seq LIMIT ?", (budget,)
+        )
+        for seq, npoints, nbytes in rows:
+            if first is None:
+                first = seq
+            cutoff = seq
+            records += 1
+            points += npoints
+            size += nbytes
+            if points >= need_points and size >= need_bytes:
+                self._dropping["readings"] = False
+                break
+        if first is None or cutoff is None:
+            self._dropping["readings"] = False
+            return None
+        # A range on the primary key: deletes exactly the rows counted above.
+        self._db.execute("DELETE FROM readings WHERE seq <= ?", (cutoff,))
+        self._db.execute(
+            "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
+            "dropped_records = dropped_records + ?, dropped_points = dropped_points + ? "
+            "WHERE lane = 'readings'",
+            (points, size, records, points),
+        )
+        count_drop(self._db, "readings", "full", records, points)
+        return DropReport(records, points, size, first, cutoff)
+
+    def _log_drop(self, drop: DropReport) -> None:
+        totals = self._totals("readings")
+        # A big drop goes in many short chunks: the first and then one every 10 s at
+        # WARNING, the rest at DEBUG; a summary when the lane is back within its bound.
+        first = self._dropped_in_episode["readings"] == 0
+        self._dropped_in_episode["readings"] += drop.records
+        now = time.monotonic()
+        level = logging.DEBUG
+        if first or now - self._last_drop_warning >= 10.0:
+            level = logging.WARNING
+            self._last_drop_warning = now
+        log.log(
+            level,
+            "outbox full: dropped the %d oldest readings records (seq %d..%d, %d points, "
+            "%d bytes) to stay within max_readings_points=%s max_readings_bytes=%s; "
+            "dropped since the outbox was created: %d records, %d points",
+            drop.records,
+            drop.first_seq,
+            drop.last_seq,
+            drop.points,
+            drop.bytes,
+            self.max_readings_points,
+            self.max_readings_bytes,
+            totals[2],
+            totals[3],
+        )
+        if not self._dropping["readings"]:
+            episode = self._dropped_in_episode["readings"]
+            self._dropped_in_episode["readings"] = 0
+            if not first:
+                log.warning(
+                    "outbox readings lane back within its bound after dropping %d records",
+                    episode,
+                )
+
+    # ------------------------------------------------------------------ bounds, space
+
+    def drops(self) -> dict[Lane, dict[str, int]]:
+        """Records dropped since the file was created, by lane and reason."""
+        return {lane: drops(self._db, lane) for lane in LANES}
+
+    def maintain(self) -> bool:
+        """One short housekeeping step, for a periodic timer: give back up to
+        ``vacuum_pages`` free pages to the file system. Returns True if more is left."""
+        return vacuum_step(self._db, self.vacuum_pages, self.max_vacuum_bytes)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file where readers allow it (never waits for them); the
+        file shrinks here after :meth:`maintain` freed its tail."""
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
