@@ -53,7 +53,7 @@ def api(running_api, request: pytest.FixtureRequest):
     name = "e-" + re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[-60:]
     done = subprocess.run(
         [sys.executable, "-m", "cloud_api.cli", "edges", "add", name, "--site", SITE,
-         "--db", str(db)],
+         "--any-building", "--db", str(db)],
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
     return url, done.stdout.strip(), db, name
