@@ -269,10 +269,18 @@ class Agent:
         if self.uplink is None or self.uplink.paused:
             return
         with contextlib.suppress(Exception):
+            if self.clock_hold is not None:
+                self.clock_hold.release(10_000)  # what a proven clock lets go, goes now
             if await self.uplink.drain(timeout):
-                log.info("stopping: outbox empty, everything was delivered")
+                log.info("stopping: outbox lanes empty, everything sent was delivered")
             else:
                 log.info("stopping: undelivered records stay in the outbox for the next start")
+            if self.clock_hold is not None and self.clock_hold.waiting():
+                log.warning(
+                    "stopping: %d records held for the clock stay in the outbox, unsent (held "
+                    "in this boot; after a reboot their time cannot be proven)",
+                    self.clock_hold.waiting(),
+                )
 
     def close(self) -> None:
         if self.outbox is not None:

@@ -12,11 +12,17 @@ Guarantees
   default) a committed record survives kill -9 of the process; after a power loss or OS
   crash the last transactions before the crash may be lost. ``synchronous="FULL"`` makes
   every commit wait for the disk (an fsync per poll cycle) and survives power loss too.
-- Events and alarms are never dropped. The readings lane has a size bound (points and/or
-  stored bytes); when an append exceeds it, the oldest readings are deleted, counted
-  (records and points, kept in the file across restarts) and logged as a WARNING. Deletion
-  only ever happens at the front of a lane, so what a lane holds is always a contiguous
-  run of seq numbers and its depth is ``last_seq - first_seq + 1``.
+- Everything is bounded (``edge/outbox_bounds.py``). The readings lane has a size bound
+  (points and/or stored bytes); when an append exceeds it, the oldest readings are
+  deleted. The events lane has its own bound: plain events go first, alarms are moved to
+  the tail, and only a lane of nothing but alarms loses alarms (an ERROR). Dead letters
+  are bounded too, oldest first. Every drop is counted by lane and reason (kept in the
+  file across restarts, reported upstream) and logged; no call deletes more than
+  ``drop_chunk`` rows beyond what it appended, so a full outbox never stalls the poll
+  loop. Deletion only ever happens at the front of a lane, so what a lane holds is always
+  a contiguous run of seq numbers and its depth is ``last_seq - first_seq + 1``.
+- The file gives space back: ``auto_vacuum=INCREMENTAL`` and :meth:`Outbox.maintain`,
+  a few pages at a time (the agent calls it every few seconds).
 - Opening does no work proportional to the backlog: depth comes from the primary key's
   ends and the lane sizes from running totals kept in the same transactions as the rows.
 - A record the API refuses as malformed is moved, not deleted, into the ``quarantined``

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from acq_helpers import mixed_fleet
 from central import add_edge, start_api
@@ -212,3 +213,23 @@ def test_a_record_the_api_refuses_for_its_timestamp_is_held_not_dead_lettered(
             assert held_summary(outbox._db)["readings"]["unprovable"] == 1
 
     asyncio.run(main())
+
+
+def test_the_clock_hold_is_bounded_oldest_readings_dropped_counted_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="steward.edge")
+    wrong = 86_400.0
+    with Outbox(tmp_path / "o.db") as outbox:
+        hold = ClockHold(outbox, ClockGuard(wall=lambda: wrong), max_held_bytes=10_000)
+        one = Sample(wrong, "m", [Reading(wrong, "m", "p", 1.0, "V")])
+        size = len(orjson.dumps(one.wire()))
+        for _ in range(100):
+            hold.append_sample(one)
+        summary = held_summary(outbox._db)["readings"]
+        # By hand: kept at most 10,000 bytes of records of `size` bytes each.
+        assert summary["waiting"] * size <= 10_000
+        dropped = outbox.drops()["readings"]["clock_held_full"]
+        assert dropped + summary["waiting"] == 100
+        assert any("clock hold full" in r.message for r in caplog.records)
+        assert outbox.backlog()["readings"].wire()["drops"] == {"clock_held_full": dropped}
