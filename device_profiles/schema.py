@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from device_profiles.wire_rules import name_problem, unit_problem
 
 RegisterTable = Literal["holding", "input", "coil", "discrete"]
 PointType = Literal["u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64", "string", "bit"]
@@ -72,6 +74,24 @@ def _int_or_hex(value: object) -> object:
 Address = Annotated[int, BeforeValidator(_int_or_hex), Field(ge=0, le=0xFFFF)]
 
 
+def _wire_name(value: str) -> str:
+    # Checked at load with the wire's own rule: a name the API refuses would otherwise
+    # pass `check` and then quarantine every record of the device.
+    if problem := name_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+def _wire_unit(value: str) -> str:
+    if problem := unit_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+PointName = Annotated[str, AfterValidator(_wire_name)]
+Unit = Annotated[str, AfterValidator(_wire_unit)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,7 +113,7 @@ class Point(_Strict):
     bit: int | None = Field(None, ge=0, le=15)  # bit inside a register (holding/input)
     scale: float = 1.0
     offset: float = 0.0
-    unit: str = ""
+    unit: Unit = ""
     kind: PointKind = "gauge"
     description: str = ""
     write: WriteSpec | None = None
@@ -165,7 +185,7 @@ class Profile(_Strict):
     sources: list[str] = Field(default_factory=list)
     serial: SerialDefaults = SerialDefaults()
     quirks: Quirks = Quirks()
-    points: dict[str, Point]
+    points: dict[PointName, Point]
 
     @model_validator(mode="after")
     def _canonical(self) -> Profile:

@@ -20,6 +20,8 @@ from pathlib import Path
 import orjson
 
 from edge.acquire.modbus.bus import Bus
+from edge.clock import DEFAULT_MAX_SKEW, ClockGuard
+from edge.clock_hold import ClockHold
 from edge.config import SiteConfig
 from edge.model import Event, Sample
 from edge.outbox import Outbox
@@ -56,13 +58,30 @@ class Agent:
         uplink: Uplink | None = None,
         status_every: float = 30.0,
         clock: Callable[[], float] = time.time,
+        check_clock: bool = True,
+        clock_max_skew: float = DEFAULT_MAX_SKEW,
     ):
         self.site = site
         self.sample_sinks = list(sample_sinks or [])
         self.event_sinks = list(event_sinks or [])
         self.outbox = outbox
         self.uplink = uplink
-        if outbox is not None:
+        self.clock = clock
+        # The clock that stamps records is checked (edge/clock.py); while it is wrong, what
+        # it stamps is held in the outbox file (edge/clock_hold.py), not sent. Off for a
+        # simulated clock (the demo), which is off on purpose.
+        self.clock_guard: ClockGuard | None = None
+        self.clock_hold: ClockHold | None = None
+        if outbox is not None and check_clock:
+            self.clock_guard = ClockGuard(
+                max_skew=clock_max_skew, require_check=uplink is not None, wall=clock
+            )
+            self.clock_hold = ClockHold(outbox, self.clock_guard)
+            self.sample_sinks.append(self.clock_hold.append_sample)
+            self.event_sinks.append(self.clock_hold.append_event)
+            if uplink is not None:
+                uplink.clock_guard = self.clock_guard  # the API's answers feed the guard
+        elif outbox is not None:
             self.sample_sinks.append(outbox.append_sample)
             self.event_sinks.append(outbox.append_event)
         self.status_every = status_every
@@ -106,6 +125,7 @@ class Agent:
                 max_age=u.max_age,
                 backoff_max=u.retry_max,
             )
+            kwargs.setdefault("clock_max_skew", u.clock_max_skew)
         return cls(site, outbox=outbox, uplink=uplink, **kwargs)
 
     def _on_sample(self, sample: Sample) -> None:
@@ -160,6 +180,10 @@ class Agent:
                     tasks.append(tg.create_task(self._status_loop(), name="status"))
                     if self.uplink is not None:
                         tasks.append(tg.create_task(self._watch_pause(), name="pause"))
+                    if self.clock_guard is not None:
+                        tasks.append(tg.create_task(self._watch_clock(), name="clock"))
+                    if self.outbox is not None:
+                        tasks.append(tg.create_task(self._maintain_outbox(), name="outbox"))
                     if duration is not None:
                         await asyncio.sleep(duration)
                         for t in tasks:
@@ -182,16 +206,81 @@ class Agent:
                 self.uplink.resume()
             await asyncio.sleep(every)
 
+    async def _watch_clock(self, every: float = 1.0) -> None:
+        """At start and every second: say when the clock goes wrong or right again, and
+        release held records whose true time is proven, a bounded step at a time."""
+        guard, hold = self.clock_guard, self.clock_hold
+        assert guard is not None and hold is not None
+        last: str | None = None
+        while True:
+            try:
+                state = guard.state()
+                if state != last:
+                    self._clock_changed(last, state)
+                    last = state
+                while hold.release(500) == 500:
+                    await asyncio.sleep(0)  # let the polls run between steps
+            except Exception as exc:  # the outbox failing is counted by the sinks
+                self._sink_failed(exc, "records held for the clock")
+            await asyncio.sleep(every)
+
+    def _clock_changed(self, before: str | None, state: str) -> None:
+        guard = self.clock_guard
+        assert guard is not None
+        text = guard.describe()
+        if state in ("unset", "skewed"):
+            log.error("clock %s", text)
+        else:
+            log.info("clock %s", text)
+        # An event for operators when it goes wrong, and when it is right again; stamped
+        # by the same clock, so it is held and re-stamped like everything else.
+        if state in ("unset", "skewed") or before in ("unset", "skewed"):
+            self._on_event(
+                Event(
+                    ts=self.clock(),
+                    source=self.site.edge,
+                    code=f"clock.{state}",
+                    message=f"edge clock {text}",
+                    data={"offset_s": guard.offset(), "wall": guard.wall()},
+                )
+            )
+
+    async def _maintain_outbox(self, every: float = 5.0) -> None:
+        """Give the outbox file's free space back, in short steps between polls."""
+        assert self.outbox is not None
+        last_warning = -1e9
+        while True:
+            try:
+                for _ in range(64):  # at most 64 x vacuum_pages per round
+                    more = self.outbox.maintain()
+                    await asyncio.sleep(0)
+                    if not more:
+                        break
+                self.outbox.checkpoint()
+            except Exception as exc:
+                if time.monotonic() - last_warning >= 60.0:
+                    last_warning = time.monotonic()
+                    log.warning("outbox housekeeping failed: %s", exc)
+            await asyncio.sleep(every)
+
     async def _flush(self, timeout: float = 3.0) -> None:
         """On a clean stop, give the uplink a moment to send what is left (it stays in the
         outbox for the next start if the API is not reachable)."""
         if self.uplink is None or self.uplink.paused:
             return
         with contextlib.suppress(Exception):
+            if self.clock_hold is not None:
+                self.clock_hold.release(10_000)  # what a proven clock lets go, goes now
             if await self.uplink.drain(timeout):
-                log.info("stopping: outbox empty, everything was delivered")
+                log.info("stopping: outbox lanes empty, everything sent was delivered")
             else:
                 log.info("stopping: undelivered records stay in the outbox for the next start")
+            if self.clock_hold is not None and self.clock_hold.waiting():
+                log.warning(
+                    "stopping: %d records held for the clock stay in the outbox, unsent (held "
+                    "in this boot; after a reboot their time cannot be proven)",
+                    self.clock_hold.waiting(),
+                )
 
     def close(self) -> None:
         if self.outbox is not None:
@@ -276,6 +365,8 @@ class Agent:
         }
         if self.uplink is not None:
             out["uplink"] = self.uplink.stats()
+        if self.clock_guard is not None and self.clock_hold is not None:
+            out["clock"] = {**self.clock_guard.as_dict(), "hold": self.clock_hold.stats()}
         return out
 
 

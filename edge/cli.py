@@ -176,6 +176,7 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
     """Backlog straight from the outbox file (works while the agent runs, or after it
     died), plus the agent's last snapshot of rates and errors."""
     from edge.agent import status_path
+    from edge.clock_hold import held_summary
     from edge.outbox import Outbox
 
     if site.outbox is None:
@@ -189,6 +190,7 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         return 1
     with Outbox(path) as outbox:
         backlog = {lane: b for lane, b in outbox.backlog().items()}
+        held = held_summary(outbox._db)
     snapshot_file = status_path(path)
     snapshot = json.loads(snapshot_file.read_text()) if snapshot_file.exists() else None
     now = time.time()
@@ -197,18 +199,37 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
             lane: {k: getattr(b, k) for k in b.__dataclass_fields__} for lane, b in backlog.items()
         }
         print(
-            json.dumps({"outbox": str(path), "backlog": lanes, "agent": snapshot}, indent=1),
+            json.dumps(
+                {"outbox": str(path), "backlog": lanes, "held_for_clock": held, "agent": snapshot},
+                indent=1,
+            ),
             file=out,
         )
         return 0
     print(f"edge {site.edge}: outbox {path}", file=out)
     for lane, b in backlog.items():
         age = f", oldest {now - b.oldest_ts:.0f} s old" if b.oldest_ts else ""
+        reasons = ", ".join(f"{k} {v:,}" for k, v in b.drops.items())
         print(
             f"  {lane:<9} {b.records:,} records ({b.points:,} points) waiting{age}; "
-            f"dropped {b.dropped_records:,} records; quarantined {b.quarantined:,}",
+            f"dropped {b.dropped_records:,} records; quarantined {b.quarantined:,}"
+            + (f"; drops by reason: {reasons}" if reasons else ""),
             file=out,
         )
+    for lane, h in held.items():
+        if h["waiting"]:
+            print(
+                f"  held for the clock: {h['waiting']:,} {lane} records waiting for the "
+                "API's time to prove their timestamps",
+                file=out,
+            )
+        if h["unprovable"]:
+            print(
+                f"  held for the clock: {h['unprovable']:,} {lane} records that cannot be "
+                "re-stamped (stamped by a wrong clock in an earlier boot, or refused by "
+                "the API for their timestamp); kept, not sent",
+                file=out,
+            )
     pause = read_pause(path)
     if pause is not None and pause.active(now):
         print(f"  uplink {pause.describe(now)}", file=out)
@@ -224,6 +245,8 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
     )
     for bus_id, b in snapshot.get("buses", {}).items():
         print("  " + _bus_status(bus_id, b, now), file=out)
+    if snapshot.get("clock"):
+        print(f"  clock {snapshot['clock']['describe']}", file=out)
     up = snapshot.get("uplink")
     if up:
         last_ok = up.get("last_success_at")
@@ -300,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("no outbox: section and no --stdout: readings are counted, not kept")
     try:
         agent = Agent.from_site(
-            site, sample_sinks=sinks, status_every=args.status_every, clock=_clock(args.sim_clock)
+            site,
+            sample_sinks=sinks,
+            status_every=args.status_every,
+            clock=_clock(args.sim_clock),
+            check_clock=not args.sim_clock,  # a simulated clock is off on purpose
         )
     except ValueError as exc:
         print(f"steward-edge: {site.path}: {exc}", file=sys.stderr)

@@ -137,6 +137,8 @@ class UplinkSettings(_Strict):
     max_age: Duration = 2.0
     # Longest wait between attempts while the API is unreachable (backoff doubles up to it).
     retry_max: Duration = 10.0
+    # How far the edge's clock may be from the API's before what it stamps is held.
+    clock_max_skew: Duration = Field(300.0, gt=0)
 
     @model_validator(mode="after")
     def _one_token_source(self) -> UplinkSettings:

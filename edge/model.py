@@ -50,6 +50,9 @@ from typing import Annotated, Literal
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+# The name and unit rules are shared with the profile loader, which checks them at load.
+from device_profiles.wire_rules import NAME_MAX_LENGTH, NAME_PATTERN, PLAIN_TEXT, UNIT_MAX_LENGTH
+
 
 class Quality(StrEnum):
     GOOD = "good"
@@ -163,7 +166,7 @@ def _finite(v: float) -> float:
     return v
 
 
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
 Timestamp = Annotated[
     float, AfterValidator(_finite), Field(gt=946684800, lt=4102444800)
 ]  # 2000..2100
@@ -177,7 +180,7 @@ Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 # Unicode bidi embeddings, overrides or isolates, which make text display as something it
 # is not. One pattern, checked by pydantic's compiled regex; written with \uXXXX escapes
 # so that JSON Schema (ECMA-262) validators can compile it from the OpenAPI document.
-PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+# PLAIN_TEXT itself lives in device_profiles/wire_rules.py: profile units are checked with it.
 # Free text the edge writes (event messages, reasons) may span lines and hold tabs.
 PLAIN_LINES = (
     r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f"  # all C0 controls but tab, LF and CR
@@ -230,7 +233,7 @@ Value = (
 class WirePoint(_Wire):
     point: Name
     value: Value
-    unit: str = Field("", max_length=32, pattern=PLAIN_TEXT)
+    unit: str = Field("", max_length=UNIT_MAX_LENGTH, pattern=PLAIN_TEXT)
     kind: Literal["gauge", "counter"] = "gauge"
     quality: Quality = Quality.GOOD
     reason: str | None = Field(None, max_length=500, pattern=PLAIN_LINES)
@@ -294,6 +297,13 @@ class Backlog(_Wire):
     oldest_ts: float | None = None
     dropped: Count = 0
     quarantined: Count = Field(0, description="records the API refused, kept aside at the edge")
+    drops: dict[Name, Count] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="records the edge dropped from this lane since its outbox was created, "
+        "by reason: full (readings bound), events_full, alarms_full, dead_letters_full, "
+        "clock_held_full",
+    )
 
 
 class Stream(_Wire):

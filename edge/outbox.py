@@ -12,11 +12,17 @@ Guarantees
   default) a committed record survives kill -9 of the process; after a power loss or OS
   crash the last transactions before the crash may be lost. ``synchronous="FULL"`` makes
   every commit wait for the disk (an fsync per poll cycle) and survives power loss too.
-- Events and alarms are never dropped. The readings lane has a size bound (points and/or
-  stored bytes); when an append exceeds it, the oldest readings are deleted, counted
-  (records and points, kept in the file across restarts) and logged as a WARNING. Deletion
-  only ever happens at the front of a lane, so what a lane holds is always a contiguous
-  run of seq numbers and its depth is ``last_seq - first_seq + 1``.
+- Everything is bounded (``edge/outbox_bounds.py``). The readings lane has a size bound
+  (points and/or stored bytes); when an append exceeds it, the oldest readings are
+  deleted. The events lane has its own bound: plain events go first, alarms are moved to
+  the tail, and only a lane of nothing but alarms loses alarms (an ERROR). Dead letters
+  are bounded too, oldest first. Every drop is counted by lane and reason (kept in the
+  file across restarts, reported upstream) and logged; no call deletes more than
+  ``drop_chunk`` rows beyond what it appended, so a full outbox never stalls the poll
+  loop. Deletion only ever happens at the front of a lane, so what a lane holds is always
+  a contiguous run of seq numbers and its depth is ``last_seq - first_seq + 1``.
+- The file gives space back: ``auto_vacuum=INCREMENTAL`` and :meth:`Outbox.maintain`,
+  a few pages at a time (the agent calls it every few seconds).
 - Opening does no work proportional to the backlog: depth comes from the primary key's
   ends and the lane sizes from running totals kept in the same transactions as the rows.
 - A record the API refuses as malformed is moved, not deleted, into the ``quarantined``
@@ -42,13 +48,17 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import orjson
 
+from edge import outbox_bounds as bounds
 from edge.model import LANES, Event, Lane, Sample
+from edge.outbox_bounds import BoundsMixin, DropReport
+
+__all__ = ["DropReport", "LaneBacklog", "Outbox", "OutboxBatch", "wire_record"]
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +155,19 @@ class LaneBacklog:
     dropped_records: int
     dropped_points: int
     quarantined: int
+    drops: dict[str, int] = field(default_factory=dict)  # records dropped, by reason
 
     def wire(self) -> dict:
         """The ``edge.model.Backlog`` body reported with every batch."""
-        return {
+        out = {
             "records": self.records,
             "oldest_ts": self.oldest_ts,
             "dropped": self.dropped_records,
             "quarantined": self.quarantined,
         }
+        if self.drops:
+            out["drops"] = dict(self.drops)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,15 +191,6 @@ class OutboxBatch:
         return len(self.records)
 
 
-@dataclass(frozen=True, slots=True)
-class DropReport:
-    records: int
-    points: int
-    bytes: int
-    first_seq: int
-    last_seq: int
-
-
 def _lane(lane: str) -> Lane:
     # Lane names are interpolated into SQL as table names: accept only the two that exist.
     if lane not in LANES:
@@ -200,13 +205,19 @@ def wire_record(seq: int, body: bytes) -> bytes:
     return b'{"seq":%d,%b' % (seq, memoryview(body)[1:])
 
 
-class Outbox:
+class Outbox(BoundsMixin):
     """The edge's durable queue. See the module docstring for what it guarantees.
 
     ``max_readings_points`` / ``max_readings_bytes`` bound the readings lane (None: no
     bound of that kind). On overflow the oldest readings are dropped down to
     ``(1 - drop_slack)`` of the bound, so a full outbox drops in chunks (one WARNING per
     chunk) rather than one record per append.
+
+    ``max_events_records`` / ``max_events_bytes`` bound the events lane (plain events go
+    first, alarms last), ``max_quarantined`` the dead letters. No call deletes more than
+    ``drop_chunk`` rows beyond what it appended; the next calls go on where it stopped.
+    :meth:`maintain` gives free space back, ``vacuum_pages`` pages at a time. See
+    ``edge/outbox_bounds.py``.
     """
 
     def __init__(
@@ -218,12 +229,23 @@ class Outbox:
         drop_slack: float = 0.05,
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = 10.0,
+        max_events_records: int | None = 1_000_000,
+        max_events_bytes: int | None = 256 * 1024**2,
+        max_quarantined: int = 10_000,
+        drop_chunk: int = 1000,
+        vacuum_pages: int = 256,
+        max_vacuum_bytes: int = 32 * 1024**2,
     ) -> None:
-        bounds = {
+        limits = {
             "max_readings_points": max_readings_points,
             "max_readings_bytes": max_readings_bytes,
+            "max_events_records": max_events_records,
+            "max_events_bytes": max_events_bytes,
+            "max_quarantined": max_quarantined,
+            "drop_chunk": drop_chunk,
+            "vacuum_pages": vacuum_pages,
         }
-        for name, bound in bounds.items():
+        for name, bound in limits.items():
             if bound is not None and bound < 1:
                 raise ValueError(f"{name} must be at least 1 or None, not {bound}")
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -234,6 +256,17 @@ class Outbox:
         self.max_readings_points = max_readings_points
         self.max_readings_bytes = max_readings_bytes
         self.drop_slack = drop_slack
+        self.max_events_records = max_events_records
+        self.max_events_bytes = max_events_bytes
+        self.max_quarantined = max_quarantined
+        self.drop_chunk = drop_chunk
+        self.vacuum_pages = vacuum_pages
+        self.max_vacuum_bytes = max_vacuum_bytes
+        # Set while a lane is being brought back under its bound (to 1 - drop_slack of
+        # it), a bounded chunk per append; see _append_readings and append_events.
+        self._dropping: dict[Lane, bool] = dict.fromkeys(LANES, False)
+        self._dropped_in_episode: dict[Lane, int] = dict.fromkeys(LANES, 0)
+        self._last_drop_warning = -1e9
         self._listeners: list[Callable[[Lane], None]] = []
         # This object's generation; a lane's first append records where it starts.
         self.generation = secrets.token_hex(8)
@@ -242,6 +275,8 @@ class Outbox:
         started = time.perf_counter()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         try:
+            # Before any table exists, or it needs a VACUUM to change (outbox_bounds.py).
+            bounds.ensure_incremental_vacuum_for_new_file(self._db)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 # Still durable (rollback journal), but slower and readers block writers.
@@ -250,6 +285,7 @@ class Outbox:
             # Keep the WAL file from staying large after a big drain.
             self._db.execute("PRAGMA journal_size_limit=67108864")
             self._db.executescript(_SCHEMA)  # idempotent; each statement commits itself
+            bounds.migrate(self._db)  # the bounds' own additive migration block
             with self._transaction():
                 self._db.executemany(
                     "INSERT OR IGNORE INTO lane_totals(lane) VALUES (?)", [(x,) for x in LANES]
@@ -331,7 +367,12 @@ class Outbox:
             return None
         return self._append_readings(rows)
 
-    def _append_readings(self, rows: Sequence[tuple[float, int, bytes]]) -> int:
+    def _append_readings(
+        self,
+        rows: Sequence[tuple[float, int, bytes]],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int:
+        """``also(db)`` runs in the same transaction (edge/clock_hold.py moves records)."""
         points = sum(r[1] for r in rows)
         size = sum(len(r[2]) for r in rows)
         dropped: DropReport | None = None
@@ -339,13 +380,19 @@ class Outbox:
             self._open_generation(db, "readings")
             db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if also is not None:
+                also(db)
             total_points, total_bytes = db.execute(
                 "UPDATE lane_totals SET points = points + ?, bytes = bytes + ? "
                 "WHERE lane = 'readings' RETURNING points, bytes",
                 (points, size),
             ).fetchone()
             if self._over_bound(total_points, total_bytes):
-                dropped = self._drop_oldest_readings(total_points, total_bytes)
+                self._dropping["readings"] = True
+            if self._dropping["readings"]:
+                # Bounded work per call: this call's own rows, or drop_chunk if more.
+                budget = max(self.drop_chunk, len(rows))
+                dropped = self._drop_oldest_readings(total_points, total_bytes, budget)
         if dropped is not None:
             self._log_drop(dropped)
         self._notify("readings")
@@ -358,17 +405,36 @@ class Outbox:
         return last
 
     def append_events(self, events: Iterable[Event]) -> int | None:
-        rows = [(e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS)) for e in events]
+        rows = [
+            (e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS), 1 if e.type == "alarm" else 0)
+            for e in events
+        ]
         if not rows:
             return None
+        return self._append_event_rows(rows)
+
+    def _append_event_rows(
+        self,
+        rows: Sequence[tuple[float, bytes, int]],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int:
+        """Commit ``(ts, body, alarm)`` rows to the events lane, keeping it in its bound;
+        ``also(db)`` runs in the same transaction."""
+        dropped = None
         with self._transaction() as db:
             self._open_generation(db, "events")
-            db.executemany("INSERT INTO events(ts, body) VALUES (?, ?)", rows)
+            db.executemany("INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)", rows)
             last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            db.execute(
-                "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events'",
+            if also is not None:
+                also(db)
+            (total_bytes,) = db.execute(
+                "UPDATE lane_totals SET bytes = bytes + ? WHERE lane = 'events' RETURNING bytes",
                 (sum(len(r[1]) for r in rows),),
-            )
+            ).fetchone()
+            dropped = self._bound_events(total_bytes, max(self.drop_chunk, len(rows)))
+        if dropped is not None:
+            totals = bounds.drops(self._db, "events")
+            bounds.log_events_drop(dropped, self._events_bounds(), totals)
         self._notify("events")
         return last
 
@@ -385,70 +451,6 @@ class Outbox:
             (lane, (row[0] if row else 0) + 1, self.generation, time.time()),
         )
         self._generation_pending.add(lane)
-
-    # ------------------------------------------------------------------ the bound
-
-    def _over_bound(self, points: int, size: int) -> bool:
-        return (self.max_readings_points is not None and points > self.max_readings_points) or (
-            self.max_readings_bytes is not None and size > self.max_readings_bytes
-        )
-
-    def _drop_oldest_readings(self, total_points: int, total_bytes: int) -> DropReport:
-        """Delete readings from the front until both bounds hold with slack. In a transaction."""
-        keep = 1.0 - self.drop_slack
-        need_points = (
-            total_points - int(self.max_readings_points * keep)
-            if self.max_readings_points is not None
-            else 0
-        )
-        need_bytes = (
-            total_bytes - int(self.max_readings_bytes * keep)
-            if self.max_readings_bytes is not None
-            else 0
-        )
-        records = points = size = 0
-        first = cutoff = None
-        cursor = self._db.execute("SELECT seq, npoints, length(body) FROM readings ORDER BY seq")
-        while points < need_points or size < need_bytes:
-            chunk = cursor.fetchmany(1024)
-            if not chunk:
-                break
-            for seq, npoints, nbytes in chunk:
-                if first is None:
-                    first = seq
-                cutoff = seq
-                records += 1
-                points += npoints
-                size += nbytes
-                if points >= need_points and size >= need_bytes:
-                    break
-        cursor.close()
-        assert first is not None and cutoff is not None
-        self._db.execute("DELETE FROM readings WHERE seq <= ?", (cutoff,))
-        self._db.execute(
-            "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
-            "dropped_records = dropped_records + ?, dropped_points = dropped_points + ? "
-            "WHERE lane = 'readings'",
-            (points, size, records, points),
-        )
-        return DropReport(records, points, size, first, cutoff)
-
-    def _log_drop(self, drop: DropReport) -> None:
-        totals = self._totals("readings")
-        log.warning(
-            "outbox full: dropped the %d oldest readings records (seq %d..%d, %d points, "
-            "%d bytes) to stay within max_readings_points=%s max_readings_bytes=%s; "
-            "dropped since the outbox was created: %d records, %d points",
-            drop.records,
-            drop.first_seq,
-            drop.last_seq,
-            drop.points,
-            drop.bytes,
-            self.max_readings_points,
-            self.max_readings_bytes,
-            totals[2],
-            totals[3],
-        )
 
     # ------------------------------------------------------------------ reading, acking
 
@@ -562,6 +564,9 @@ class Outbox:
                 "quarantined = quarantined + 1 WHERE lane = ?",
                 (npoints, len(body), lane),
             )
+            gone = bounds.drop_oldest_dead_letters(db, self.max_quarantined)
+        if gone:
+            bounds.log_dead_letter_drop(gone, self.max_quarantined)
 
     def quarantined(self, limit: int = 100) -> list[dict]:
         """The oldest dead letters, for an operator: lane, seq, ts, reason, body."""
@@ -590,7 +595,8 @@ class Outbox:
                     db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
                 else:
                     db.executemany(
-                        "INSERT INTO events(ts, body) VALUES (?, ?)", [(r[0], r[2]) for r in rows]
+                        "INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)",
+                        [(r[0], r[2], bounds.is_alarm(r[2])) for r in rows],
                     )
                 db.execute(
                     "UPDATE lane_totals SET points = points + ?, bytes = bytes + ?, "
@@ -619,9 +625,10 @@ class Outbox:
         front = self._db.execute(f"SELECT seq, ts FROM {lane} ORDER BY seq LIMIT 1").fetchone()
         back = self._db.execute(f"SELECT seq FROM {lane} ORDER BY seq DESC LIMIT 1").fetchone()
         points, size, dropped_records, dropped_points, quarantined = self._totals(lane)
+        drops = bounds.drops(self._db, lane)
         if front is None or back is None:
             return LaneBacklog(
-                lane, 0, None, None, None, 0, 0, dropped_records, dropped_points, quarantined
+                lane, 0, None, None, None, 0, 0, dropped_records, dropped_points, quarantined, drops
             )
         return LaneBacklog(
             lane=lane,
@@ -634,6 +641,7 @@ class Outbox:
             dropped_records=dropped_records,
             dropped_points=dropped_points,
             quarantined=quarantined,
+            drops=drops,
         )
 
     def backlog(self) -> dict[Lane, LaneBacklog]:

@@ -31,7 +31,11 @@ Failures (nothing is ever dropped by the uplink)
   moves that record to the outbox's quarantine table, with the API's message as reason,
   counted and logged. A refusal that is not about a record (the envelope: site, building)
   is treated like a configuration error instead, so a bad setting never quarantines good
-  data.
+  data. A record refused for its timestamp (a wrong clock, not bad data) is held
+  (``edge/clock_hold.py``), visible and never sent as if right, not dead-lettered.
+
+Clock: with a ``clock_guard``, the ``Date`` header of every API answer feeds it; when no
+answer came for a while, the uplink asks ``GET /healthz`` for the API's time.
 
 Visibility: :meth:`Uplink.stats` returns counters, send rate and backlog depth and age per
 lane; the same summary is logged at INFO every ``stats_interval`` seconds.
@@ -57,6 +61,8 @@ import httpx
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from edge.clock import ClockGuard
+from edge.clock_hold import hold_front
 from edge.model import LANES, EventRecord, Lane, Name, ReadingRecord
 from edge.outbox import Outbox, OutboxBatch
 
@@ -86,6 +92,7 @@ class _Counters:
     duplicates: int = 0  # records the API already held: replays after a lost ack
     dropped_at_edge: int = 0  # seq gaps the API counted (records the outbox dropped)
     quarantined: int = 0
+    held_for_clock: int = 0  # records the API refused for their timestamp: held, not sent
     errors: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
     last_error_at: float | None = None
@@ -130,6 +137,8 @@ class Uplink:
         poll_interval: float = 0.5,
         stats_interval: float = 30.0,
         ingest_path: str = "/v1/ingest",
+        clock_guard: ClockGuard | None = None,
+        clock_probe_path: str = "/healthz",
     ) -> None:
         for what, value in (("site", site), ("building", building)):
             try:
@@ -147,6 +156,9 @@ class Uplink:
             raise ValueError("max_records and max_bytes must be at least 1")
         self.outbox = outbox
         self.url = api_url.rstrip("/") + ingest_path
+        self.clock_guard = clock_guard
+        self._clock_probe_url = api_url.rstrip("/") + clock_probe_path
+        self._clock_probe_next = 0.0
         self.site = site
         self.building = building
         self._token = token
@@ -274,6 +286,8 @@ class Uplink:
                 await self._unpaused.wait()
             # Cleared before looking, so an append during the look still wakes the wait.
             self._wake.clear()
+            if self.clock_guard is not None and self.clock_guard.needs_check():
+                await self._probe_clock(client)
             try:
                 batch, wait = self._next_due_batch()
                 if batch is not None:
@@ -345,6 +359,21 @@ class Uplink:
                 return batch, 0.0
         return None, wait
 
+    async def _probe_clock(self, client: httpx.AsyncClient) -> None:
+        """Ask the API for its time (any answer's Date header will do), at most every 5 s."""
+        guard = self.clock_guard
+        now = time.monotonic()
+        if guard is None or now < self._clock_probe_next:
+            return
+        self._clock_probe_next = now + 5.0
+        sent = guard.boot()
+        try:
+            response = await client.get(self._clock_probe_url)
+        except httpx.HTTPError as exc:
+            log.debug("uplink: cannot ask the API for its time: %r", exc)
+            return
+        guard.observe(response.headers.get("date"), sent, guard.boot())
+
     def _body(self, batch: OutboxBatch) -> bytes:
         # The backlog as it will be once this batch is acknowledged: 0 after a drain.
         after = self.outbox.backlog_after(batch.lane, batch.last_seq)
@@ -371,12 +400,16 @@ class Uplink:
             compressed = await asyncio.to_thread(gzip.compress, body, self.gzip_level, mtime=0)
         else:
             compressed = gzip.compress(body, self.gzip_level, mtime=0)
+        guard = self.clock_guard
+        sent = guard.boot() if guard is not None else 0.0
         try:
             response = await client.post(
                 self.url,
                 content=compressed,
                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
             )
+            if guard is not None:  # every answer carries the API's time
+                guard.observe(response.headers.get("date"), sent, guard.boot())
         except httpx.TimeoutException as exc:
             return self._failed("timeout", f"no answer from {self.url} in time ({exc!r})")
         except httpx.TransportError as exc:
@@ -571,12 +604,18 @@ class Uplink:
             self._narrow[lane] = index
             return _Outcome.RETRY_NOW
         if index == 0:
+            if _refused_for_time(response, 0):
+                return self._hold_for_clock(batch, f"HTTP {response.status_code}: {detail}")
             return self._quarantine(batch, f"HTTP {response.status_code}: {detail}")
         if len(batch) > 1:
             # The API did not say which record: halve until the culprit heads a batch alone.
             self._narrow[lane] = len(batch) // 2
             return _Outcome.RETRY_NOW
         problem = _local_problem(lane, batch.records[0])
+        if problem is not None and _local_time_problem(lane, batch.records[0]):
+            return self._hold_for_clock(
+                batch, f"HTTP {response.status_code}: {detail}; locally: {problem}"
+            )
         if problem is not None:
             return self._quarantine(
                 batch, f"HTTP {response.status_code}: {detail}; locally: {problem}"
@@ -605,6 +644,21 @@ class Uplink:
             batch.first_seq,
             reason,
             batch.records[0][:300].decode(errors="replace"),
+        )
+        return _Outcome.RETRY_NOW
+
+    def _hold_for_clock(self, batch: OutboxBatch, reason: str) -> _Outcome:
+        # A wrong clock is not bad data: hold the record (visible, never sent as if
+        # right) rather than dead-letter it.
+        hold_front(self.outbox, batch.lane, batch.first_seq, reason)
+        self._narrow[batch.lane] = None
+        self._counters.held_for_clock += 1
+        log.error(
+            "the API refused the timestamp of %s record seq %d (%s): held for the clock, not "
+            "sent and not dead-lettered; check the edge's clock (steward-edge status)",
+            batch.lane,
+            batch.first_seq,
+            reason,
         )
         return _Outcome.RETRY_NOW
 
@@ -656,6 +710,7 @@ class Uplink:
                 "points_per_s": sum(r[2] for r in recent) / window,
             },
             "quarantined": c.quarantined,
+            "held_for_clock": c.held_for_clock,
             "errors": dict(c.errors),
             "errors_total": sum(c.errors.values()),
             "consecutive_failures": self._failures,
@@ -763,6 +818,36 @@ def _refuses_the_cursor(response: httpx.Response) -> bool:
         isinstance(e, dict) and e.get("loc", [None])[:1] in (["dropped_through"], ["stream"])
         for e in errors
     )
+
+
+def _refused_for_time(response: httpx.Response, index: int) -> bool:
+    """True if every error the API names for record ``index`` is about its ``ts``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    errors = body.get("detail") if isinstance(body, dict) else body
+    if not isinstance(errors, list):
+        return False
+    fields = []
+    for err in errors:
+        loc = err.get("loc") if isinstance(err, dict) else None
+        if not isinstance(loc, list | tuple):
+            continue
+        for i, (before, after) in enumerate(itertools.pairwise(loc)):
+            if before == "records" and after == index:
+                fields.append(tuple(loc[i + 2 :]))
+                break
+    return bool(fields) and all(f[:1] == ("ts",) for f in fields)
+
+
+def _local_time_problem(lane: Lane, record: bytes) -> bool:
+    """True if edge.model refuses this record for its ``ts`` alone."""
+    try:
+        _RECORD_MODELS[lane].model_validate_json(record)
+    except ValidationError as exc:
+        return all(e["loc"][:1] == ("ts",) for e in exc.errors())
+    return False
 
 
 def _local_problem(lane: Lane, record: bytes) -> str | None:

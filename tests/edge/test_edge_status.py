@@ -63,3 +63,28 @@ def test_status_shows_backlog_and_the_agents_last_figures(tmp_path):
     assert readings["records"] >= 4 * 3 and readings["dropped_records"] == 0
     assert as_json["backlog"]["events"]["records"] >= 1  # "ghost is not answering"
     assert as_json["agent"]["devices"]["ghost"]["failed_polls"] >= 1
+
+
+def test_status_shows_drops_by_reason(tmp_path):
+    """Every drop is visible by lane and reason, read straight from the outbox file."""
+    import io
+
+    from edge.cli import print_status
+    from edge.config import load_site
+    from edge.model import Event
+    from edge.outbox import Outbox
+
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: s1\nbuilding: b1\n"
+        "buses: [{id: gw, tcp: {host: 127.0.0.1, port: 1}}]\n"
+        "devices: [{id: m1, bus: gw, profile: chint/dtsu666, unit: 1}]\n"
+        "outbox: {path: outbox.sqlite}\n"
+    )
+    with Outbox(tmp_path / "outbox.sqlite", max_events_records=10, drop_slack=0.0) as outbox:
+        for i in range(15):
+            outbox.append_event(Event(1_780_000_000.0 + i, "door-1", "forced", f"e{i}"))
+    out = io.StringIO()
+    assert print_status(load_site(site), as_json=False, out=out) == 0
+    assert "events    10 records" in out.getvalue()
+    assert "dropped 5 records; quarantined 0; drops by reason: events_full 5" in out.getvalue()

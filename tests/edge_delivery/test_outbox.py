@@ -157,6 +157,7 @@ def test_full_outbox_drops_oldest_readings_counted_and_logged_never_events(
             "oldest_ts": T0 + 6,
             "dropped": 6,
             "quarantined": 0,
+            "drops": {"full": 6},
         }
     # The counters live in the file: a restart does not forget what was lost.
     with Outbox(path, max_readings_points=1000) as outbox:

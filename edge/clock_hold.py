@@ -1,0 +1,291 @@
+"""Hold what a wrong clock stamps: kept in the outbox file, never sent, never dead-lettered.
+
+While :class:`edge.clock.ClockGuard` says the wall clock cannot be trusted, the agent's
+samples and events go to the ``clock_held`` table instead of their lane, each with the
+boot clock and boot id at the moment it was held. Once the API's clock is known in the
+same boot, a held record's true time is proven (``ClockGuard.true_time``):
+- if the wall clock was within ``max_skew`` of it, the record is released as stamped;
+- otherwise its timestamp is corrected by the proven offset ("re-stamped"), counted and
+  logged, and it is released.
+Released records go to the tail of their lane (new seq) in the order they were held;
+while a lane has records waiting here, new ones queue behind them, so each lane keeps
+its order. A record whose time cannot be proven (held in an earlier boot; refused by the
+API for its timestamp) stays here, marked with why, visible in ``steward-edge status``:
+a wrong time is worse than a missing one.
+
+The table has a byte bound; beyond it the oldest held records are dropped, counted
+(reason ``clock_held_full``) and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from edge import outbox_bounds as bounds
+from edge.clock import ClockGuard
+from edge.model import LANES, Event, Lane, Sample
+from edge.outbox import _DUMPS_OPTIONS, _FRONT, Outbox, _lane
+
+log = logging.getLogger("steward.edge")
+
+# ---------------------------------------------------------------- migration block (robust)
+_MIGRATION = """
+CREATE TABLE IF NOT EXISTS clock_held(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane TEXT NOT NULL,
+    ts REAL NOT NULL,
+    npoints INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    held_wall REAL NOT NULL,
+    held_boot REAL,             -- boot clock when held; NULL when not known
+    boot_id TEXT,
+    reason TEXT NOT NULL,       -- what was wrong with the clock
+    unprovable TEXT             -- why its true time cannot be proven; NULL: waiting
+);
+CREATE INDEX IF NOT EXISTS clock_held_waiting ON clock_held(lane, id) WHERE unprovable IS NULL;
+"""
+
+_UNPROVABLE_BOOT = "held in an earlier boot: its true time cannot be proven"
+
+
+def ensure_table(db: sqlite3.Connection) -> None:
+    db.executescript(_MIGRATION)
+
+
+def held_summary(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
+    """Per lane: records waiting for a proof, records that cannot be proven, points."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clock_held'"
+    ).fetchone()
+    out = {lane: {"waiting": 0, "unprovable": 0, "points": 0} for lane in LANES}
+    if not exists:
+        return out
+    for lane, unprovable, records, points in db.execute(
+        "SELECT lane, unprovable IS NOT NULL, count(*), sum(npoints) FROM clock_held "
+        "GROUP BY lane, unprovable IS NOT NULL"
+    ):
+        key = "unprovable" if unprovable else "waiting"
+        out[lane][key] += records
+        out[lane]["points"] += points or 0
+    return out
+
+
+def hold_front(outbox: Outbox, lane: Lane, seq: int, reason: str) -> None:
+    """Move the front record of ``lane`` here, unprovable (the API refused its timestamp;
+    when it was stamped is unknown), instead of into the dead letters."""
+    lane = _lane(lane)
+    db = outbox._db
+    ensure_table(db)
+    with outbox._transaction():
+        front = db.execute(_FRONT[lane]).fetchone()
+        if front is None or front[0] != seq:
+            raise ValueError(f"seq {seq} is not the front of the {lane} lane")
+        _, ts, npoints, body = front
+        db.execute(
+            "INSERT INTO clock_held(lane, ts, npoints, body, held_wall, reason, unprovable) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (lane, ts, npoints, body, ts, "refused by the API for its timestamp", reason),
+        )
+        db.execute(f"DELETE FROM {lane} WHERE seq = ?", (seq,))
+        db.execute(
+            "UPDATE lane_totals SET points = points - ?, bytes = bytes - ? WHERE lane = ?",
+            (npoints, len(body), lane),
+        )
+
+
+class ClockHold:
+    """The agent's sink in front of the outbox: holds while the clock is wrong."""
+
+    def __init__(self, outbox: Outbox, guard: ClockGuard, *, max_held_bytes: int = 1024**3) -> None:
+        self.outbox = outbox
+        self.guard = guard
+        self.max_held_bytes = max_held_bytes
+        db = outbox._db
+        ensure_table(db)
+        self._waiting: dict[str, int] = dict.fromkeys(LANES, 0)
+        for lane, n in db.execute(
+            "SELECT lane, count(*) FROM clock_held WHERE unprovable IS NULL GROUP BY lane"
+        ):
+            self._waiting[lane] = n
+        size = db.execute("SELECT coalesce(sum(length(body)), 0) FROM clock_held").fetchone()
+        self._bytes: int = size[0]
+        self.held = 0  # records held since start
+        self.released = 0
+        self.restamped = 0
+        self.unprovable = 0
+        self.dropped = 0
+
+    # ------------------------------------------------------------------ sinks
+
+    def append_sample(self, sample: Sample) -> None:
+        if self.guard.holding() or self._waiting["readings"]:
+            body = orjson.dumps(sample.wire(), option=_DUMPS_OPTIONS)
+            self._hold("readings", sample.ts, len(sample.readings), body)
+        else:
+            self.outbox.append_sample(sample)
+
+    def append_event(self, event: Event) -> None:
+        if self.guard.holding() or self._waiting["events"]:
+            body = orjson.dumps(event.wire(), option=_DUMPS_OPTIONS)
+            self._hold("events", event.ts, 0, body)
+        else:
+            self.outbox.append_event(event)
+
+    def _hold(self, lane: str, ts: float, npoints: int, body: bytes) -> None:
+        g = self.guard
+        reason = g.state() if g.holding() else "queued behind held records"
+        with self.outbox._transaction() as db:
+            db.execute(
+                "INSERT INTO clock_held(lane, ts, npoints, body, held_wall, held_boot, boot_id, "
+                "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (lane, ts, npoints, body, g.wall(), g.boot(), g.boot_id, reason),
+            )
+            self._bytes += len(body)
+            gone = self._bound(db) if self._bytes > self.max_held_bytes else []
+        self._waiting[lane] += 1
+        self.held += 1
+        for lane_, n, first, last in gone:
+            log.warning(
+                "clock hold full (max_held_bytes=%d): dropped the %d oldest held %s records "
+                "(held ids %d..%d)",
+                self.max_held_bytes,
+                n,
+                lane_,
+                first,
+                last,
+            )
+
+    def _bound(self, db: sqlite3.Connection) -> list[tuple[str, int, int, int]]:
+        """Drop the oldest held records (readings first) down to 95 % of the bound, at most
+        1000 per call. In the caller's transaction."""
+        need = self._bytes - int(self.max_held_bytes * 0.95)
+        out = []
+        for lane in ("readings", "events"):
+            if need <= 0:
+                break
+            rows = db.execute(
+                "SELECT id, npoints, length(body), unprovable IS NULL FROM clock_held "
+                "WHERE lane = ? ORDER BY id LIMIT 1000",
+                (lane,),
+            ).fetchall()
+            taken = []
+            for row in rows:
+                if need <= 0:
+                    break
+                taken.append(row)
+                need -= row[2]
+            if not taken:
+                continue
+            db.execute("DELETE FROM clock_held WHERE lane = ? AND id <= ?", (lane, taken[-1][0]))
+            self._bytes -= sum(r[2] for r in taken)
+            self._waiting[lane] -= sum(r[3] for r in taken)
+            self.dropped += len(taken)
+            bounds.count_drop(db, lane, "clock_held_full", len(taken), sum(r[1] for r in taken))
+            out.append((lane, len(taken), taken[0][0], taken[-1][0]))
+        return out
+
+    # ------------------------------------------------------------------ release
+
+    def waiting(self) -> int:
+        return sum(self._waiting.values())
+
+    def release(self, budget: int = 500) -> int:
+        """Release up to ``budget`` held records whose time is proven (events first);
+        mark those that cannot be proven. Returns how many records were looked at."""
+        if self.guard.observation is None or not self.waiting():
+            return 0
+        looked = 0
+        for lane in LANES:
+            if not self._waiting[lane] or looked >= budget:
+                continue
+            rows = self.outbox._db.execute(
+                "SELECT id, ts, npoints, body, held_wall, held_boot, boot_id FROM clock_held "
+                "WHERE lane = ? AND unprovable IS NULL ORDER BY id LIMIT ?",
+                (lane, budget - looked),
+            ).fetchall()
+            looked += len(rows)
+            self._release_rows(lane, rows)
+        return looked
+
+    def _release_rows(self, lane: Lane, rows: list[tuple]) -> None:
+        released: list[tuple[float, int, bytes]] = []
+        unprovable: list[int] = []
+        restamped = 0
+        for _id, ts, npoints, body, held_wall, held_boot, boot_id in rows:
+            proof = None if held_boot is None else self.guard.true_time(held_boot, boot_id)
+            if proof is None or proof[1] > self.guard.max_skew:
+                unprovable.append(_id)
+                continue
+            correction = proof[0] - held_wall
+            if abs(correction) > self.guard.max_skew:
+                ts = round(ts + correction, 3)
+                record = orjson.loads(body)
+                record["ts"] = ts
+                body = orjson.dumps(record, option=_DUMPS_OPTIONS)
+                restamped += 1
+            released.append((ts, npoints, body))
+        ids = [r[0] for r in rows if r[0] not in set(unprovable)]
+
+        def move(db: sqlite3.Connection) -> None:
+            # In the same transaction as the lane's insert: a crash neither loses nor
+            # doubles a released record.
+            if ids:
+                db.execute(f"DELETE FROM clock_held WHERE id IN ({','.join('?' * len(ids))})", ids)
+            if unprovable:
+                db.executemany(
+                    "UPDATE clock_held SET unprovable = ? WHERE id = ?",
+                    [(_UNPROVABLE_BOOT, i) for i in unprovable],
+                )
+
+        if released:
+            if lane == "readings":
+                self.outbox._append_readings(released, also=move)
+            else:
+                rows_ = [(ts, body, bounds.is_alarm(body)) for ts, _n, body in released]
+                self.outbox._append_event_rows(rows_, also=move)
+        elif unprovable:
+            with self.outbox._transaction() as db:
+                move(db)
+        self._bytes -= sum(len(r[2]) for r in released)
+        self._waiting[lane] -= len(rows)
+        self.released += len(released)
+        self.restamped += restamped
+        self.unprovable += len(unprovable)
+        if restamped:
+            log.warning(
+                "clock: re-stamped %d held %s records by the offset to the API's clock, "
+                "proven in this boot, and released them",
+                restamped,
+                lane,
+            )
+        if unprovable:
+            log.error(
+                "clock: %d held %s records cannot be re-stamped (%s); they stay held, not "
+                "sent (steward-edge status shows them)",
+                len(unprovable),
+                lane,
+                _UNPROVABLE_BOOT,
+            )
+
+    def stats(self) -> dict:
+        return {
+            "waiting": dict(self._waiting),
+            "held": self.held,
+            "released": self.released,
+            "restamped": self.restamped,
+            "unprovable": self.unprovable,
+            "dropped": self.dropped,
+        }
+
+
+def summary_from_file(path: Path) -> dict[str, dict[str, int]]:
+    """:func:`held_summary` of an outbox file, read-only (for ``steward-edge status``)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return held_summary(db)
+    finally:
+        db.close()
