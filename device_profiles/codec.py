@@ -10,16 +10,11 @@ each word, DCBA is little-endian. 64-bit values extend the same rule to four wor
 from __future__ import annotations
 
 import math
-import re
 import struct
 from collections.abc import Callable, Sequence
 
 from device_profiles.schema import REGISTER_COUNT, PointType, WordOrder
-
-# Control characters (C0, DEL, C1) and Unicode bidi controls in a string register are
-# shown as U+FFFD: the wire refuses them (edge.model.PLAIN_TEXT), and a refused text
-# reading would cost its whole record, numeric readings included.
-_UNPRINTABLE = re.compile("[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]")
+from device_profiles.wire_rules import UNPRINTABLE
 
 _FORMAT = {
     "u16": "H",
@@ -57,7 +52,9 @@ def decoder(type_: PointType, order: WordOrder = "ABCD", length: int = 1) -> Dec
             if swap:
                 raw = b"".join(raw[i : i + 2][::-1] for i in range(0, nbytes, 2))
             text = raw.split(b"\x00", 1)[0].decode("utf-8", errors="replace").strip()
-            return _UNPRINTABLE.sub("\ufffd", text)
+            # Control and bidi characters would make the API refuse the whole record,
+            # numeric readings included: show them as U+FFFD instead.
+            return UNPRINTABLE.sub("\ufffd", text)
 
         return decode_string
     if type_ == "bit":

@@ -18,7 +18,10 @@ UNIT_MAX_LENGTH = 32
 # Text that ends up in logs and dashboards: no control characters (C0, DEL, C1) and no
 # Unicode bidi embeddings, overrides or isolates (see edge/model.py, which uses it for
 # units, tags and text values).
-PLAIN_TEXT = r"^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+UNPRINTABLE_CLASS = r"\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+PLAIN_TEXT = rf"^[^{UNPRINTABLE_CLASS}]*$"
+# What a decoded string register shows as U+FFFD, so that it stays plain text.
+UNPRINTABLE = re.compile(rf"[{UNPRINTABLE_CLASS}]")
 
 NAME_RULE = f"the wire accepts 1-{NAME_MAX_LENGTH} characters of A-Z a-z 0-9 _ . : - /"
 UNIT_RULE = (
