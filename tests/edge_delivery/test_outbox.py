@@ -205,18 +205,6 @@ def test_quarantine_moves_front_record_and_requeue_brings_it_back(tmp_path: Path
         assert outbox.backlog()["readings"].quarantined == 0
 
 
-def test_append_is_cheap(tmp_path: Path) -> None:
-    """The acquisition's hot path: a poll cycle of 20-point samples in one transaction."""
-    with Outbox(tmp_path / "outbox.db") as outbox:
-        cycle = [sample(i, device=f"m{i}") for i in range(10)]
-        started = time.perf_counter()
-        for _ in range(100):
-            outbox.append_samples(cycle)
-        per_sample = (time.perf_counter() - started) / 1000
-        # Measured around 15 us; the bound is loose so a busy machine does not fail it.
-        assert per_sample < 0.5e-3, f"{per_sample * 1e6:.0f} us per sample"
-
-
 def test_open_and_backlog_with_a_million_records_do_not_scan(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     body = orjson.dumps(sample(0, points=1).wire())
@@ -233,8 +221,8 @@ def test_open_and_backlog_with_a_million_records_do_not_scan(tmp_path: Path) -> 
         elapsed = time.perf_counter() - started
         assert backlog["readings"].records == n
         assert backlog["readings"].points == n
+        # How long it takes is bench/drain.py's figure; here: the work does not grow with n.
         print(f"open + backlog with {n} records: {elapsed * 1000:.1f} ms")
-        assert elapsed < 2.0, f"open + backlog took {elapsed:.2f} s"
         # Count SQLite VM steps: a table scan of a million rows would take millions.
         steps = 0
 

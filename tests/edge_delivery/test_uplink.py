@@ -115,9 +115,9 @@ def test_partial_batch_waits_for_max_age_and_alarms_do_not(tmp_path: Path) -> No
                 appended = time.monotonic()
                 outbox.append_event(alarm(0))
                 await asyncio.sleep(0.3)
-                # The alarm went at once (woken by the append, not by polling) ...
+                # The alarm went at once (woken by the append, not by polling: the poll
+                # interval is 1 s and max_age 0.6 s, and it is there after 0.3 s) ...
                 assert [s.lane for s in state.seen] == ["events"]
-                assert state.seen[0].at - appended < 0.25
                 outbox.append_sample(fresh)
                 await asyncio.sleep(0.6)
                 # ... the readings waited to fill, then went together when the first aged.
@@ -125,7 +125,7 @@ def test_partial_batch_waits_for_max_age_and_alarms_do_not(tmp_path: Path) -> No
                     ("events", [1]),
                     ("readings", [1, 2]),
                 ]
-                assert 0.5 < state.seen[1].at - appended < 0.9
+                assert state.seen[1].at - appended > 0.5  # not before max_age
 
     asyncio.run(main())
 
