@@ -2,7 +2,7 @@
 
 `backlog` is what the edge reported with its latest batch, per lane: records its outbox
 still holds once that batch is acknowledged (0 after a drain), the oldest one's timestamp,
-and how many it dropped (outbox full). `lanes` is the API's side: the acknowledged seq of
+how many it dropped (outbox full) and why, and how many it keeps aside as dead letters. `lanes` is the API's side: the acknowledged seq of
 the lane's latest stream (outbox and generation, see edge/model.py), and, over all its
 streams, seq numbers counted as dropped at the edge and duplicates received (retries).
 `buildings` lists the buildings the edge may write (null: any of its site).
@@ -23,6 +23,10 @@ class ReportedBacklog(BaseModel):
     records: int
     oldest_ts: float | None
     dropped: int
+    quarantined: int = Field(0, description="records the API refused, kept aside at the edge")
+    drops: dict[str, int] = Field(
+        default_factory=dict, description="records the edge dropped from the lane, by reason"
+    )
     reported_at: float
 
 

@@ -45,7 +45,15 @@ def metric(text: str, name: str, **labels: str) -> float:
 def test_acks_duplicates_replays_and_gaps(server) -> None:
     token = register_edge(server.db, "edge-acks", "s1")
     batch = simple_batch(1, 50, device="acks-1")
-    batch["backlog"] = {"readings": {"records": 120, "oldest_ts": DAY0 + 60, "dropped": 0}}
+    batch["backlog"] = {
+        "readings": {
+            "records": 120,
+            "oldest_ts": DAY0 + 60,
+            "dropped": 0,
+            "quarantined": 2,
+            "drops": {"full": 7},
+        }
+    }
     with server.client(token) as client:
         first = post_batch(client, batch)
         assert first.status_code == 200, first.text
@@ -91,6 +99,9 @@ def test_acks_duplicates_replays_and_gaps(server) -> None:
         }
         # the backlog shown is the one reported with the latest batch carrying one
         assert mine["backlog"]["readings"]["records"] == 120
+        # ... with what the edge dropped, by reason, and keeps aside as dead letters
+        assert mine["backlog"]["readings"]["drops"] == {"full": 7}
+        assert mine["backlog"]["readings"]["quarantined"] == 2
 
         text = client.get("/metrics").text
         assert metric(text, "steward_edge_acked_seq", edge="edge-acks", lane="readings") == 75
