@@ -1,10 +1,12 @@
 """GET /v1/edges: every registered edge, when it was last heard and what it still holds.
+
 `backlog` is what the edge reported with its latest batch, per lane: records its outbox
 still holds once that batch is acknowledged (0 after a drain), the oldest one's timestamp,
 how many it dropped (outbox full) and why, and how many it keeps aside as dead letters.
 `lanes` is the API's side: the acknowledged seq of the lane's latest stream (outbox and
 generation, see edge/model.py), and, over all its streams, seq numbers counted as dropped
 at the edge and duplicates received (retries).
+
 `buildings` lists the buildings the edge may write (null: any of its site).
 """
 
