@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--reason", default="", help="shown in status and in the agent's log")
     rs = sub.add_parser("resume", help="end a pause: send the backlog")
     rs.add_argument("site", help="site YAML file")
+    rh = sub.add_parser(
+        "release-held",
+        help="send records held for the clock in an earlier boot as stamped (you vouch "
+        "that the clock was right then)",
+    )
+    rh.add_argument("site", help="site YAML file")
+    rh.add_argument(
+        "--as-stamped",
+        action="store_true",
+        help="do it; without this flag, only say what is held",
+    )
     r = sub.add_parser("run", help="run the edge agent")
     r.add_argument("site", help="site YAML file")
     r.add_argument("--stdout", action="store_true", help="print readings as JSON lines")
@@ -169,6 +180,47 @@ def pause_or_resume(site: SiteConfig, args: argparse.Namespace) -> int:
         print("uplink resumed; the backlog goes out within seconds")
     else:
         print("the uplink was not paused")
+    return 0
+
+
+def release_held(site: SiteConfig, as_stamped: bool) -> int:
+    """Records held for the clock in an earlier boot cannot be proven by the edge; an
+    operator who knows the clock was right then (an RTC, NTP logs) releases them."""
+    import getpass
+    import sqlite3
+
+    from edge.clock_hold import held_summary, release_as_stamped
+
+    if site.outbox is None:
+        print(f"steward-edge: {site.path} has no outbox: section", file=sys.stderr)
+        return 2
+    path = site.path.parent / site.outbox.path
+    if not path.exists():
+        print(f"steward-edge: no outbox at {path}", file=sys.stderr)
+        return 1
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        held = held_summary(db)
+        unprovable = {lane: h["unprovable"] for lane, h in held.items() if h["unprovable"]}
+        if not unprovable:
+            print("no records are held that the edge cannot prove; nothing to release")
+            return 0
+        if not as_stamped:
+            for lane, n in unprovable.items():
+                print(f"{n:,} {lane} records held for the clock cannot be proven")
+            print(
+                "steward-edge: nothing released; add --as-stamped if the clock was right when "
+                "they were stamped",
+                file=sys.stderr,
+            )
+            return 1
+        who = f"{getpass.getuser()} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}"
+        released = release_as_stamped(db, who)
+    finally:
+        db.close()
+    for lane, n in released.items():
+        print(f"{n:,} {lane} records will be sent as stamped when the agent next starts")
+    log.warning("release-held: %s released %s as stamped", who, released)
     return 0
 
 
@@ -316,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         return print_status(site, args.json)
     if args.command in ("pause", "resume"):
         return pause_or_resume(site, args)
+    if args.command == "release-held":
+        return release_held(site, args.as_stamped)
     from edge.agent import Agent, run_until_signalled
 
     sinks = [_stdout_sink] if args.stdout else []

@@ -19,6 +19,7 @@ The table has a byte bound; beyond it the oldest held records are dropped, count
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 from pathlib import Path
@@ -54,6 +55,30 @@ _UNPROVABLE_BOOT = "held in an earlier boot: its true time cannot be proven"
 
 def ensure_table(db: sqlite3.Connection) -> None:
     db.executescript(_MIGRATION)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(clock_held)")}
+    if "operator_release" not in columns:
+        # Who vouched for a held record's time (steward-edge release-held --as-stamped).
+        db.execute("ALTER TABLE clock_held ADD COLUMN operator_release TEXT")
+
+
+def release_as_stamped(db: sqlite3.Connection, who: str) -> dict[str, int]:
+    """An operator vouches that the clock was right when the records held in an earlier
+    boot were stamped: they go out as stamped at the agent's next start. Records the API
+    refused for their timestamp are not touched (they would be refused again).
+    Returns the records released per lane."""
+    ensure_table(db)
+    with db:
+        counts = dict(
+            db.execute(
+                "SELECT lane, count(*) FROM clock_held WHERE unprovable = ? GROUP BY lane",
+                (_UNPROVABLE_BOOT,),
+            ).fetchall()
+        )
+        db.execute(
+            "UPDATE clock_held SET unprovable = NULL, operator_release = ? WHERE unprovable = ?",
+            (who, _UNPROVABLE_BOOT),
+        )
+    return counts
 
 
 def held_summary(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
@@ -196,17 +221,22 @@ class ClockHold:
     def release(self, budget: int = 500) -> int:
         """Release up to ``budget`` held records whose time is proven (events first);
         mark those that cannot be proven. Returns how many records were looked at."""
-        if self.guard.observation is None or not self.waiting():
+        if not self.waiting():
             return 0
+        # Without the API's clock only what an operator vouched for can go, and only
+        # from the front of the lane (order is kept).
+        proven_only = self.guard.observation is not None
         looked = 0
         for lane in LANES:
             if not self._waiting[lane] or looked >= budget:
                 continue
             rows = self.outbox._db.execute(
-                "SELECT id, ts, npoints, body, held_wall, held_boot, boot_id FROM clock_held "
-                "WHERE lane = ? AND unprovable IS NULL ORDER BY id LIMIT ?",
+                "SELECT id, ts, npoints, body, held_wall, held_boot, boot_id, operator_release"
+                " FROM clock_held WHERE lane = ? AND unprovable IS NULL ORDER BY id LIMIT ?",
                 (lane, budget - looked),
             ).fetchall()
+            if not proven_only:
+                rows = list(itertools.takewhile(lambda r: r[7] is not None, rows))
             looked += len(rows)
             self._release_rows(lane, rows)
         return looked
@@ -215,7 +245,10 @@ class ClockHold:
         released: list[tuple[float, int, bytes]] = []
         unprovable: list[int] = []
         restamped = 0
-        for _id, ts, npoints, body, held_wall, held_boot, boot_id in rows:
+        for _id, ts, npoints, body, held_wall, held_boot, boot_id, vouched_by in rows:
+            if vouched_by is not None:
+                released.append((ts, npoints, body))  # as stamped, on the operator's word
+                continue
             proof = None if held_boot is None else self.guard.true_time(held_boot, boot_id)
             if proof is None or proof[1] > self.guard.max_skew:
                 unprovable.append(_id)
@@ -251,7 +284,7 @@ class ClockHold:
             with self.outbox._transaction() as db:
                 move(db)
         self._bytes -= sum(len(r[2]) for r in released)
-        self._waiting[lane] -= len(rows)
+        self._waiting[lane] = max(0, self._waiting[lane] - len(rows))
         self.released += len(released)
         self.restamped += restamped
         self.unprovable += len(unprovable)
