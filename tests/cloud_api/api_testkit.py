@@ -129,3 +129,20 @@ def api_server(
     ]
     with running(args, port, log, env=env) as proc:
         yield ApiServer(f"http://127.0.0.1:{port}", db, log, proc)
+
+
+# ---------------------------------------------------------------- the store, without HTTP
+
+STORE_EDGE_NAME = "edge-1"
+STORE_NOW = DAY0 + 10 * 86400  # when the store "receives" the batches of the store tests
+
+
+def store_ingest(store, batch: dict, edge=None):
+    """One batch (a wire dict) into a store, as the ingest router would hand it over."""
+    from cloud_api.store.base import EdgeIdentity
+
+    return store.ingest(edge or EdgeIdentity(STORE_EDGE_NAME, "s1"), parse(batch), STORE_NOW)
+
+
+def stored_samples(store) -> int:
+    return count(store.path, "SELECT count(*) FROM samples")

@@ -8,29 +8,29 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from api_testkit import DAY0, count, parse, point, reading_batch, record, simple_batch
+from api_testkit import (
+    DAY0,
+    STORE_EDGE_NAME,
+    STORE_NOW,
+    count,
+    point,
+    reading_batch,
+    record,
+    simple_batch,
+    store_ingest,
+    stored_samples,
+)
 
 from cloud_api.store.base import BatchRefusedError, EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 from cloud_api.store.sqlite_series import SeriesLimits
 
-EDGE = EdgeIdentity("edge-1", "s1")
-NOW = DAY0 + 10 * 86400
+EDGE = EdgeIdentity(STORE_EDGE_NAME, "s1")
+NOW = STORE_NOW
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = SqliteStore(tmp_path / "steward.sqlite")
-    yield s
-    s.close()
-
-
-def ingest(store: SqliteStore, batch: dict, edge: EdgeIdentity = EDGE):
-    return store.ingest(edge, parse(batch), NOW)
-
-
-def samples(store: SqliteStore) -> int:
-    return count(store.path, "SELECT count(*) FROM samples")
+ingest = store_ingest
+samples = stored_samples
 
 
 def _series_id(store: SqliteStore, device: str, name: str) -> int:

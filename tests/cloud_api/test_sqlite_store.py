@@ -10,30 +10,31 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from api_testkit import DAY0, count, parse, point, reading_batch, record, simple_batch
+from api_testkit import (
+    DAY0,
+    STORE_EDGE_NAME,
+    STORE_NOW,
+    count,
+    parse,
+    point,
+    reading_batch,
+    record,
+    simple_batch,
+    store_ingest,
+    stored_samples,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud_api.store.base import EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 
-EDGE = EdgeIdentity("edge-1", "s1")
-NOW = DAY0 + 10 * 86400
+EDGE = EdgeIdentity(STORE_EDGE_NAME, "s1")
+NOW = STORE_NOW
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = SqliteStore(tmp_path / "steward.sqlite")
-    yield s
-    s.close()
-
-
-def ingest(store: SqliteStore, batch: dict, edge: EdgeIdentity = EDGE):
-    return store.ingest(edge, parse(batch), NOW)
-
-
-def samples(store: SqliteStore) -> int:
-    return count(store.path, "SELECT count(*) FROM samples")
+ingest = store_ingest
+samples = stored_samples
 
 
 def test_each_seq_is_stored_once_and_gaps_count_as_dropped(store: SqliteStore) -> None:
