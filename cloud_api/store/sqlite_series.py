@@ -176,6 +176,7 @@ LATEST_BUCKET = (
 _by_ts = itemgetter(0)
 _aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
 _GOOD = Quality.GOOD
+_UNKNOWN = object()  # not in a cache (None is a cached answer: no bucket yet)
 
 # The latest bucket of one (series, step): (bucket start, aggregate), None when empty
 _Latest = tuple[int, Aggregate] | None
@@ -220,7 +221,6 @@ class SeriesBook:
         self.limits = limits if limits is not None else SeriesLimits()
         self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
         self._latest: dict[tuple[int, int], _Latest] = {}
-        self._staged_latest: dict[tuple[int, int], _Latest] = {}
         self._recent_rows: int | None = None  # rows in samples_recent; None: count them
         self._owned: dict[str, int] = {}  # edge -> series it owns
         self._counter_rules: dict[int, CounterRules] = {}  # counter series id -> its rules
@@ -248,15 +248,12 @@ class SeriesBook:
         """The transaction rolled back: the caches may describe rows that are gone."""
         self._devices.clear()
         self._latest.clear()
-        self._staged_latest.clear()
         self._recent_rows = None
         self._owned.clear()
         self._counter_rules.clear()
         self._energy.forget()
 
     def committed(self) -> None:
-        self._latest.update(self._staged_latest)
-        self._staged_latest.clear()
         self._energy.committed()
 
     def store_readings(
@@ -302,7 +299,7 @@ class SeriesBook:
                     add((series_id, ts, None, value, quality, p.reason))
         _INSERT_SAMPLES.run(db, rows)
         stored = len(rows) // _INSERT_SAMPLES.width
-        self._update_rollups(db, good, self._staged_latest)
+        self._update_rollups(db, good)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
         if booked:  # good's readings are in time order: _update_rollups sorted them
@@ -435,24 +432,40 @@ class SeriesBook:
         self,
         db: sqlite3.Connection,
         good: dict[int, list[tuple[float, float]]],
-        staged_latest: dict[tuple[int, int], _Latest],
     ) -> None:
+        # The latest buckets go straight into the cache, not into a copy merged at commit
+        # (3,000 entries a batch): a transaction that rolls back clears every cache.
         upserts: list = []  # flat: 12 values a bucket
         add = upserts.extend
         fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
+        cached = self._latest
         for series_id, readings in good.items():
             if len(readings) > 1:
                 readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
-            # Aggregate the batch once at 15 min, then coarser from those (usually one each).
+            # Aggregate the batch once at 15 min, then coarser from those. Usually a batch's
+            # readings of a series fall in one 15-min bucket, hence one hour and one day:
+            # that path builds no dicts (this loop runs for every series of every batch).
             fine = aggregate_sorted(readings, fine_step)
-            hourly = regroup(fine, hour_step)
-            for step, buckets in (
-                (fine_step, fine),
-                (hour_step, hourly),
-                (day_step, regroup(hourly, day_step)),
-            ):
-                latest = self._latest_bucket(db, series_id, step)
-                for start, agg in buckets.items():
+            if len(fine) == 1:
+                ((start, agg),) = fine.items()
+                per_step: tuple = (
+                    (fine_step, ((start, agg),)),
+                    (hour_step, ((start // hour_step * hour_step, agg),)),
+                    (day_step, ((start // day_step * day_step, agg),)),
+                )
+            else:
+                hourly = regroup(fine, hour_step)
+                per_step = (
+                    (fine_step, fine.items()),
+                    (hour_step, hourly.items()),
+                    (day_step, regroup(hourly, day_step).items()),
+                )
+            for step, buckets in per_step:
+                key = (series_id, step)
+                latest = cached.get(key, _UNKNOWN)
+                if latest is _UNKNOWN:
+                    latest = self._latest_bucket(db, series_id, step)
+                for start, agg in buckets:
                     if latest is None or start > latest[0]:
                         merged: Aggregate | None = agg  # a new bucket, the usual case
                     elif start == latest[0] and latest[1].last_ts <= agg.first_ts:
@@ -467,8 +480,9 @@ class SeriesBook:
                             merged = agg
                         elif (merged := merge(stored, agg)) is None:  # they interleave
                             merged = merge_ignoring_order(stored, agg)
-                    add((series_id, step, start, *_aggregate_values(merged)))
+                    add((series_id, step, start))
+                    add(_aggregate_values(merged))
                     if latest is None or start >= latest[0]:
                         latest = (start, merged)
-                staged_latest[(series_id, step)] = latest
+                cached[key] = latest
         _UPSERT_ROLLUPS.run(db, upserts)
