@@ -186,6 +186,8 @@ ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase
 _by_ts = itemgetter(0)
 _aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
 _GOOD = Quality.GOOD
+_GOOD_TEXT = _GOOD.value
+_QUALITY_TEXT = {q: q.value for q in Quality}
 
 
 @dataclass(slots=True)
@@ -293,14 +295,17 @@ class SeriesBook:
                 series_id = entry.id
                 value = p.value
                 quality = p.quality
-                if value.__class__ is float:
-                    add((series_id, ts, value, None, quality, p.reason))
-                    if quality is _GOOD:
-                        good[series_id].append((ts, value))
+                # Plain str for quality: sqlite3 binds an exact str directly, a StrEnum
+                # only after looking for an adapter (measured: +2 ms per 5,000 rows).
+                if quality is _GOOD and value.__class__ is float:  # the usual reading
+                    add((series_id, ts, value, None, _GOOD_TEXT, p.reason))
+                    good[series_id].append((ts, value))
+                elif value.__class__ is float:
+                    add((series_id, ts, value, None, _QUALITY_TEXT[quality], p.reason))
                 elif value is None:
-                    add((series_id, ts, None, None, quality, p.reason))
+                    add((series_id, ts, None, None, _QUALITY_TEXT[quality], p.reason))
                 else:
-                    add((series_id, ts, None, value, quality, p.reason))
+                    add((series_id, ts, None, value, _QUALITY_TEXT[quality], p.reason))
         _INSERT_SAMPLES.run(db, rows)
         stored = len(rows) // _INSERT_SAMPLES.width
         self._update_rollups(db, good)
