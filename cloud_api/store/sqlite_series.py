@@ -440,10 +440,14 @@ class SeriesBook:
         db: sqlite3.Connection,
         good: dict[int, list[tuple[float, float]]],
     ) -> None:
-        upserts: list = []  # flat: 12 values a bucket
-        add = upserts.extend
+        # Flat, 12 values a bucket, one list per step, series in id order: the upsert then
+        # visits rollups in its key order (step, bucket_start, series_id), page after page.
+        fine_rows: list = []
+        hour_rows: list = []
+        day_rows: list = []
         fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
-        for series_id, readings in good.items():
+        for series_id in sorted(good):
+            readings = good[series_id]
             if len(readings) > 1:
                 readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
             # Aggregate the batch once at 15 min, then coarser from those. Usually a batch's
@@ -453,20 +457,21 @@ class SeriesBook:
             if len(fine) == 1:
                 ((start, agg),) = fine.items()
                 values = _aggregate_values(agg)
-                add((series_id, fine_step, start))
-                add(values)
-                add((series_id, hour_step, start // hour_step * hour_step))
-                add(values)
-                add((series_id, day_step, start // day_step * day_step))
-                add(values)
+                fine_rows.extend((series_id, fine_step, start))
+                fine_rows.extend(values)
+                hour_rows.extend((series_id, hour_step, start // hour_step * hour_step))
+                hour_rows.extend(values)
+                day_rows.extend((series_id, day_step, start // day_step * day_step))
+                day_rows.extend(values)
                 continue
             hourly = regroup(fine, hour_step)
-            for step, buckets in (
-                (fine_step, fine),
-                (hour_step, hourly),
-                (day_step, regroup(hourly, day_step)),
+            for rows, step, buckets in (
+                (fine_rows, fine_step, fine),
+                (hour_rows, hour_step, hourly),
+                (day_rows, day_step, regroup(hourly, day_step)),
             ):
                 for start, agg in buckets.items():
-                    add((series_id, step, start))
-                    add(_aggregate_values(agg))
+                    rows.extend((series_id, step, start))
+                    rows.extend(_aggregate_values(agg))
+        upserts = fine_rows + hour_rows + day_rows
         _UPSERT_ROLLUPS.run(db, upserts)  # merged with stored buckets there, see its SQL
