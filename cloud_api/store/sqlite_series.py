@@ -291,7 +291,8 @@ class SeriesBook:
             if device.tags != tags:
                 self._retag_device(db, site, building, record.device, device, tags)
             known = device.points
-            for i, p in enumerate(record.points):
+            points = record.points
+            for p in points:
                 entry = known.get(p.point)
                 if (
                     entry is None
@@ -299,8 +300,10 @@ class SeriesBook:
                     or entry.kind != p.kind
                     or (entry.sent_wrap != p.wrap)
                 ):
+                    # rare: no enumerate for every reading
+                    where = next(i for i, q in enumerate(points) if q is p)
                     entry = known[p.point] = self._series_entry(
-                        db, edge, site, building, record.device, p, tags, record.seq, i
+                        db, edge, site, building, record.device, p, tags, record.seq, where
                     )
                 series_id = entry.id
                 value = p.value
