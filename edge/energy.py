@@ -124,7 +124,25 @@ def feed(
 ) -> Entries:
     """Take readings given in time order; what they book. Updates `state`."""
     out = Entries()
+    bookings = out.bookings
+    max_rate, gap, max_spread = rules.max_rate, rules.gap, rules.max_spread
     for ts, value in readings:
+        # The usual reading, inlined (the store feeds every counter reading through here):
+        # nothing pending, later than the base, a good step (rule 1) not longer than
+        # max_spread. It does exactly what _take and _book would do with it.
+        base_ts = state.base_ts
+        if not state.pending and base_ts is not None and ts > base_ts:
+            rise = value - state.base_value
+            seconds = ts - base_ts
+            if (
+                rise >= 0
+                and seconds <= max_spread
+                and (max_rate is None or rise <= max_rate * seconds / 3600 * (1 + 1e-9))
+            ):
+                if rise:
+                    bookings.append(Booking(base_ts, ts, rise, Flag.GAP if seconds > gap else 0))
+                state.base_ts, state.base_value = ts, value
+                continue
         latest = state.latest_ts
         if latest is not None and ts <= latest:
             out.marks.append(Mark(ts, Flag.LATE))
@@ -212,6 +230,10 @@ def spread(entries: Entries, step: int) -> dict[int, tuple[float, float, int]]:
     for b in entries.bookings:
         span = b.end - b.start
         bucket = int(b.start // step) * step
+        if span > 0 and b.end <= bucket + step:  # inside one bucket, as most are: no loop
+            booked, held, flags = out.get(bucket, (0.0, 0.0, 0))
+            out[bucket] = (booked + b.amount * span / span, held, flags | b.flags)
+            continue
         while bucket < b.end:
             overlap = min(b.end, bucket + step) - max(b.start, bucket)
             if overlap > 0:

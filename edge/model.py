@@ -60,6 +60,9 @@ class Quality(StrEnum):
     STALE = "stale"  # a value is known but older than the device's poll interval allows
 
 
+_GOOD = Quality.GOOD
+
+
 class Colour(StrEnum):
     """The administration's three-colour code, for budgets, alarms and hazards alike."""
 
@@ -260,8 +263,9 @@ class ReadingRecord(_Wire):
     def _good_points_have_values(self) -> ReadingRecord:
         # One check per record rather than per point: ingest validates 100k points/s.
         points = self.points
-        for i, p in enumerate(points):
-            if p.value is None and p.quality == Quality.GOOD:
+        for p in points:
+            if p.value is None and p.quality is _GOOD:  # pydantic gives the enum's member
+                i = points.index(p)
                 raise ValueError(f"points[{i}] ({p.point}): a good reading needs a value")
         if len({p.point for p in points}) != len(points):  # two readings of one point
             first: dict[str, int] = {}

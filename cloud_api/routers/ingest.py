@@ -55,6 +55,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response, Security
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.background import BackgroundTask
 
 from cloud_api.auth import require_edge
 from cloud_api.metrics import ApiMetrics
@@ -115,8 +116,24 @@ class _Rejected(Exception):
         self.headers = headers
 
 
-def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+def _json(
+    status: int,
+    body: object,
+    headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:
+    return Response(
+        orjson.dumps(body), status, headers, media_type="application/json", background=background
+    )
+
+
+def _release(outcome: IngestOutcome) -> None:
+    """Nothing to do: the task only holds the batch's records until the answer is sent.
+
+    Freeing a 5,000-point batch's objects takes ~2 ms; done after the answer is on its way
+    (a background task runs after the response is sent), it overlaps the edge reading the
+    answer and sending its next batch instead of delaying the answer.
+    """
 
 
 def _decode_validate_store(
@@ -283,12 +300,13 @@ async def ingest(request: Request) -> Response:
             lane,
             ack.acked,
         )
+    release = BackgroundTask(_release, outcome)
     if outcome.replay:
         metrics.requests.labels(code="409").inc()
         metrics.rejected.labels(reason="replay").inc()
-        return _json(409, _replay_body(outcome))
+        return _json(409, _replay_body(outcome), background=release)
     metrics.requests.labels(code="200").inc()
-    return _json(200, ack.model_dump())
+    return _json(200, ack.model_dump(), background=release)
 
 
 def _replay_body(outcome: IngestOutcome) -> dict:

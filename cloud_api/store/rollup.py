@@ -49,6 +49,29 @@ def bucket_start(ts: float, step: int) -> int:
 
 def aggregate_sorted(readings: Sequence[tuple[float, float]], step: int) -> dict[int, Aggregate]:
     """Buckets of `step` seconds over readings sorted by time, in time order."""
+    if not readings:
+        return {}
+    first_ts, first = readings[0]
+    start = int(first_ts // step) * step
+    if int(readings[-1][0] // step) * step == start:
+        # All in one bucket, as a batch's readings of one series nearly always are (this
+        # runs for every series of every batch): the same arithmetic in local variables.
+        total = low = high = last = first
+        increase = 0.0
+        rest = iter(readings)
+        next(rest)
+        for _, value in rest:
+            total += value
+            if value < low:
+                low = value
+            elif value > high:
+                high = value
+            rise = value - last
+            if rise > 0:
+                increase += rise
+            last = value
+        count, last_ts = len(readings), readings[-1][0]
+        return {start: Aggregate(count, total, low, high, first, last, first_ts, last_ts, increase)}
     buckets: dict[int, Aggregate] = {}
     current = -1
     agg: Aggregate | None = None

@@ -47,6 +47,7 @@ from cloud_api.store.base import (
     SeriesInfo,
     StoreUnavailableError,
 )
+from cloud_api.store.sqlite_checkpoint import Checkpointer
 from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
@@ -142,6 +143,7 @@ class SqliteStore:
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._checkpointer = Checkpointer(self.path)  # WAL copies off the ingest path
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -191,6 +193,7 @@ class SqliteStore:
                 raise
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._write_lock:
             if self._closed:
                 return
@@ -269,6 +272,7 @@ class SqliteStore:
             )
             self._note_edge_seen(db, edge.name, batch.backlog, received_at)
         self._series.committed()
+        self._checkpointer.poke()
         ack = IngestAck(
             lane=lane,
             acked=acked,

@@ -19,9 +19,10 @@ class BulkInsert:
     width: int  # values per row
     tail: str = ""  # e.g. an ON CONFLICT clause
     rows_per_statement: int = 100
+    row: str = ""  # one row's VALUES, e.g. "(?,?,NULL)"; default: `width` placeholders
 
     def run(self, db: sqlite3.Connection, flat: list) -> None:
-        row = "(" + ",".join("?" * self.width) + ")"
+        row = self.row or "(" + ",".join("?" * self.width) + ")"
         chunk = self.width * self.rows_per_statement
         whole = len(flat) - len(flat) % chunk
         if whole:

@@ -17,10 +17,10 @@ to samples_indexed every DEFAULT_RECENT_LIMIT readings (see the schema for why).
 
 Rollups (see rollup.py for their meaning) are maintained in the same transaction: the
 batch's good numeric readings are aggregated in Python per (series, step, bucket) first,
-then each touched bucket is written once, merged with what the bucket held. The latest
-bucket of every (series, step) is cached, so a batch that continues it needs no read.
-Readings older than a bucket's latest one (late data) are merged with the stored bucket;
-nothing a rollup reports depends on the order its readings arrived in.
+then each touched bucket is written once by an upsert that merges it with what the
+bucket held (rollup.merge()'s rules, in SQL: no read, no cache). Readings older than a
+bucket's latest one (late data) merge the same way; nothing a rollup reports depends on
+the order its readings arrived in.
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ import orjson
 from cloud_api.store.base import SeriesCapError, SeriesChangedError, SeriesOwnerError
 from cloud_api.store.rollup import (
     STEPS,
-    Aggregate,
     aggregate_sorted,
-    combine,
-    merge,
-    merge_ignoring_order,
     regroup,
 )
 from cloud_api.store.sqlite_bulk import BulkInsert
@@ -145,6 +141,15 @@ CREATE INDEX IF NOT EXISTS rollups_by_series ON rollups(series_id, step, bucket_
 _INSERT_SAMPLES = BulkInsert(
     "INSERT INTO samples_recent(series_id, ts, value, text, quality, reason)", 6
 )
+# A batch of only good numbers without a reason, as nearly all are, binds 3 values a
+# reading instead of 6. sqlite3 binds an exact int, float or str directly but looks for
+# an adapter for anything else, None included: measured 3.8 ms -> 0.8 ms for 5,000 rows.
+_INSERT_PLAIN_SAMPLES = BulkInsert(
+    "INSERT INTO samples_recent(series_id, ts, value, text, quality, reason)",
+    3,
+    rows_per_statement=250,
+    row=f"(?,?,?,NULL,'{Quality.GOOD.value}',NULL)",
+)
 # A reading's id (raw queries page by (ts, id)) is its rowid in samples_indexed; while in
 # samples_recent it is the highest rowid of samples_indexed plus its rowid there. The move
 # gives each reading that very rowid, so ids never change, and samples_recent numbers
@@ -155,30 +160,43 @@ INSERT INTO samples_indexed(rowid, series_id, ts, value, text, quality, reason)
     ORDER BY series_id, ts, rowid
 """
 SAMPLE_TABLES = ("samples_indexed", "samples_recent")  # in the order readings arrived
+# A batch's bucket meets the stored one inside the upsert, by rollup.merge()'s rules
+# (E: the stored row, N: excluded, the batch's): E before N is combine(E, N), N before E
+# is combine(N, E), readings that interleave are merge_ignoring_order(E, N). Doing it in
+# SQL costs nothing more (the upsert reads the stored row anyway) and spares Python a
+# read, a cache and a merge for each of the ~3,000 buckets a batch touches. In an
+# UPDATE, every column on the right is the stored row's value.
+_E_FIRST = "last_ts <= excluded.first_ts"
+_N_FIRST = "excluded.last_ts <= first_ts"
 _UPSERT_ROLLUPS = BulkInsert(
     "INSERT INTO rollups(series_id, step, bucket_start, count, sum, min, max, first, last,"
     " first_ts, last_ts, increase)",
     12,
-    "ON CONFLICT(step, bucket_start, series_id) DO UPDATE SET count=excluded.count,"
-    " sum=excluded.sum, min=excluded.min, max=excluded.max, first=excluded.first,"
-    " last=excluded.last, first_ts=excluded.first_ts, last_ts=excluded.last_ts,"
-    " increase=excluded.increase",
+    "ON CONFLICT(step, bucket_start, series_id) DO UPDATE SET"
+    " count=count+excluded.count,"
+    " sum=sum+excluded.sum,"
+    " min=CASE WHEN min < excluded.min THEN min ELSE excluded.min END,"
+    " max=CASE WHEN max > excluded.max THEN max ELSE excluded.max END,"
+    f" first=CASE WHEN {_E_FIRST} THEN first WHEN {_N_FIRST} THEN excluded.first"
+    " WHEN first_ts <= excluded.first_ts THEN first ELSE excluded.first END,"
+    f" first_ts=CASE WHEN {_E_FIRST} THEN first_ts WHEN {_N_FIRST} THEN excluded.first_ts"
+    " WHEN first_ts <= excluded.first_ts THEN first_ts ELSE excluded.first_ts END,"
+    f" last=CASE WHEN {_E_FIRST} THEN excluded.last WHEN {_N_FIRST} THEN last"
+    " WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,"
+    f" last_ts=CASE WHEN {_E_FIRST} THEN excluded.last_ts WHEN {_N_FIRST} THEN last_ts"
+    " WHEN excluded.last_ts >= last_ts THEN excluded.last_ts ELSE last_ts END,"
+    f" increase=CASE WHEN {_E_FIRST}"
+    " THEN increase + excluded.increase + max(excluded.first - last, 0.0)"
+    f" WHEN {_N_FIRST} THEN excluded.increase + increase + max(first - excluded.last, 0.0)"
+    " ELSE increase + excluded.increase END",
 )
 ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase"
-# INDEXED BY: left to itself, SQLite reads the latest bucket through the primary key
-# (step, bucket_start, ...) backwards, which for a new series walks every bucket of the
-# step: creating series got slower the more there were.
-LATEST_BUCKET = (
-    f"SELECT bucket_start, {ROLLUP_COLUMNS} FROM rollups INDEXED BY rollups_by_series"
-    " WHERE series_id=? AND step=? ORDER BY bucket_start DESC LIMIT 1"
-)
 
 _by_ts = itemgetter(0)
 _aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
 _GOOD = Quality.GOOD
-
-# The latest bucket of one (series, step): (bucket start, aggregate), None when empty
-_Latest = tuple[int, Aggregate] | None
+_GOOD_TEXT = _GOOD.value
+_QUALITY_TEXT = {q: q.value for q in Quality}
 
 
 @dataclass(slots=True)
@@ -219,8 +237,6 @@ class SeriesBook:
         self._recent_limit = recent_limit
         self.limits = limits if limits is not None else SeriesLimits()
         self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
-        self._latest: dict[tuple[int, int], _Latest] = {}
-        self._staged_latest: dict[tuple[int, int], _Latest] = {}
         self._recent_rows: int | None = None  # rows in samples_recent; None: count them
         self._owned: dict[str, int] = {}  # edge -> series it owns
         self._counter_rules: dict[int, CounterRules] = {}  # counter series id -> its rules
@@ -247,16 +263,12 @@ class SeriesBook:
     def forget(self) -> None:
         """The transaction rolled back: the caches may describe rows that are gone."""
         self._devices.clear()
-        self._latest.clear()
-        self._staged_latest.clear()
         self._recent_rows = None
         self._owned.clear()
         self._counter_rules.clear()
         self._energy.forget()
 
     def committed(self) -> None:
-        self._latest.update(self._staged_latest)
-        self._staged_latest.clear()
         self._energy.committed()
 
     def store_readings(
@@ -269,6 +281,7 @@ class SeriesBook:
         rows: list = []  # flat: 6 values a reading
         add = rows.extend
         good: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
+        odd = 0  # readings that are not a good number without a reason
         for record in records:
             ts = record.ts
             tags = record.tags
@@ -278,7 +291,8 @@ class SeriesBook:
             if device.tags != tags:
                 self._retag_device(db, site, building, record.device, device, tags)
             known = device.points
-            for i, p in enumerate(record.points):
+            points = record.points
+            for p in points:
                 entry = known.get(p.point)
                 if (
                     entry is None
@@ -286,23 +300,38 @@ class SeriesBook:
                     or entry.kind != p.kind
                     or (entry.sent_wrap != p.wrap)
                 ):
+                    # rare: no enumerate for every reading
+                    where = next(i for i, q in enumerate(points) if q is p)
                     entry = known[p.point] = self._series_entry(
-                        db, edge, site, building, record.device, p, tags, record.seq, i
+                        db, edge, site, building, record.device, p, tags, record.seq, where
                     )
                 series_id = entry.id
                 value = p.value
                 quality = p.quality
+                # Plain str for quality: sqlite3 binds an exact str directly, a StrEnum
+                # only after looking for an adapter (measured: +2 ms per 5,000 rows).
+                if quality is _GOOD and value.__class__ is float:  # the usual reading
+                    reason = p.reason
+                    add((series_id, ts, value, None, _GOOD_TEXT, reason))
+                    good[series_id].append((ts, value))
+                    if reason is not None:
+                        odd += 1
+                    continue
+                odd += 1  # not a plain good number: the batch needs the 6-value insert
                 if value.__class__ is float:
-                    add((series_id, ts, value, None, quality, p.reason))
-                    if quality is _GOOD:
-                        good[series_id].append((ts, value))
+                    add((series_id, ts, value, None, _QUALITY_TEXT[quality], p.reason))
                 elif value is None:
-                    add((series_id, ts, None, None, quality, p.reason))
+                    add((series_id, ts, None, None, _QUALITY_TEXT[quality], p.reason))
                 else:
-                    add((series_id, ts, None, value, quality, p.reason))
-        _INSERT_SAMPLES.run(db, rows)
+                    add((series_id, ts, None, value, _QUALITY_TEXT[quality], p.reason))
         stored = len(rows) // _INSERT_SAMPLES.width
-        self._update_rollups(db, good, self._staged_latest)
+        if odd:
+            _INSERT_SAMPLES.run(db, rows)
+        else:  # series_id, ts and value of each row, in the same order
+            plain: list = [None] * (3 * stored)
+            plain[0::3], plain[1::3], plain[2::3] = rows[0::6], rows[1::6], rows[2::6]
+            _INSERT_PLAIN_SAMPLES.run(db, plain)
+        self._update_rollups(db, good)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
         if booked:  # good's readings are in time order: _update_rollups sorted them
@@ -364,8 +393,6 @@ class SeriesBook:
                 " VALUES(?,?,?,?,?,?,?,?,?) RETURNING id",
                 (site, building, device, point, unit, kind, _json(tags), wrap, edge),
             ).fetchone()
-            for step in STEPS.values():  # forget() drops these if the batch rolls back
-                self._latest[(series_id, step)] = None
             self._energy.new_series(series_id)
             stored_wrap = wrap
         else:
@@ -411,64 +438,43 @@ class SeriesBook:
             )
         self._owned[edge] = owned + 1  # forget() drops the count if the batch rolls back
 
-    def _latest_bucket(self, db: sqlite3.Connection, series_id: int, step: int) -> _Latest:
-        key = (series_id, step)
-        try:
-            return self._latest[key]
-        except KeyError:
-            pass
-        row = db.execute(LATEST_BUCKET, key).fetchone()
-        latest = None if row is None else (row[0], Aggregate(*row[1:]))
-        self._latest[key] = latest
-        return latest
-
-    def _stored_bucket(
-        self, db: sqlite3.Connection, series_id: int, step: int, start: int
-    ) -> Aggregate | None:
-        row = db.execute(
-            f"SELECT {ROLLUP_COLUMNS} FROM rollups WHERE series_id=? AND step=? AND bucket_start=?",
-            (series_id, step, start),
-        ).fetchone()
-        return None if row is None else Aggregate(*row)
-
     def _update_rollups(
         self,
         db: sqlite3.Connection,
         good: dict[int, list[tuple[float, float]]],
-        staged_latest: dict[tuple[int, int], _Latest],
     ) -> None:
-        upserts: list = []  # flat: 12 values a bucket
-        add = upserts.extend
+        # Flat, 12 values a bucket, one list per step, series in id order: the upsert then
+        # visits rollups in its key order (step, bucket_start, series_id), page after page.
+        fine_rows: list = []
+        hour_rows: list = []
+        day_rows: list = []
         fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
-        for series_id, readings in good.items():
+        for series_id in sorted(good):
+            readings = good[series_id]
             if len(readings) > 1:
                 readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
-            # Aggregate the batch once at 15 min, then coarser from those (usually one each).
+            # Aggregate the batch once at 15 min, then coarser from those. Usually a batch's
+            # readings of a series fall in one 15-min bucket, hence one hour and one day:
+            # that path builds no dicts (this loop runs for every series of every batch).
             fine = aggregate_sorted(readings, fine_step)
+            if len(fine) == 1:
+                ((start, agg),) = fine.items()
+                values = _aggregate_values(agg)
+                fine_rows.extend((series_id, fine_step, start))
+                fine_rows.extend(values)
+                hour_rows.extend((series_id, hour_step, start // hour_step * hour_step))
+                hour_rows.extend(values)
+                day_rows.extend((series_id, day_step, start // day_step * day_step))
+                day_rows.extend(values)
+                continue
             hourly = regroup(fine, hour_step)
-            for step, buckets in (
-                (fine_step, fine),
-                (hour_step, hourly),
-                (day_step, regroup(hourly, day_step)),
+            for rows, step, buckets in (
+                (fine_rows, fine_step, fine),
+                (hour_rows, hour_step, hourly),
+                (day_rows, day_step, regroup(hourly, day_step)),
             ):
-                latest = self._latest_bucket(db, series_id, step)
                 for start, agg in buckets.items():
-                    if latest is None or start > latest[0]:
-                        merged: Aggregate | None = agg  # a new bucket, the usual case
-                    elif start == latest[0] and latest[1].last_ts <= agg.first_ts:
-                        merged = combine(latest[1], agg)  # the current bucket continues
-                    else:  # late readings: older than the latest stored one
-                        stored = (
-                            latest[1]
-                            if start == latest[0]
-                            else self._stored_bucket(db, series_id, step, start)
-                        )
-                        if stored is None:
-                            merged = agg
-                        elif (merged := merge(stored, agg)) is None:  # they interleave
-                            merged = merge_ignoring_order(stored, agg)
-                    add((series_id, step, start, *_aggregate_values(merged)))
-                    if latest is None or start >= latest[0]:
-                        latest = (start, merged)
-                staged_latest[(series_id, step)] = latest
-        _UPSERT_ROLLUPS.run(db, upserts)
+                    rows.extend((series_id, step, start))
+                    rows.extend(_aggregate_values(agg))
+        upserts = fine_rows + hour_rows + day_rows
+        _UPSERT_ROLLUPS.run(db, upserts)  # merged with stored buckets there, see its SQL
