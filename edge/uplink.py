@@ -783,21 +783,25 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
 
 
-def _first_refused_record(response: httpx.Response) -> int | None:
-    """The lowest record index named by validation errors (``loc`` containing
-    ``"records", i``), or None when the API named no record."""
+def _error_locations(response: httpx.Response) -> list[list]:
+    """The ``loc`` of each problem in a 422 body (FastAPI's ``detail`` list; a bare list
+    is taken too); empty when the body says nothing usable."""
     try:
         body = response.json()
     except ValueError:
-        return None
+        return []
     errors = body.get("detail") if isinstance(body, dict) else body
     if not isinstance(errors, list):
-        return None
+        return []
+    locs = (e.get("loc") if isinstance(e, dict) else None for e in errors)
+    return [list(loc) for loc in locs if isinstance(loc, list | tuple)]
+
+
+def _first_refused_record(response: httpx.Response) -> int | None:
+    """The lowest record index named by validation errors (``loc`` containing
+    ``"records", i``), or None when the API named no record."""
     found: int | None = None
-    for err in errors:
-        loc = err.get("loc") if isinstance(err, dict) else None
-        if not isinstance(loc, list | tuple):
-            continue
+    for loc in _error_locations(response):
         for before, after in itertools.pairwise(loc):
             if before == "records" and isinstance(after, int):
                 found = after if found is None else min(found, after)
@@ -807,33 +811,13 @@ def _first_refused_record(response: httpx.Response) -> int | None:
 
 def _refuses_the_cursor(response: httpx.Response) -> bool:
     """A 422 about ``dropped_through`` or ``stream`` (the API's cursor), not a record."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    errors = body.get("detail") if isinstance(body, dict) else None
-    if not isinstance(errors, list):
-        return False
-    return any(
-        isinstance(e, dict) and e.get("loc", [None])[:1] in (["dropped_through"], ["stream"])
-        for e in errors
-    )
+    return any(loc[:1] in (["dropped_through"], ["stream"]) for loc in _error_locations(response))
 
 
 def _refused_for_time(response: httpx.Response, index: int) -> bool:
     """True if every error the API names for record ``index`` is about its ``ts``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    errors = body.get("detail") if isinstance(body, dict) else body
-    if not isinstance(errors, list):
-        return False
     fields = []
-    for err in errors:
-        loc = err.get("loc") if isinstance(err, dict) else None
-        if not isinstance(loc, list | tuple):
-            continue
+    for loc in _error_locations(response):
         for i, (before, after) in enumerate(itertools.pairwise(loc)):
             if before == "records" and after == index:
                 fields.append(tuple(loc[i + 2 :]))
