@@ -18,6 +18,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Interval = tuple[int, int]  # minutes from local midnight, [start, end)
 
 _OFFICE: tuple[Interval, ...] = ((8 * 60, 18 * 60),)
+_WEEK: tuple[tuple[Interval, ...], ...] = (_OFFICE,) * 5 + ((),) * 2
 # Search horizon for the next opening; a calendar closed this long never opens.
 _MAX_DAYS = 800
 
@@ -30,7 +31,7 @@ class CalendarError(ValueError):
 class Calendar:
     tz: str = "Asia/Shanghai"
     # Mon..Sun; an empty tuple is a closed day. Default: 08:00-18:00 on weekdays.
-    hours: tuple[tuple[Interval, ...], ...] = (_OFFICE,) * 5 + ((),) * 2
+    hours: tuple[tuple[Interval, ...], ...] = _WEEK
     holidays: frozenset[dt.date] = frozenset()
     makeup_days: frozenset[dt.date] = frozenset()
     makeup_hours: tuple[Interval, ...] = _OFFICE
@@ -83,7 +84,7 @@ class Calendar:
         unknown = set(raw) - {"tz", "hours", "holidays", "makeup_days", "makeup_hours"}
         if unknown:
             raise CalendarError(f"calendar: unknown field(s) {sorted(unknown)}")
-        hours = list(cls.hours)
+        hours = list(_WEEK)
         raw_hours = raw.get("hours", {})
         if not isinstance(raw_hours, Mapping):
             raise CalendarError("calendar.hours: must map weekday (mon..sun) to intervals")

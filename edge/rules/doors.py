@@ -159,8 +159,9 @@ class DoorRules:
             times = self._add(self._denials, key, ev.ts, s.denied_burst_window_s, strict=True)
             n = sum(1 for t in times if ev.ts - s.denied_burst_window_s < t <= ev.ts)
             if n >= s.denied_burst_count:
-                # The burst ends when the N-th latest denial leaves the window.
-                ends = times[-s.denied_burst_count] + s.denied_burst_window_s
+                # One alarm per episode: it ends a full window after the last denial,
+                # not the moment the count dips below N (that would chatter).
+                ends = times[-1] + s.denied_burst_window_s
                 self._raise(
                     out,
                     "access.denied_burst",
