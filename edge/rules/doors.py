@@ -13,7 +13,7 @@ Vehicle gates are doors whose credential is a plate or a card.
 
 Clears: forced and held open clear when the door closes; tamper when every device on the
 door reports it untampered; device.offline when the device is heard again; a denied burst
-when its window drains below the count; after hours when the site next opens; duress,
+one full window after its last denial; after hours when the site next opens; duress,
 tailgate, passback and a visitor outside the pass `reset_s` after their last occurrence.
 """
 
