@@ -194,7 +194,9 @@ class PatrolEngine:
                     f"{_hms(plan, hi)} (due {_hms(plan, r.start + cp.offset)})"
                 )
                 data = {"checkpoint": cp.id, "tag": cp.tag, "window": [lo, hi]}
-                self._emit(r, plan, "patrol.missed", f"{plan.route}:{cp.id}", True, d, msg, data, out)
+                self._emit(
+                    r, plan, "patrol.missed", f"{plan.route}:{cp.id}", True, d, msg, data, out
+                )
         elif kind == _INACTIVE:
             r.inactive = True
             who = f"guard {r.guard}" if r.guard else "the assigned guard"

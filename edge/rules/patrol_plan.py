@@ -17,6 +17,7 @@ Timing of one round that starts at S (all offsets from S):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -150,7 +151,7 @@ def parse_plan(raw: Mapping[str, Any], tz: str = DEFAULT_TZ) -> PatrolPlan:
     if not isinstance(ordered, bool):
         raise ValueError(f"{where}: 'ordered' must be true or false")
     if ordered:
-        for a, b in zip(cps, cps[1:], strict=False):
+        for a, b in itertools.pairwise(cps):
             if b.offset < a.offset:
                 raise ValueError(
                     f"{where}: ordered route, but checkpoint {b.id} is due before {a.id}"
@@ -193,7 +194,7 @@ def _start_gaps(starts: Sequence[dt.time]) -> list[float]:
     secs = [t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6 for t in starts]
     if len(secs) == 1:
         return [DAY]
-    return [b - a for a, b in zip(secs, secs[1:], strict=False)] + [secs[0] + DAY - secs[-1]]
+    return [b - a for a, b in itertools.pairwise(secs)] + [secs[0] + DAY - secs[-1]]
 
 
 def parse_plans(raw: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> list[PatrolPlan]:
