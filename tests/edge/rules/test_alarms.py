@@ -107,6 +107,80 @@ def test_snapshot_restore_at_every_step_gives_the_same_records(name: str) -> Non
         assert second.snapshot() == whole_book.snapshot(), f"{name}: split at step {k}"
 
 
+# Every (action, from, to) the machine has, listed by hand from the module docstring and
+# ISA-18.2; the hand-worked cases together must walk each one.
+_N, _U, _A, _R = "normal", "unack", "acked", "rtn_unack"
+_S, _SU, _O = "shelved", "suppressed", "out_of_service"
+_ALL = (_N, _U, _A, _R, _S, _SU, _O)
+MACHINE = {
+    ("raise", _N, _U), ("raise", _R, _U), ("raise", _S, _S), ("raise", _SU, _SU),
+    ("raise", _O, _O),
+    *{("update", f, f) for f in (_U, _A, _S, _SU, _O)},
+    ("escalate", _A, _U),
+    ("clear", _U, _R), ("clear", _A, _N), ("clear", _S, _S), ("clear", _SU, _SU),
+    ("clear", _O, _O),
+    ("ack", _U, _A), ("ack", _R, _N),
+    *{("shelve", f, _S) for f in (_N, _U, _A, _R)},
+    ("unshelve", _S, _A), ("unshelve", _S, _U), ("unshelve", _S, _N),
+    ("shelve_expired", _S, _U), ("shelve_expired", _S, _N),
+    *{("suppress", f, _SU) for f in (_N, _U, _A, _R, _S)},
+    ("unsuppress", _SU, _U), ("unsuppress", _SU, _N),
+    *{("remove_from_service", f, _O) for f in (_N, _U, _A, _R, _S, _SU)},
+    ("return_to_service", _O, _U), ("return_to_service", _O, _N),
+    *{("assign", f, f) for f in _ALL},
+    ("chatter", _U, _U), ("chatter_end", _R, _R),
+}  # fmt: skip
+
+
+def test_the_hand_worked_cases_walk_every_transition_of_the_machine() -> None:
+    seen = set()
+    for name in CASE_NAMES:
+        spec, _ = _load(name)
+        for outcome in _run(spec, spec["steps"], AlarmBook(_config(spec))):
+            seen |= {(r["action"], r["from"], r["to"]) for r in outcome["records"]}
+    assert seen == MACHINE
+
+
+# A way into each state from a fresh book (code door.forced, source door:A).
+_INTO = {
+    State.NORMAL: [("suppress",), ("unsuppress",)],
+    State.UNACK: [("cond", True)],
+    State.ACKED: [("cond", True), ("ack",)],
+    State.RTN_UNACK: [("cond", True), ("cond", False)],
+    State.SHELVED: [("cond", True), ("shelve",)],
+    State.SUPPRESSED: [("suppress",)],
+    State.OUT_OF_SERVICE: [("remove_from_service",)],
+}
+_PEOPLE = (
+    "ack", "shelve", "unshelve", "suppress", "unsuppress", "remove_from_service",
+    "return_to_service", "assign",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("state", list(State))
+def test_every_action_a_state_does_not_allow_is_refused_and_changes_nothing(state) -> None:
+    refused = [a for a in _PEOPLE if a not in ALLOWED[state]]
+    for action in refused:
+        book = AlarmBook()
+        for step in _INTO[state]:
+            if step[0] == "cond":
+                book.apply(Condition("door.forced", "door:A", step[1], 100.0))
+            elif step[0] == "shelve":
+                book.shelve("door.forced", "door:A", "li", until=900.0, now=100.0)
+            else:
+                getattr(book, step[0])("door.forced", "door:A", "li", 100.0)
+        before = book.snapshot()
+        assert book.get("door.forced", "door:A").state is state
+        kwargs: dict = {"until": 900.0} if action == "shelve" else {}
+        if action == "assign":
+            kwargs = {"assignee": "guard-1"}
+        with pytest.raises(InvalidTransition, match=f"cannot {action} .* it is {state.value}"):
+            getattr(book, action)("door.forced", "door:A", "li", now=200.0, **kwargs)
+        assert book.snapshot() == before, action
+    # assign is allowed everywhere; the rest are refused somewhere
+    assert "assign" not in refused
+
+
 def test_every_code_has_a_default_colour_duress_and_forced_are_red() -> None:
     codes = {
         "door.forced", "door.held_open", "door.tamper", "door.tailgate",
