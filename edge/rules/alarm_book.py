@@ -14,6 +14,12 @@ from edge.rules.conditions import Condition
 SNAPSHOT_VERSION = 1
 
 
+def _check_key(code: str, source: str) -> None:
+    for name, v in (("code", code), ("source", source)):
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError(f"alarm {name} must be a non-empty string, got {v!r}")
+
+
 class AlarmBook:
     """Every alarm by (code, source). Conditions create alarms; people act on one key."""
 
@@ -44,15 +50,16 @@ class AlarmBook:
         return alarm
 
     def _new(self, code: str, source: str) -> Alarm:
-        for name, v in (("code", code), ("source", source)):
-            if not isinstance(v, str) or not v.strip():
-                raise ValueError(f"alarm {name} must be a non-empty string, got {v!r}")
+        _check_key(code, source)
         return self._alarms.setdefault((code, source), Alarm(code, source))
 
     def apply(self, cond: Condition) -> list[Transition]:
         alarm = self._alarms.get((cond.code, cond.source))
         if alarm is None:
+            _check_key(cond.code, cond.source)
+            alarm = Alarm(cond.code, cond.source)
             if not cond.active:
+                alarm.apply(cond, self.config)  # still refuses a bad ts
                 return []  # a clear for an alarm never raised: nothing to record
             alarm = self._new(cond.code, cond.source)
         return alarm.apply(cond, self.config)

@@ -242,7 +242,11 @@ class Alarm:
                 self.state = State.NORMAL
             return [self._rec("clear", frm, SYSTEM, ts, cond.message)]
 
-        colour = Colour(cond.colour)
+        try:
+            colour = Colour(cond.colour)
+        except ValueError:
+            who = f"condition {cond.code} at {cond.source}"
+            raise ValueError(f"{who}: colour {cond.colour!r} is not green, yellow or red") from None
         new_raise = not self.active
         rose = not new_raise and _RANK[colour] > _RANK[self.colour]
         changed = (colour, cond.message, cond.data) != (self.colour, self.message, self.data)

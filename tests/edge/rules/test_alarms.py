@@ -259,8 +259,10 @@ def test_acting_on_an_alarm_that_does_not_exist_names_it() -> None:
     [
         (Condition("", "door:A", True, 1.0), "code"),
         (Condition("door.forced", " ", True, 1.0), "source"),
+        (Condition("", "door:A", False, 1.0), "code"),
         (Condition("door.forced", "door:A", True, math.nan), "ts"),
-        (Condition("door.forced", "door:A", True, 1.0, "purple"), "purple"),  # type: ignore[arg-type]
+        (Condition("door.forced", "door:A", False, math.inf), "ts"),
+        (Condition("door.forced", "door:A", True, 1.0, "purple"), "'purple' is not green"),  # type: ignore[arg-type]
     ],
 )
 def test_a_bad_condition_is_refused_with_what_is_wrong(cond: Condition, match: str) -> None:
