@@ -1,0 +1,55 @@
+"""The fixed alarm codes (issue 7 item 6) and their default colours.
+
+Other tools key on these strings: never rename one. Kept apart from alarms.py so a rule
+can import the codes without the lifecycle.
+"""
+
+from __future__ import annotations
+
+from edge.model import Colour
+
+# The fixed alarm codes (issue 7 item 6): other tools key on these strings. Default
+# colours: duress and a forced door are red at once (issue 7 item 3); the rest yellow.
+DOOR_FORCED = "door.forced"
+DOOR_HELD_OPEN = "door.held_open"
+DOOR_TAMPER = "door.tamper"
+DOOR_TAILGATE = "door.tailgate"
+ACCESS_DENIED_BURST = "access.denied_burst"
+ACCESS_AFTER_HOURS = "access.after_hours"
+ACCESS_PASSBACK = "access.passback"
+ACCESS_DURESS = "access.duress"
+ACCESS_VISITOR_OUTSIDE_PASS = "access.visitor_outside_pass"
+DEVICE_OFFLINE = "device.offline"
+PATROL_MISSED = "patrol.missed"
+PATROL_LATE = "patrol.late"
+PATROL_EARLY = "patrol.early"
+PATROL_OUT_OF_ORDER = "patrol.out_of_order"
+PATROL_UNKNOWN_CHECKPOINT = "patrol.unknown_checkpoint"
+PATROL_INCOMPLETE = "patrol.incomplete"
+PATROL_GUARD_INACTIVE = "patrol.guard_inactive"
+
+DEFAULT_COLOURS: dict[str, Colour] = {
+    DOOR_FORCED: Colour.RED,
+    DOOR_HELD_OPEN: Colour.YELLOW,
+    DOOR_TAMPER: Colour.YELLOW,
+    DOOR_TAILGATE: Colour.YELLOW,
+    ACCESS_DENIED_BURST: Colour.YELLOW,
+    ACCESS_AFTER_HOURS: Colour.YELLOW,
+    ACCESS_PASSBACK: Colour.YELLOW,
+    ACCESS_DURESS: Colour.RED,
+    ACCESS_VISITOR_OUTSIDE_PASS: Colour.YELLOW,
+    DEVICE_OFFLINE: Colour.YELLOW,
+    PATROL_MISSED: Colour.YELLOW,
+    PATROL_LATE: Colour.YELLOW,
+    PATROL_EARLY: Colour.YELLOW,
+    PATROL_OUT_OF_ORDER: Colour.YELLOW,
+    PATROL_UNKNOWN_CHECKPOINT: Colour.YELLOW,
+    PATROL_INCOMPLETE: Colour.YELLOW,
+    PATROL_GUARD_INACTIVE: Colour.YELLOW,
+}
+ALARM_CODES: tuple[str, ...] = tuple(DEFAULT_COLOURS)
+
+
+def default_colour(code: str) -> Colour:
+    """The colour a rule should give ``code`` unless its config says otherwise."""
+    return DEFAULT_COLOURS.get(code, Colour.YELLOW)
