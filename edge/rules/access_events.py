@@ -1,16 +1,26 @@
 from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import Literal
 
-AccessKind = Literal["access.granted", "access.denied", "door.opened", "door.closed",
-                     "door.tamper", "access.duress", "exit.request", "patrol.scan"]
+AccessKind = Literal[
+    "access.granted",
+    "access.denied",
+    "door.opened",
+    "door.closed",
+    "door.tamper",
+    "access.duress",
+    "exit.request",
+    "patrol.scan",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class AccessEvent:
-    ts: float                 # event time (payload's own time or arrival time)
+    ts: float  # event time (payload's own time or arrival time)
     kind: AccessKind
-    device: str               # the reader / door sensor / checkpoint tag reader id
-    door: str | None = None   # the door it belongs to (site file maps reader -> door)
+    device: str  # the reader / door sensor / checkpoint tag reader id
+    door: str | None = None  # the door it belongs to (site file maps reader -> door)
     credential: str | None = None  # card number, plate, guard badge, checkpoint tag
-    reason: str | None = None      # for access.denied: why (unknown card, expired, ...)
+    reason: str | None = None  # for access.denied: why (unknown card, expired, ...)
     data: dict = field(default_factory=dict)
