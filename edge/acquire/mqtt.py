@@ -13,8 +13,11 @@ exponential backoff between reconnect_min and reconnect_max. A payload that does
 is counted by reason and kept, with its raw bytes, in a bounded dead-letter list; it
 never stops the source.
 
-Delivery note: paho acknowledges a QoS 1 message once on_message returns, i.e. once the
-event is in this process's queue, not once it is committed downstream.
+Delivery note: a QoS 1 message is acknowledged (manual ack) before its events are handed
+to the loop, so a clean exit never leaves a taken message unacknowledged (it would come
+back on the next session). The ack means "in this process's queue", not "committed
+downstream": a kill -9 can lose what is queued, and QoS 1 can redeliver across restarts,
+so consumers must be idempotent (one alarm per code and source is).
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ class MqttStats:
     duplicates: int = 0  # QoS 1 redeliveries (DUP flag) of a message already taken
     refused: Counter = field(default_factory=Counter)  # reason -> count
     connects: int = 0
+    connect_refusals: int = 0  # the broker said no (bad password, not authorised, ...)
     disconnects: int = 0
     session_present: bool | None = None  # the broker still had our session at last connect
 
@@ -202,6 +206,7 @@ class MqttSource:
                 "duplicates": s.duplicates,
                 "refused": dict(s.refused),
                 "connects": s.connects,
+                "connect_refusals": s.connect_refusals,
                 "disconnects": s.disconnects,
                 "session_present": s.session_present,
                 "dead_letters": len(self.dead_letters),
@@ -215,6 +220,7 @@ class MqttSource:
                 CallbackAPIVersion.VERSION2,
                 client_id=cfg.client_id,
                 protocol=MQTTProtocolVersion.MQTTv5,
+                manual_ack=True,
             )
         else:
             client = paho.Client(
@@ -222,6 +228,7 @@ class MqttSource:
                 client_id=cfg.client_id,
                 clean_session=False,
                 protocol=MQTTProtocolVersion.MQTTv311,
+                manual_ack=True,
             )
         if cfg.username is not None:
             password = None
@@ -245,6 +252,8 @@ class MqttSource:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
+            with self._lock:
+                self.stats.connect_refusals += 1
             log.warning(
                 "MQTT broker %s:%s refused us: %s", self.config.host, self.config.port, reason_code
             )
@@ -284,6 +293,9 @@ class MqttSource:
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
         arrival = self._clock()
+        # Ack first: the PUBACK is queued before the event can reach the loop, so a DISCONNECT
+        # sent after the consumer saw the event always follows it.
+        client.ack(msg.mid, msg.qos)
         if self._seen_before(msg.topic, msg.payload, bool(msg.dup)):
             with self._lock:
                 self.stats.received += 1

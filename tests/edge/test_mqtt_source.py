@@ -230,3 +230,42 @@ def test_a_thousand_junk_payloads_are_counted_by_reason_and_valid_ones_between_s
     assert len(dead) == 100  # bounded: the most recent 100, each with its raw payload
     last_topic, last_payload = plan[-2]
     assert dead[-1].topic == last_topic and dead[-1].payload == last_payload[: 64 * 1024]
+
+
+def test_identical_messages_that_are_not_redeliveries_all_count(tmp_path):
+    # Only the broker's DUP-flagged resends are dropped; a sensor repeating "close" is news.
+    dev = MqttDevice(id="dw-201", map="shelly/dw-gen1", door="door-201")
+    topic = "shellies/dw-201/sensor/state"
+
+    async def scenario(broker):
+        async with MqttSource(config(broker, [dev])) as source:
+            await asyncio.wait_for(source.ready(), WAIT)
+            pub = Publisher(broker.port)
+            for word in ("close", "close", "open", "open", "close"):
+                pub.publish(topic, word)
+            pub.close()
+            return await take(source, 5), source.counts()
+
+    with mosquitto(tmp_path) as broker:
+        got, counts = asyncio.run(scenario(broker))
+    assert [e.kind for e in got] == ["door.closed"] * 2 + ["door.opened"] * 2 + ["door.closed"]
+    assert counts["duplicates"] == 0
+
+
+def test_two_devices_on_one_topic_is_refused_naming_both():
+    cfg = MqttConfig(
+        devices=[
+            MqttDevice(id="a", map="zigbee2mqtt/contact", params={"friendly_name": "x"}),
+            MqttDevice(id="b", map="zigbee2mqtt/contact", params={"friendly_name": "x"}),
+        ]
+    )
+    with pytest.raises(ValueError, match="'a' and 'b' both use topic 'zigbee2mqtt/x'"):
+        MqttSource(cfg)
+
+
+def test_an_unknown_map_is_refused_listing_the_known_ones():
+    from device_profiles.catalog import ProfileNotFound
+
+    cfg = MqttConfig(devices=[MqttDevice(id="a", map="zigbee2mqtt/contakt")])
+    with pytest.raises(ProfileNotFound, match="zigbee2mqtt/contact"):
+        cfg.bindings()

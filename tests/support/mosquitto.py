@@ -12,7 +12,7 @@ from servers import free_port, require_binary, spawn, stop, wait_for_port
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, extra: list[str] | None = None):
         self.workdir = workdir
         self.port = port or free_port()
         self.proc = None
@@ -20,7 +20,7 @@ class Mosquitto:
         (workdir / "data").mkdir(parents=True, exist_ok=True)
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            *(extra or ["allow_anonymous true"]),
             "persistence true",
             f"persistence_location {workdir / 'data'}/",
             "max_queued_messages 20000",
@@ -51,8 +51,9 @@ class Mosquitto:
 
 
 @contextlib.contextmanager
-def mosquitto(workdir: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(workdir)
+def mosquitto(workdir: Path, extra: list[str] | None = None) -> Iterator[Mosquitto]:
+    """A running broker; `extra` replaces `allow_anonymous true` (e.g. a password_file)."""
+    broker = Mosquitto(workdir, extra=extra)
     broker.start()
     try:
         yield broker
