@@ -12,6 +12,7 @@ from device_profiles.schema import Profile
 from device_profiles.sourced_yaml import ConfigError, describe_errors, load_yaml
 
 BUILTIN_DIR = Path(__file__).parent / "catalog"
+PAYLOAD_MAPS_SUBDIR = "payload_maps"
 
 
 class ProfileNotFound(LookupError):
@@ -28,7 +29,12 @@ class Catalog:
     def ids(self) -> list[str]:
         found = set()
         for d in self.dirs:
-            found.update(p.relative_to(d).with_suffix("").as_posix() for p in d.rglob("*.yaml"))
+            found.update(
+                p.relative_to(d).with_suffix("").as_posix()
+                for p in d.rglob("*.yaml")
+                # MQTT payload maps live beside the register maps but are another format.
+                if p.relative_to(d).parts[0] != PAYLOAD_MAPS_SUBDIR
+            )
         return sorted(found)
 
     def path(self, profile_id: str) -> Path:
