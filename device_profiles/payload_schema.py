@@ -14,28 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from device_profiles.schema import Duration
+from device_profiles.wire_rules import AccessKind
 
-# The one access vocabulary (edge/rules/access_events.py AccessKind, domain-facts §D.2).
-ACCESS_KINDS: tuple[str, ...] = (
-    "access.granted",
-    "access.denied",
-    "door.opened",
-    "door.closed",
-    "door.tamper",
-    "access.duress",
-    "exit.request",
-    "patrol.scan",
-)
-Kind = Literal[
-    "access.granted",
-    "access.denied",
-    "door.opened",
-    "door.closed",
-    "door.tamper",
-    "access.duress",
-    "exit.request",
-    "patrol.scan",
-]
+# The one access vocabulary lives with the wire's other rules.
+Kind = AccessKind
 Scalar = str | int | float | bool | None
 TimeFormat = Literal["auto", "iso", "epoch_s", "epoch_ms"]
 

@@ -10,6 +10,7 @@ because ``device_profiles`` must not import the edge (edge imports device_profil
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:\-/]+$"
 NAME_MAX_LENGTH = 128
@@ -47,3 +48,18 @@ def unit_problem(unit: str) -> str | None:
     if not _PLAIN.match(unit):
         return f"unit {unit!r} holds a control or bidi character: {UNIT_RULE}"
     return None
+
+
+# The one access-event vocabulary (domain-facts §D.2, aligned with ONVIF and BACnet access
+# events): what payload maps may produce and what the door and patrol rules read.
+AccessKind = Literal[
+    "access.granted",
+    "access.denied",
+    "door.opened",
+    "door.closed",
+    "door.tamper",
+    "access.duress",
+    "exit.request",
+    "patrol.scan",
+]
+ACCESS_KINDS: tuple[str, ...] = get_args(AccessKind)

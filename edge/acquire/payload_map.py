@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from device_profiles.payload_schema import ACCESS_KINDS, Message, PayloadMap, Rule, TimeSpec
+from device_profiles.payload_schema import Message, PayloadMap, Rule, TimeSpec
+from device_profiles.wire_rules import ACCESS_KINDS
 from edge.rules.access_events import AccessEvent
 
 RefusalReason = Literal[

@@ -1,18 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-AccessKind = Literal[
-    "access.granted",
-    "access.denied",
-    "door.opened",
-    "door.closed",
-    "door.tamper",
-    "access.duress",
-    "exit.request",
-    "patrol.scan",
-]
+from device_profiles.wire_rules import AccessKind
 
 
 @dataclass(frozen=True, slots=True)

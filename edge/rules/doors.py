@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from device_profiles.wire_rules import ACCESS_KINDS
 from edge.model import Colour
 from edge.rules.access_events import AccessEvent
 from edge.rules.conditions import Condition
@@ -32,18 +33,7 @@ from edge.rules.door_config import DoorRulesConfig, VisitorPass
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset(
-    {
-        "access.granted",
-        "access.denied",
-        "door.opened",
-        "door.closed",
-        "door.tamper",
-        "access.duress",
-        "exit.request",
-        "patrol.scan",
-    }
-)
+KINDS = frozenset(ACCESS_KINDS)
 _INF = math.inf
 
 

@@ -108,7 +108,7 @@ def test_a_broken_map_file_names_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_steward_json_schema_lists_exactly_the_access_vocabulary() -> None:
-    from device_profiles.payload_schema import ACCESS_KINDS
+    from device_profiles.wire_rules import ACCESS_KINDS
     from edge.rules.access_events import AccessKind
 
     schema_file = Path(__file__).parents[2] / "device_profiles/steward-access-v1.schema.json"
