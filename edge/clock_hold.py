@@ -29,7 +29,9 @@ import orjson
 from edge import outbox_bounds as bounds
 from edge.clock import ClockGuard
 from edge.model import LANES, Event, Lane, Sample
-from edge.outbox import _DUMPS_OPTIONS, _FRONT, Outbox, _lane
+from edge.outbox import Outbox
+from edge.outbox_dead_letters import take_front
+from edge.outbox_schema import DUMPS_OPTIONS, lane_table
 
 log = logging.getLogger("steward.edge")
 
@@ -102,23 +104,15 @@ def held_summary(db: sqlite3.Connection) -> dict[str, dict[str, int]]:
 def hold_front(outbox: Outbox, lane: Lane, seq: int, reason: str) -> None:
     """Move the front record of ``lane`` here, unprovable (the API refused its timestamp;
     when it was stamped is unknown), instead of into the dead letters."""
-    lane = _lane(lane)
+    lane = lane_table(lane)
     db = outbox._db
     ensure_table(db)
     with outbox._transaction():
-        front = db.execute(_FRONT[lane]).fetchone()
-        if front is None or front[0] != seq:
-            raise ValueError(f"seq {seq} is not the front of the {lane} lane")
-        _, ts, npoints, body = front
+        _, ts, npoints, body = take_front(db, lane, seq, "held for the clock")
         db.execute(
             "INSERT INTO clock_held(lane, ts, npoints, body, held_wall, reason, unprovable) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (lane, ts, npoints, body, ts, "refused by the API for its timestamp", reason),
-        )
-        db.execute(f"DELETE FROM {lane} WHERE seq = ?", (seq,))
-        db.execute(
-            "UPDATE lane_totals SET points = points - ?, bytes = bytes - ? WHERE lane = ?",
-            (npoints, len(body), lane),
         )
 
 
@@ -148,14 +142,14 @@ class ClockHold:
 
     def append_sample(self, sample: Sample) -> None:
         if self.guard.holding() or self._waiting["readings"]:
-            body = orjson.dumps(sample.wire(), option=_DUMPS_OPTIONS)
+            body = orjson.dumps(sample.wire(), option=DUMPS_OPTIONS)
             self._hold("readings", sample.ts, len(sample.readings), body)
         else:
             self.outbox.append_sample(sample)
 
     def append_event(self, event: Event) -> None:
         if self.guard.holding() or self._waiting["events"]:
-            body = orjson.dumps(event.wire(), option=_DUMPS_OPTIONS)
+            body = orjson.dumps(event.wire(), option=DUMPS_OPTIONS)
             self._hold("events", event.ts, 0, body)
         else:
             self.outbox.append_event(event)
@@ -258,7 +252,7 @@ class ClockHold:
                 ts = round(ts + correction, 3)
                 record = orjson.loads(body)
                 record["ts"] = ts
-                body = orjson.dumps(record, option=_DUMPS_OPTIONS)
+                body = orjson.dumps(record, option=DUMPS_OPTIONS)
                 restamped += 1
             released.append((ts, npoints, body))
         ids = [r[0] for r in rows if r[0] not in set(unprovable)]

@@ -57,88 +57,22 @@ import orjson
 from edge import outbox_bounds as bounds
 from edge.model import LANES, Event, Lane, Sample
 from edge.outbox_bounds import BoundsMixin, DropReport
+from edge.outbox_dead_letters import DeadLettersMixin
+from edge.outbox_schema import (
+    DUMPS_OPTIONS,
+    GENERATION_AT,
+    NEXT_GENERATION,
+    PEEK,
+    SCHEMA,
+    SIZES_UP_TO,
+    lane_table,
+)
 
 __all__ = ["DropReport", "LaneBacklog", "Outbox", "OutboxBatch", "wire_record"]
 
 log = logging.getLogger(__name__)
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS readings(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    npoints INTEGER NOT NULL,
-    body BLOB NOT NULL
-);
--- Running totals per lane, updated in the same transaction as the rows they describe, so
--- sizes and drop counters are known at open without scanning the lanes.
-CREATE TABLE IF NOT EXISTS lane_totals(
-    lane TEXT PRIMARY KEY,
-    points INTEGER NOT NULL DEFAULT 0,
-    bytes INTEGER NOT NULL DEFAULT 0,
-    dropped_records INTEGER NOT NULL DEFAULT 0,
-    dropped_points INTEGER NOT NULL DEFAULT 0,
-    quarantined INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
--- Who numbered the records (the delivery contract in edge/model.py): the file's random
--- id ('outbox_id'), and per lane the highest seq deleted by an acknowledgement
--- ('acked_through:<lane>'), which tells records let go undelivered from acknowledged ones.
-CREATE TABLE IF NOT EXISTS meta(
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
--- A generation numbers a lane's seqs from first_seq up to the next generation's.
-CREATE TABLE IF NOT EXISTS generations(
-    lane TEXT NOT NULL,
-    first_seq INTEGER NOT NULL,
-    generation TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY(lane, first_seq)
-) WITHOUT ROWID;
--- Dead letters: records the API refused as malformed, kept for an operator.
-CREATE TABLE IF NOT EXISTS quarantined(
-    id INTEGER PRIMARY KEY,
-    lane TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    npoints INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    reason TEXT NOT NULL,
-    quarantined_at REAL NOT NULL
-);
-"""
-
-_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-
-# Readings lane statements; the events lane has no npoints column and reads 0 instead.
-_PEEK = {
-    "events": "SELECT seq, ts, 0, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-    "readings": "SELECT seq, ts, npoints, body FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
-}
-_SIZES_UP_TO = {
-    "events": "SELECT count(*), 0, coalesce(sum(length(body)), 0) FROM events WHERE seq <= ?",
-    "readings": (
-        "SELECT count(*), coalesce(sum(npoints), 0), coalesce(sum(length(body)), 0) "
-        "FROM readings WHERE seq <= ?"
-    ),
-}
-_GENERATION_AT = (
-    "SELECT first_seq, generation FROM generations WHERE lane = ? AND first_seq <= ? "
-    "ORDER BY first_seq DESC LIMIT 1"
-)
-_NEXT_GENERATION = (
-    "SELECT first_seq FROM generations WHERE lane = ? AND first_seq > ? ORDER BY first_seq LIMIT 1"
-)
-_FRONT = {
-    "events": "SELECT seq, ts, 0, body FROM events ORDER BY seq LIMIT 1",
-    "readings": "SELECT seq, ts, npoints, body FROM readings ORDER BY seq LIMIT 1",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +125,6 @@ class OutboxBatch:
         return len(self.records)
 
 
-def _lane(lane: str) -> Lane:
-    # Lane names are interpolated into SQL as table names: accept only the two that exist.
-    if lane not in LANES:
-        raise ValueError(f"unknown lane {lane!r}; lanes are {', '.join(LANES)}")
-    return lane  # type: ignore[return-value]
-
-
 def wire_record(seq: int, body: bytes) -> bytes:
     """A stored body (a JSON object without seq) with ``"seq": seq`` spliced in first."""
     if body == b"{}":
@@ -205,7 +132,7 @@ def wire_record(seq: int, body: bytes) -> bytes:
     return b'{"seq":%d,%b' % (seq, memoryview(body)[1:])
 
 
-class Outbox(BoundsMixin):
+class Outbox(BoundsMixin, DeadLettersMixin):
     """The edge's durable queue. See the module docstring for what it guarantees.
 
     ``max_readings_points`` / ``max_readings_bytes`` bound the readings lane (None: no
@@ -284,7 +211,7 @@ class Outbox(BoundsMixin):
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             # Keep the WAL file from staying large after a big drain.
             self._db.execute("PRAGMA journal_size_limit=67108864")
-            self._db.executescript(_SCHEMA)  # idempotent; each statement commits itself
+            self._db.executescript(SCHEMA)  # idempotent; each statement commits itself
             bounds.migrate(self._db)  # the bounds' own additive migration block
             with self._transaction():
                 self._db.executemany(
@@ -355,7 +282,7 @@ class Outbox(BoundsMixin):
         """Commit a poll cycle's samples in one transaction; returns the last seq (None if
         there were none). The records' seqs are consecutive, ending at the returned one."""
         rows = [
-            (s.ts, len(s.readings), orjson.dumps(s.wire(), option=_DUMPS_OPTIONS)) for s in samples
+            (s.ts, len(s.readings), orjson.dumps(s.wire(), option=DUMPS_OPTIONS)) for s in samples
         ]
         if not rows:
             return None
@@ -406,7 +333,7 @@ class Outbox(BoundsMixin):
 
     def append_events(self, events: Iterable[Event]) -> int | None:
         rows = [
-            (e.ts, orjson.dumps(e.wire(), option=_DUMPS_OPTIONS), 1 if e.type == "alarm" else 0)
+            (e.ts, orjson.dumps(e.wire(), option=DUMPS_OPTIONS), 1 if e.type == "alarm" else 0)
             for e in events
         ]
         if not rows:
@@ -465,10 +392,10 @@ class Outbox(BoundsMixin):
         ``after_seq``), cut so their wire JSON stays within ``max_bytes``; always at least
         one record when the lane has one, so a single large record cannot stall the lane.
         """
-        lane = _lane(lane)
+        lane = lane_table(lane)
         if max_records < 1:
             raise ValueError(f"max_records must be at least 1, not {max_records}")
-        rows = self._db.execute(_PEEK[lane], (after_seq, max_records + 1)).fetchall()
+        rows = self._db.execute(PEEK[lane], (after_seq, max_records + 1)).fetchall()
         if not rows:
             return None
         first_seq = rows[0][0]
@@ -502,8 +429,8 @@ class Outbox(BoundsMixin):
 
     def _stream_at(self, lane: Lane, seq: int) -> tuple[dict | None, int | None]:
         """The wire stream of the record ``seq`` and the first seq of the next generation."""
-        found = self._db.execute(_GENERATION_AT, (lane, seq)).fetchone()
-        after = self._db.execute(_NEXT_GENERATION, (lane, seq)).fetchone()
+        found = self._db.execute(GENERATION_AT, (lane, seq)).fetchone()
+        after = self._db.execute(NEXT_GENERATION, (lane, seq)).fetchone()
         boundary = after[0] if after else None
         if found is None:  # numbered before this file had generations: the default stream
             return None, boundary
@@ -522,9 +449,9 @@ class Outbox(BoundsMixin):
 
     def ack(self, lane: Lane, seq: int) -> int:
         """Delete every record of ``lane`` at or below ``seq``; returns how many went."""
-        lane = _lane(lane)
+        lane = lane_table(lane)
         with self._transaction() as db:
-            records, points, size = db.execute(_SIZES_UP_TO[lane], (seq,)).fetchone()
+            records, points, size = db.execute(SIZES_UP_TO[lane], (seq,)).fetchone()
             db.execute(
                 "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
                 "value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
@@ -538,77 +465,6 @@ class Outbox(BoundsMixin):
                 )
         return records
 
-    def quarantine(self, lane: Lane, seq: int, reason: str) -> None:
-        """Move the record at the front of ``lane`` to the dead-letter table.
-
-        Only the front record may be quarantined (the uplink finds poison records by
-        sending from the front), which keeps each lane contiguous.
-        """
-        lane = _lane(lane)
-        with self._transaction() as db:
-            front = db.execute(_FRONT[lane]).fetchone()
-            if front is None or front[0] != seq:
-                raise ValueError(
-                    f"only the front record of the {lane} lane can be quarantined; "
-                    f"seq {seq} is not it (front: {front[0] if front else 'none'})"
-                )
-            front_seq, ts, npoints, body = front
-            db.execute(
-                "INSERT INTO quarantined(lane, seq, ts, npoints, body, reason, quarantined_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (lane, front_seq, ts, npoints, body, reason, time.time()),
-            )
-            db.execute(f"DELETE FROM {lane} WHERE seq = ?", (front_seq,))
-            db.execute(
-                "UPDATE lane_totals SET points = points - ?, bytes = bytes - ?, "
-                "quarantined = quarantined + 1 WHERE lane = ?",
-                (npoints, len(body), lane),
-            )
-            gone = bounds.drop_oldest_dead_letters(db, self.max_quarantined)
-        if gone:
-            bounds.log_dead_letter_drop(gone, self.max_quarantined)
-
-    def quarantined(self, limit: int = 100) -> list[dict]:
-        """The oldest dead letters, for an operator: lane, seq, ts, reason, body."""
-        rows = self._db.execute(
-            "SELECT id, lane, seq, ts, reason, quarantined_at, body FROM quarantined "
-            "ORDER BY id LIMIT ?",
-            (limit,),
-        ).fetchall()
-        keys = ("id", "lane", "seq", "ts", "reason", "quarantined_at", "body")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def requeue_quarantined(self) -> int:
-        """Append every dead letter to the tail of its lane again, with a new seq (after an
-        operator fixed what made the API refuse it). Returns how many were requeued."""
-        with self._transaction() as db:
-            moved = 0
-            for lane in LANES:
-                rows = db.execute(
-                    "SELECT ts, npoints, body FROM quarantined WHERE lane = ? ORDER BY id",
-                    (lane,),
-                ).fetchall()
-                if not rows:
-                    continue
-                self._open_generation(db, lane)
-                if lane == "readings":
-                    db.executemany("INSERT INTO readings(ts, npoints, body) VALUES (?, ?, ?)", rows)
-                else:
-                    db.executemany(
-                        "INSERT INTO events(ts, body, alarm) VALUES (?, ?, ?)",
-                        [(r[0], r[2], bounds.is_alarm(r[2])) for r in rows],
-                    )
-                db.execute(
-                    "UPDATE lane_totals SET points = points + ?, bytes = bytes + ?, "
-                    "quarantined = quarantined - ? WHERE lane = ?",
-                    (sum(r[1] for r in rows), sum(len(r[2]) for r in rows), len(rows), lane),
-                )
-                db.execute("DELETE FROM quarantined WHERE lane = ?", (lane,))
-                moved += len(rows)
-        for lane in LANES:
-            self._notify(lane)
-        return moved
-
     # ------------------------------------------------------------------ visibility
 
     def _totals(self, lane: Lane) -> tuple[int, int, int, int, int]:
@@ -619,7 +475,7 @@ class Outbox(BoundsMixin):
         ).fetchone()
 
     def lane_backlog(self, lane: Lane) -> LaneBacklog:
-        lane = _lane(lane)
+        lane = lane_table(lane)
         # Two one-row lookups at the ends of the primary key: O(log n). (A combined
         # min()/max() query would scan the table, and count(*) always does.)
         front = self._db.execute(f"SELECT seq, ts FROM {lane} ORDER BY seq LIMIT 1").fetchone()
@@ -650,7 +506,7 @@ class Outbox(BoundsMixin):
     def backlog_after(self, lane: Lane, seq: int) -> dict[Lane, LaneBacklog]:
         """:meth:`backlog` as it will be once ``lane`` is acknowledged through ``seq``: what
         a batch reports, so the API sees 0 once the edge has drained."""
-        lane = _lane(lane)
+        lane = lane_table(lane)
         now = self.backlog()
         held = now[lane]
         if held.last_seq is None or held.first_seq is None or held.first_seq > seq:
