@@ -46,31 +46,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-import itertools
 import logging
 import random
-import sqlite3
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from edge import uplink_answers as answers
 from edge.clock import ClockGuard
-from edge.clock_hold import hold_front
-from edge.model import LANES, EventRecord, Lane, Name, ReadingRecord
+from edge.model import LANES, Lane, Name
 from edge.outbox import Outbox, OutboxBatch
+from edge.uplink_answers import Outcome
+from edge.uplink_refusals import RefusalsMixin
+from edge.uplink_stats import UplinkCounters, summary_line, uplink_stats
 
 log = logging.getLogger(__name__)
 
 _NAME = TypeAdapter(Name)
-_RECORD_MODELS = {"events": EventRecord, "readings": ReadingRecord}
-_RATE_WINDOW_S = 60.0
 # Compress bodies at least this large in a worker thread so the event loop (which also
 # runs acquisition) is not held up; zlib releases the GIL.
 _THREAD_COMPRESS_BYTES = 128 * 1024
@@ -82,34 +79,7 @@ class _LaneLimits:
     max_bytes: int
 
 
-@dataclass(slots=True)
-class _Counters:
-    batches: int = 0
-    records: Counter[str] = field(default_factory=Counter)
-    points: int = 0
-    bytes_uncompressed: int = 0
-    bytes_compressed: int = 0
-    duplicates: int = 0  # records the API already held: replays after a lost ack
-    dropped_at_edge: int = 0  # seq gaps the API counted (records the outbox dropped)
-    quarantined: int = 0
-    held_for_clock: int = 0  # records the API refused for their timestamp: held, not sent
-    errors: Counter[str] = field(default_factory=Counter)
-    last_error: str | None = None
-    last_error_at: float | None = None
-    last_success_at: float | None = None
-    recent: deque[tuple[float, int, int]] = field(default_factory=deque)  # mono, records, points
-
-
-class _Outcome(Enum):
-    """What one delivery attempt asks the loop to do next."""
-
-    SENT = "sent"  # go on at once
-    RETRY_NOW = "retry_now"  # limits changed or a record was quarantined: go on at once
-    BACKOFF = "backoff"  # transient failure: wait with exponential backoff
-    CONFIG = "config"  # needs an operator: wait config_error_backoff
-
-
-class Uplink:
+class Uplink(RefusalsMixin):
     """Drains an :class:`Outbox` to ``{api_url}/v1/ingest``.
 
     Use as ``async with Uplink(...) as uplink:`` (runs in a background task until the block
@@ -180,7 +150,7 @@ class Uplink:
         )
         self._failures = 0
         self._retry_after = 0.0
-        self._counters = _Counters()
+        self._counters = UplinkCounters()
         self._started = time.monotonic()
         self._reset_warned: set[Lane] = set()
         self._unpaused = asyncio.Event()
@@ -307,7 +277,7 @@ class Uplink:
                         async with asyncio.timeout(wait):
                             await self._wake.wait()
                     continue
-            if outcome == _Outcome.BACKOFF:
+            if outcome == Outcome.BACKOFF:
                 self._failures += 1
                 ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
                 # Jitter spreads the retries of many edges after a shared outage; the
@@ -319,10 +289,10 @@ class Uplink:
                 self._retry_after = 0.0
                 self._state = "backoff"
                 await asyncio.sleep(delay)
-            elif outcome == _Outcome.CONFIG:
+            elif outcome == Outcome.CONFIG:
                 self._state = "waiting for configuration fix"
                 await asyncio.sleep(self.config_error_backoff)
-            elif outcome == _Outcome.SENT:
+            elif outcome == Outcome.SENT:
                 self._failures = 0
 
     def _next_due_batch(self) -> tuple[OutboxBatch | None, float]:
@@ -394,7 +364,7 @@ class Uplink:
             )
         )
 
-    async def _deliver(self, client: httpx.AsyncClient, batch: OutboxBatch) -> _Outcome:
+    async def _deliver(self, client: httpx.AsyncClient, batch: OutboxBatch) -> Outcome:
         body = self._body(batch)
         if len(body) >= _THREAD_COMPRESS_BYTES:
             compressed = await asyncio.to_thread(gzip.compress, body, self.gzip_level, mtime=0)
@@ -420,7 +390,7 @@ class Uplink:
         if status == 409:
             # The API already holds this whole batch: a replay after a lost response.
             return self._acknowledged(batch, response, len(body), len(compressed), replay=True)
-        detail = _detail(response)
+        detail = answers.detail(response)
         if status == 401:
             log.error(
                 "the API refused this edge's token (HTTP 401: %s); check the token configured "
@@ -447,7 +417,7 @@ class Uplink:
         if status in (400, 422):
             return self._refused(batch, response, detail)
         if status == 429 or status >= 500:
-            self._retry_after = _retry_after(response)
+            self._retry_after = answers.retry_after(response)
             kind = "throttled" if status == 429 else "server"
             return self._failed(kind, f"HTTP {status} from {self.url}: {detail}")
         log.error(
@@ -463,7 +433,7 @@ class Uplink:
 
     def _failed(
         self, kind: str, message: str, *, logged: bool = False, config: bool = False
-    ) -> _Outcome:
+    ) -> Outcome:
         c = self._counters
         c.errors[kind] += 1
         c.last_error = message
@@ -472,7 +442,7 @@ class Uplink:
             # Transient trouble: one WARNING when it starts, then DEBUG until it clears.
             level = logging.WARNING if self._failures == 0 else logging.DEBUG
             log.log(level, "uplink: %s; backing off (attempt %d)", message, self._failures + 1)
-        return _Outcome.CONFIG if config else _Outcome.BACKOFF
+        return Outcome.CONFIG if config else Outcome.BACKOFF
 
     def _acknowledged(
         self,
@@ -482,7 +452,7 @@ class Uplink:
         sent_bytes: int,
         *,
         replay: bool = False,
-    ) -> _Outcome:
+    ) -> Outcome:
         try:
             answer = response.json()  # a 409 carries lane, acked and duplicates as a 200 does
             acked = int(answer["acked"])
@@ -509,25 +479,17 @@ class Uplink:
         records = acked - batch.first_seq + 1
         # A partial ack is not expected from a conforming API; count its points pro rata.
         points = batch.points if records == len(batch) else batch.points * records // len(batch)
-        c = self._counters
-        c.batches += 1
-        c.records[lane] += records
-        c.points += points
-        c.bytes_uncompressed += raw_bytes
-        c.bytes_compressed += sent_bytes
         if replay:
-            c.duplicates += records
+            duplicates, dropped = records, 0
         else:
-            c.duplicates += int(answer.get("duplicates", 0) or 0)
-            c.dropped_at_edge += int(answer.get("dropped_at_edge", 0) or 0)
-        now = time.monotonic()
-        c.last_success_at = time.time()
-        c.recent.append((now, records, points))
-        while c.recent and c.recent[0][0] < now - _RATE_WINDOW_S:
-            c.recent.popleft()
+            duplicates = int(answer.get("duplicates", 0) or 0)
+            dropped = int(answer.get("dropped_at_edge", 0) or 0)
+        self._counters.note_sent(
+            lane, records, points, raw_bytes, sent_bytes, duplicates=duplicates, dropped=dropped
+        )
         if self._failures:
             log.info("uplink: the API accepts batches again after %d failures", self._failures)
-        return _Outcome.SENT
+        return Outcome.SENT
 
     def _note_ack_beyond_file(self, batch: OutboxBatch, acked: int) -> None:
         """The API holds this stream beyond what this file ever numbered in it."""
@@ -560,286 +522,24 @@ class Uplink:
             self.outbox.generation,
         )
 
-    def _too_large(self, batch: OutboxBatch, detail: str) -> _Outcome:
-        lane = batch.lane
-        self._counters.errors["too_large"] += 1
-        if len(batch) == 1:
-            return self._quarantine(batch, f"larger than the API accepts (HTTP 413: {detail})")
-        limits = self._limits[lane]
-        limits.max_records = max(1, len(batch) // 2)
-        limits.max_bytes = max(1, batch.nbytes // 2)
-        log.warning(
-            "the API refused a %d-record, %d-byte %s batch as too large (HTTP 413); "
-            "batches of this lane are now at most %d records and %d bytes",
-            len(batch),
-            batch.nbytes,
-            lane,
-            limits.max_records,
-            limits.max_bytes,
-        )
-        return _Outcome.RETRY_NOW
-
-    def _refused(self, batch: OutboxBatch, response: httpx.Response, detail: str) -> _Outcome:
-        lane = batch.lane
-        self._counters.errors["refused"] += 1
-        self._counters.last_error = f"HTTP {response.status_code}: {detail}"
-        self._counters.last_error_at = time.time()
-        if _refuses_the_cursor(response):
-            # The API's cursor for this stream disagrees with the outbox (e.g. the API's
-            # store was restored from a backup): no record is at fault, an operator is.
-            log.error(
-                "the API refuses %s seq %d.. of this outbox against its cursor (HTTP %d: %s);"
-                " nothing is quarantined; compare with steward-api edges cursors, retrying"
-                " in %.0f s",
-                lane,
-                batch.first_seq,
-                response.status_code,
-                detail,
-                self.config_error_backoff,
-            )
-            return _Outcome.CONFIG
-        index = _first_refused_record(response)
-        if index is not None and 0 < index < len(batch):
-            # Send the records before the refused one; it then heads the next batch.
-            self._narrow[lane] = index
-            return _Outcome.RETRY_NOW
-        if index == 0:
-            if _refused_for_time(response, 0):
-                return self._hold_for_clock(batch, f"HTTP {response.status_code}: {detail}")
-            return self._quarantine(batch, f"HTTP {response.status_code}: {detail}")
-        if len(batch) > 1:
-            # The API did not say which record: halve until the culprit heads a batch alone.
-            self._narrow[lane] = len(batch) // 2
-            return _Outcome.RETRY_NOW
-        problem = _local_problem(lane, batch.records[0])
-        if problem is not None and _local_time_problem(lane, batch.records[0]):
-            return self._hold_for_clock(
-                batch, f"HTTP {response.status_code}: {detail}; locally: {problem}"
-            )
-        if problem is not None:
-            return self._quarantine(
-                batch, f"HTTP {response.status_code}: {detail}; locally: {problem}"
-            )
-        log.error(
-            "the API refuses %s batches (HTTP %d: %s) but not for a reason in their "
-            "records (site %r, building %r?); nothing is quarantined, retrying in %.0f s",
-            lane,
-            response.status_code,
-            detail,
-            self.site,
-            self.building,
-            self.config_error_backoff,
-        )
-        self._narrow[lane] = None
-        return _Outcome.CONFIG
-
-    def _quarantine(self, batch: OutboxBatch, reason: str) -> _Outcome:
-        self.outbox.quarantine(batch.lane, batch.first_seq, reason)
-        self._narrow[batch.lane] = None
-        self._counters.quarantined += 1
-        log.error(
-            "quarantined %s record seq %d (kept in the outbox's quarantined table, not "
-            "sent): %s; record: %s",
-            batch.lane,
-            batch.first_seq,
-            reason,
-            batch.records[0][:300].decode(errors="replace"),
-        )
-        return _Outcome.RETRY_NOW
-
-    def _hold_for_clock(self, batch: OutboxBatch, reason: str) -> _Outcome:
-        # A wrong clock is not bad data: hold the record (visible, never sent as if
-        # right) rather than dead-letter it.
-        hold_front(self.outbox, batch.lane, batch.first_seq, reason)
-        self._narrow[batch.lane] = None
-        self._counters.held_for_clock += 1
-        log.error(
-            "the API refused the timestamp of %s record seq %d (%s): held for the clock, not "
-            "sent and not dead-lettered; check the edge's clock (steward-edge status)",
-            batch.lane,
-            batch.first_seq,
-            reason,
-        )
-        return _Outcome.RETRY_NOW
-
     # ------------------------------------------------------------------ visibility
 
     def stats(self) -> dict[str, Any]:
         """Counters since start, send rate, and the outbox's backlog per lane."""
-        c = self._counters
-        now_mono = time.monotonic()
-        now = time.time()
-        window = min(_RATE_WINDOW_S, max(now_mono - self._started, 1e-9))
-        recent = [r for r in c.recent if r[0] >= now_mono - _RATE_WINDOW_S]
-        backlog: dict[str, dict] = {}
-        try:
-            lanes = self.outbox.backlog()
-        except sqlite3.Error as exc:  # metrics must answer even when the outbox cannot
-            lanes = {}
-            backlog["error"] = {"message": repr(exc)}
-        for lane, b in lanes.items():
-            backlog[lane] = {
-                "records": b.records,
-                "points": b.points,
-                "bytes": b.bytes,
-                "first_seq": b.first_seq,
-                "last_seq": b.last_seq,
-                "oldest_ts": b.oldest_ts,
-                "age_s": None if b.oldest_ts is None else max(0.0, now - b.oldest_ts),
-                "dropped_records": b.dropped_records,
-                "dropped_points": b.dropped_points,
-                "quarantined": b.quarantined,
-            }
-        return {
-            "state": self._state,
-            "paused": self.paused,
-            "url": self.url,
-            "uptime_s": now_mono - self._started,
-            "sent": {
-                "batches": c.batches,
-                "records": {lane: c.records[lane] for lane in LANES},
-                "points": c.points,
-                "bytes_uncompressed": c.bytes_uncompressed,
-                "bytes_compressed": c.bytes_compressed,
-                "duplicates": c.duplicates,
-                "dropped_at_edge": c.dropped_at_edge,
-            },
-            "rate": {
-                "window_s": window,
-                "records_per_s": sum(r[1] for r in recent) / window,
-                "points_per_s": sum(r[2] for r in recent) / window,
-            },
-            "quarantined": c.quarantined,
-            "held_for_clock": c.held_for_clock,
-            "errors": dict(c.errors),
-            "errors_total": sum(c.errors.values()),
-            "consecutive_failures": self._failures,
-            "last_error": c.last_error,
-            "last_error_at": c.last_error_at,
-            "last_success_at": c.last_success_at,
-            "backlog": backlog,
-        }
+        return uplink_stats(
+            self._counters,
+            self.outbox,
+            state=self._state,
+            paused=self.paused,
+            url=self.url,
+            started=self._started,
+            failures=self._failures,
+        )
 
     def _summary(self) -> str:
-        s = self.stats()
-        parts = []
-        for lane, b in s["backlog"].items():
-            if lane == "error":
-                parts.append(f"unknown ({b['message']})")
-                continue
-            age = "" if b["age_s"] is None else f", oldest {b['age_s']:.1f} s"
-            parts.append(
-                f"{lane} {b['records']} records{age}, dropped {b['dropped_records']}, "
-                f"quarantined {b['quarantined']}"
-            )
-        sent = s["sent"]
-        errors = ", ".join(f"{k}={v}" for k, v in sorted(s["errors"].items())) or "none"
-        text = (
-            f"{s['state']}; backlog: {'; '.join(parts)}; sent {sent['batches']} batches, "
-            f"{sum(sent['records'].values())} records, {sent['points']} points "
-            f"({s['rate']['points_per_s']:.0f} points/s over {s['rate']['window_s']:.0f} s), "
-            f"{sent['duplicates']} replayed; errors: {errors}"
-        )
-        if s["last_error"]:
-            text += f"; last error: {s['last_error']}"
-        return text
+        return summary_line(self.stats())
 
     async def _log_stats_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.stats_interval)
             log.info("uplink: %s", self._summary())
-
-
-# ---------------------------------------------------------------------- response parsing
-
-
-def _detail(response: httpx.Response) -> str:
-    """The API's explanation, short enough for a log line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or response.reason_phrase
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"][:500]  # the API's one-line summary naming each field
-    detail = body.get("detail", body) if isinstance(body, dict) else body
-    if isinstance(detail, list):
-        messages = []
-        for err in detail[:3]:
-            if isinstance(err, dict):
-                loc = ".".join(str(x) for x in err.get("loc", ()))
-                messages.append(f"{loc}: {err.get('msg', err)}")
-            else:
-                messages.append(str(err))
-        more = f" (+{len(detail) - 3} more)" if len(detail) > 3 else ""
-        return "; ".join(messages) + more
-    return str(detail)[:500]
-
-
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds from a Retry-After header given in seconds (0 when absent or a date)."""
-    try:
-        return max(0.0, float(response.headers.get("retry-after", 0)))
-    except ValueError:
-        return 0.0
-
-
-def _error_locations(response: httpx.Response) -> list[list]:
-    """The ``loc`` of each problem in a 422 body (FastAPI's ``detail`` list; a bare list
-    is taken too); empty when the body says nothing usable."""
-    try:
-        body = response.json()
-    except ValueError:
-        return []
-    errors = body.get("detail") if isinstance(body, dict) else body
-    if not isinstance(errors, list):
-        return []
-    locs = (e.get("loc") if isinstance(e, dict) else None for e in errors)
-    return [list(loc) for loc in locs if isinstance(loc, list | tuple)]
-
-
-def _first_refused_record(response: httpx.Response) -> int | None:
-    """The lowest record index named by validation errors (``loc`` containing
-    ``"records", i``), or None when the API named no record."""
-    found: int | None = None
-    for loc in _error_locations(response):
-        for before, after in itertools.pairwise(loc):
-            if before == "records" and isinstance(after, int):
-                found = after if found is None else min(found, after)
-                break
-    return found
-
-
-def _refuses_the_cursor(response: httpx.Response) -> bool:
-    """A 422 about ``dropped_through`` or ``stream`` (the API's cursor), not a record."""
-    return any(loc[:1] in (["dropped_through"], ["stream"]) for loc in _error_locations(response))
-
-
-def _refused_for_time(response: httpx.Response, index: int) -> bool:
-    """True if every error the API names for record ``index`` is about its ``ts``."""
-    fields = []
-    for loc in _error_locations(response):
-        for i, (before, after) in enumerate(itertools.pairwise(loc)):
-            if before == "records" and after == index:
-                fields.append(tuple(loc[i + 2 :]))
-                break
-    return bool(fields) and all(f[:1] == ("ts",) for f in fields)
-
-
-def _local_time_problem(lane: Lane, record: bytes) -> bool:
-    """True if edge.model refuses this record for its ``ts`` alone."""
-    try:
-        _RECORD_MODELS[lane].model_validate_json(record)
-    except ValidationError as exc:
-        return all(e["loc"][:1] == ("ts",) for e in exc.errors())
-    return False
-
-
-def _local_problem(lane: Lane, record: bytes) -> str | None:
-    """Why edge.model refuses this record, or None if it accepts it."""
-    try:
-        _RECORD_MODELS[lane].model_validate_json(record)
-    except ValidationError as exc:
-        return "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
-        )
-    return None
