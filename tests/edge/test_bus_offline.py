@@ -70,47 +70,39 @@ def test_stopped_gateway_is_one_bus_offline_and_one_bus_online():
     assert offline.data["bus"] == "gw1"
 
 
-def test_gateway_whose_devices_all_go_silent_is_one_bus_offline():
+def _silence(units, settle: float, silent: float, after: float) -> list:
+    """Poll the fleet's gateway; after `settle` s the given units stop answering for
+    `silent` s, then answer again for `after` s. Returns the bus's events."""
+
     async def scenario():
         fleet = _fleet()
         server = fleet.server()
         port = await server.start("127.0.0.1", 0)
         bus, events = _bus(port)
         task = asyncio.create_task(bus.run())
-        await asyncio.sleep(1.0)
-        for unit in UNITS:  # the gateway's serial side is dead: TCP up, no answers
+        await asyncio.sleep(settle)
+        for unit in units:
             fleet.faults.set(unit, Fault("no_answer"))
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(silent)
         fleet.faults.clear()
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(after)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await server.close()
         return events
 
-    events = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_gateway_whose_devices_all_go_silent_is_one_bus_offline():
+    # The gateway's serial side is dead: TCP up, no answers from any unit.
+    events = _silence(UNITS, settle=1.0, silent=2.0, after=2.0)
     assert _codes(events) == ["bus.offline", "bus.online"], _codes(events)
     assert "no answer within 0.2 s" in events[0].message
 
 
 def test_one_dead_device_on_a_live_bus_is_a_device_offline():
-    async def scenario():
-        fleet = _fleet()
-        server = fleet.server()
-        port = await server.start("127.0.0.1", 0)
-        bus, events = _bus(port)
-        task = asyncio.create_task(bus.run())
-        await asyncio.sleep(0.6)
-        fleet.faults.set(3, Fault("no_answer"))
-        await asyncio.sleep(2.0)
-        fleet.faults.clear()
-        await asyncio.sleep(1.5)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await server.close()
-        return events
-
-    events = asyncio.run(scenario())
+    events = _silence([3], settle=0.6, silent=2.0, after=1.5)
     assert _codes(events) == ["device.offline", "device.online"], _codes(events)
     assert {e.source for e in events} == {"m3"}
     assert events[0].data == {"bus": "gw1", "unit": 3}
