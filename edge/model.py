@@ -145,6 +145,9 @@ class Event:
     type: Literal["event", "alarm"] = "event"
     colour: Colour | None = None
     data: dict = field(default_factory=dict)
+    # An alarm record is a rule's verdict on (code, source): True raises or updates the
+    # alarm, False clears it (returns it to normal). None for a plain event.
+    active: bool | None = None
 
     def wire(self) -> dict:
         body = {
@@ -157,6 +160,8 @@ class Event:
         }
         if self.colour is not None:
             body["colour"] = self.colour.value
+        if self.active is not None:
+            body["active"] = self.active
         return body
 
 
@@ -292,6 +297,19 @@ class EventRecord(_Wire):
         max_length=MAX_EVENT_DATA_KEYS,
         description=f"at most {MAX_EVENT_DATA_BYTES} bytes as JSON; integers within 64 bits",
     )
+    active: bool | None = Field(
+        None,
+        description="alarms only, and required there: true raises or updates the alarm "
+        "(code, source), false clears it",
+    )
+
+    @model_validator(mode="after")
+    def _alarm_says_active(self) -> EventRecord:
+        if self.type == "alarm" and self.active is None:
+            raise ValueError("an alarm record needs active: true (raise/update) or false (clear)")
+        if self.type == "event" and self.active is not None:
+            raise ValueError("active belongs to alarm records only (type: alarm)")
+        return self
 
 
 class Backlog(_Wire):

@@ -145,6 +145,7 @@ def test_events_lane(server) -> None:
                 "code": "forced",
                 "message": "door forced open",
                 "colour": "red",
+                "active": True,
                 "data": {"badge": None},
             },
         ],

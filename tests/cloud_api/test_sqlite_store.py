@@ -81,6 +81,7 @@ def test_lanes_and_edges_have_separate_cursors(store: SqliteStore) -> None:
                 "source": "door-1",
                 "code": "held",
                 "colour": "red",
+                "active": True,
                 "data": {"seconds": 90},
             },
         ],

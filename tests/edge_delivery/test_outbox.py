@@ -32,7 +32,10 @@ def sample(i: int, points: int = 20, device: str = "meter-1") -> Sample:
 
 
 def event(i: int, type_: str = "event") -> Event:
-    return Event(ts=T0 + i, source="door-1", code="forced", message=f"e{i}", type=type_)
+    active = True if type_ == "alarm" else None
+    return Event(
+        ts=T0 + i, source="door-1", code="forced", message=f"e{i}", type=type_, active=active
+    )
 
 
 def uids(outbox: Outbox, lane: str = "readings") -> list[int]:

@@ -27,7 +27,14 @@ def body(points: int = 1, pad: int = 0) -> bytes:
 
 
 def ev(i: int, alarm: bool) -> Event:
-    return Event(T0 + i, "door-1", "forced", f"e{i}", type="alarm" if alarm else "event")
+    return Event(
+        T0 + i,
+        "door-1",
+        "forced",
+        f"e{i}",
+        type="alarm" if alarm else "event",
+        active=True if alarm else None,
+    )
 
 
 def messages(outbox: Outbox) -> list[int]:

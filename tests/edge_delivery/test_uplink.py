@@ -42,7 +42,7 @@ def sample(i: int, points: int = 5, good: bool = True) -> Sample:
 
 
 def alarm(i: int) -> Event:
-    return Event(time.time(), "door-7", "forced", f"alarm {i}", type="alarm")
+    return Event(time.time(), "door-7", "forced", f"alarm {i}", type="alarm", active=True)
 
 
 def stored_uids(state: IngestState) -> list[int]:

@@ -99,6 +99,7 @@ class BusHealth:
                         "device.offline",
                         f"{other.id} is not answering: {o.error}",
                         type="alarm",
+                        active=True,
                         colour=Colour.YELLOW,
                         data={"bus": self.bus_id, "unit": other.unit},
                     )
@@ -121,6 +122,7 @@ class BusHealth:
             "bus.offline",
             f"bus {self.bus_id} ({self.where}) is not answering: {who}: {error}",
             type="alarm",
+            active=True,
             colour=Colour.YELLOW,
             data={"bus": self.bus_id, "devices": n},
         )

@@ -359,6 +359,7 @@ class DevicePoller:
                     f"{self.id}: point {name} quarantined after {exc} at {req.table} address "
                     f"{req.address}; the rest of the device is still read",
                     type="alarm",
+                    active=True,
                     data={
                         "point": name,
                         "code": exc.code,
