@@ -34,7 +34,7 @@ from typing import Literal
 
 import orjson
 
-from cloud_api.store import sqlite_queries, sqlite_users
+from cloud_api.store import sqlite_hazards, sqlite_passes, sqlite_queries, sqlite_users
 from cloud_api.store.base import (
     CursorInfo,
     EdgeCredential,
@@ -158,6 +158,8 @@ class SqliteStore:
         self._db.executescript(_SCHEMA)
         _adopt_per_lane_cursors(self._db)
         sqlite_users.migrate(self._db)
+        sqlite_hazards.migrate(self._db)
+        sqlite_passes.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections
