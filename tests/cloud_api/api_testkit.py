@@ -160,3 +160,34 @@ def store_ingest(store, batch: dict, edge=None):
 
 def stored_samples(store) -> int:
     return count(store.path, "SELECT count(*) FROM samples")
+
+
+# ---------------------------------------------------------------- the app in this process
+
+
+@dataclass
+class InProcessApi:
+    """create_app over a real SQLite file, called through Starlette's TestClient; `now`
+    is the app's clock (app.state.clock), set by the test instead of sleeping."""
+
+    client: object  # fastapi.testclient.TestClient
+    db: Path
+    now: float
+
+    def as_(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@contextlib.contextmanager
+def in_process_api(directory: Path, now: float = DAY0) -> Iterator[InProcessApi]:
+    from fastapi.testclient import TestClient
+
+    from cloud_api.app import create_app
+    from cloud_api.settings import ApiSettings
+
+    db = directory / "steward.sqlite"
+    app = create_app(ApiSettings(db=db))
+    with TestClient(app) as client:
+        api = InProcessApi(client, db, now)
+        app.state.clock = lambda: api.now
+        yield api
