@@ -182,3 +182,20 @@ def test_the_permission_map_is_the_one_the_contract_gives() -> None:
     }
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == by_hand
     assert [r.value for r in Role] == ROLES
+
+
+def test_the_docs_page_takes_a_token_and_the_document_says_which_routes_need_one(api) -> None:
+    page = api.client.get("/docs").text
+    assert 'id="token"' in page and '"Bearer " + token()' in page  # sent with "Send"
+    doc = api.client.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["UserToken"]["scheme"] == "bearer"
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            if not path.startswith("/v1/"):
+                continue
+            wanted = (
+                "HTTPBearer" if path == "/v1/ingest"
+                else "EdgeToken" if path == "/v1/edges/self/directives"
+                else "UserToken"
+            )  # fmt: skip
+            assert {wanted: []} in op["security"], (method, path)
