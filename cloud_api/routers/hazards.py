@@ -12,6 +12,7 @@ The rules are cloud_api/hazards.py's; colour is computed at the time of reading.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -56,7 +57,7 @@ def _unprocessable(field: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", field), "msg": message, "type": "value_error"}])
 
 
-def _from_alarm(db, body: HazardIn) -> HazardIn:
+def _from_alarm(db: sqlite3.Connection, body: HazardIn) -> HazardIn:
     """The body with site, building, location and description defaulted from the alarm."""
     try:
         place = sqlite_hazards.alarm_place(db, body.alarm_id)
@@ -83,7 +84,7 @@ def _from_alarm(db, body: HazardIn) -> HazardIn:
     )
 
 
-def _hazard_body(db, hazard_id: int, now: float) -> dict:
+def _hazard_body(db: sqlite3.Connection, hazard_id: int, now: float) -> dict:
     row = sqlite_hazards.get_hazard(db, hazard_id)
     if row is None:
         raise HTTPException(404, detail=f"there is no hazard {hazard_id}")
