@@ -18,11 +18,30 @@ from cloud_api.auth import PERMISSIONS, Role
 
 ROLES = ["viewer", "operator", "energy_manager", "admin"]
 OK_ALL = dict.fromkeys(ROLES, 200)
+ADMIN_ONLY = {"viewer": 403, "operator": 403, "energy_manager": 403, "admin": 200}
 
 
 def _acting(ok: int) -> dict[str, int]:
     return {"viewer": 403, "operator": ok, "energy_manager": ok, "admin": ok}
 
+
+HAZARD = {
+    "site": "s1",
+    "building": "b1",
+    "location": "roof",
+    "description": "loose railing",
+    "severity": "low",
+    "deadline": DAY0 + 86400,
+}
+PASS = {
+    "site": "s1",
+    "building": "b1",
+    "credential": "V-1",
+    "visitor": "guest",
+    "valid_from": DAY0,
+    "valid_to": DAY0 + 3600,
+    "doors": ["lobby"],
+}
 
 # (method, path, body) -> {role: expected status}
 TABLE: list[tuple[str, str, dict | None, dict[str, int]]] = [
@@ -33,32 +52,19 @@ TABLE: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("GET", "/v1/hazards", None, OK_ALL),
     ("GET", "/v1/hazards/1", None, OK_ALL),
     ("GET", "/v1/visitor-passes", None, OK_ALL),
+    ("GET", "/v1/me", None, OK_ALL),
+    ("GET", "/v1/users", None, ADMIN_ONLY),
     (
         "POST",
         "/v1/hazards",
-        {
-            "site": "s1",
-            "building": "b1",
-            "location": "roof",
-            "description": "loose railing",
-            "severity": "low",
-            "deadline": DAY0 + 86400,
-        },
+        HAZARD,
         _acting(201),
     ),
     ("POST", "/v1/hazards/1/assign", {"assignee": "wang"}, _acting(200)),
     (
         "POST",
         "/v1/visitor-passes",
-        {
-            "site": "s1",
-            "building": "b1",
-            "credential": "V-1",
-            "visitor": "guest",
-            "valid_from": DAY0,
-            "valid_to": DAY0 + 3600,
-            "doors": ["lobby"],
-        },
+        PASS,
         _acting(201),
     ),
     ("DELETE", "/v1/visitor-passes/{own_pass}", None, _acting(204)),
@@ -77,12 +83,12 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         )
         assert ingest.status_code == 200, ingest.text
         admin = running.as_(running.tokens["admin"])
-        first = {**TABLE[7][2], "description": "the hazard every role reads"}
+        first = {**HAZARD, "description": "the hazard every role reads"}
         assert running.client.post("/v1/hazards", json=first, headers=admin).status_code == 201
         # One pass per role to withdraw.
         running.passes = {}
         for role in ROLES:
-            booked = running.client.post("/v1/visitor-passes", json=TABLE[9][2], headers=admin)
+            booked = running.client.post("/v1/visitor-passes", json=PASS, headers=admin)
             running.passes[role] = booked.json()["id"]
         from cloud_api.store import sqlite_users
         from cloud_api.store.sqlite import SqliteStore
@@ -111,9 +117,8 @@ def test_each_role_gets_exactly_what_it_should(
     assert answer.status_code == expected, answer.text
     if expected == 403:
         detail = answer.json()["detail"]
-        assert f"has role {role}" in detail and "needs one of: admin, energy_manager, operator" in (
-            detail
-        )
+        needed = "admin" if path == "/v1/users" else "admin, energy_manager, operator"
+        assert f"has role {role}" in detail and f"needs one of: {needed}" in detail
 
 
 def every_v1_read(api) -> list[str]:
@@ -153,7 +158,7 @@ def test_an_edge_token_only_ingests_and_reads_its_directives(api) -> None:
             continue
         assert answer.status_code == 403, (path, answer.text)
         assert answer.json()["detail"] == "edge tokens only ingest and read their own directives"
-    hazard = api.client.post("/v1/hazards", json=TABLE[7][2], headers=api.as_(api.edge))
+    hazard = api.client.post("/v1/hazards", json=HAZARD, headers=api.as_(api.edge))
     assert hazard.status_code == 403
 
 
@@ -199,3 +204,15 @@ def test_the_docs_page_takes_a_token_and_the_document_says_which_routes_need_one
                 else "UserToken"
             )  # fmt: skip
             assert {wanted: []} in op["security"], (method, path)
+
+
+def test_me_names_the_caller_and_their_permissions(api) -> None:
+    me = api.client.get("/v1/me", headers=api.as_(api.tokens["energy_manager"])).json()
+    assert me == {
+        "name": "user-energy_manager",
+        "role": "energy_manager",
+        "permissions": ["read", "alarms.act", "hazards.act", "passes.write", "energy.write"],
+    }
+    users = api.client.get("/v1/users", headers=api.as_(api.tokens["admin"])).json()["users"]
+    assert {u["name"]: u["revoked"] for u in users}["gone"] is True
+    assert all("token" not in key for u in users for key in u)
