@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
-from cloud_api.routers import edges, ingest, ops, series
+from cloud_api.routers import edges, hazards, ingest, ops, passes, series, users
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
@@ -69,8 +70,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    for module in (ingest, series, edges, ops):
+    for module in (ingest, series, edges, ops, hazards, passes, users):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

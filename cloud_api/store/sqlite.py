@@ -21,6 +21,7 @@ sqlite_queries.py's.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -33,7 +34,7 @@ from typing import Literal
 
 import orjson
 
-from cloud_api.store import sqlite_queries
+from cloud_api.store import sqlite_hazards, sqlite_passes, sqlite_queries, sqlite_users
 from cloud_api.store.base import (
     CursorInfo,
     EdgeCredential,
@@ -156,6 +157,9 @@ class SqliteStore:
         self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
         _adopt_per_lane_cursors(self._db)
+        sqlite_users.migrate(self._db)
+        sqlite_hazards.migrate(self._db)
+        sqlite_passes.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections
@@ -191,6 +195,17 @@ class SqliteStore:
                 # The caches may describe rows that were just rolled back.
                 self._series.forget()
                 raise
+
+    # The tables of other concerns (users, hazards, passes, ...) live in their own modules
+    # as functions taking a connection; routers reach them through these two.
+
+    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A read-only connection from the pool, for one query."""
+        return self._reader()
+
+    def writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The writer connection inside one transaction (BEGIN IMMEDIATE .. COMMIT)."""
+        return self._transaction()
 
     def close(self) -> None:
         self._checkpointer.close()
