@@ -163,9 +163,23 @@ def _write_site(workdir: Path, modbus_port: int, api_port: int, interval: str) -
     return site
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     fh = open(log, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-    return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        args,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def api_env(speed: float) -> dict[str, str]:
+    """A time-accelerated demo stamps readings ahead of the wall clock on purpose (at x60,
+    an hour a minute): the API must not refuse them as a wrong edge clock."""
+    if speed <= 1.0:
+        return {}
+    return {"STEWARD_API_MAX_CLOCK_SKEW_SECONDS": str(10 * 365 * 86400)}
 
 
 def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
@@ -247,6 +261,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "--no-access-log",
             ],
             api_log,
+            env=api_env(args.speed),
         )
         procs.append(("API", api))
         sim_log = workdir / "simulator.log"
