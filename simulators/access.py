@@ -77,6 +77,7 @@ class PlayReport:
     acknowledged: int = 0
     late: int = 0  # events published more than a second after their time
     connects: int = 0
+    sent_while_away: int = 0  # published while the broker was unreachable (queued by paho)
     started: float = 0.0
     finished: float = 0.0
 
@@ -84,7 +85,8 @@ class PlayReport:
         junk = ", ".join(f"{k} {n}" for k, n in sorted(self.junk.items())) or "none"
         return (
             f"{self.events} events and {sum(self.junk.values())} junk messages ({junk}) "
-            f"acknowledged by the broker; {self.late} late; {self.connects} connection(s)"
+            f"acknowledged by the broker; {self.late} late; {self.connects} connection(s), "
+            f"{self.sent_while_away} sent while the broker was away"
         )
 
 
@@ -100,6 +102,7 @@ class _Publisher:
         self._sent: Counter = Counter()
         self._acked: Counter = Counter()
         self.connects = 0
+        self.while_away = 0
         self.client.on_publish = self._on_publish
         self.client.on_connect = self._on_connect
         self.client.connect_async(host, port, keepalive=10)
@@ -122,6 +125,7 @@ class _Publisher:
             raise RuntimeError(f"paho refused to queue a message for {topic}")
         with self._lock:
             self._sent[info.mid] += 1
+            self.while_away += info.rc == paho.MQTT_ERR_NO_CONN
 
     def unacknowledged(self) -> int:
         with self._lock:
@@ -190,6 +194,7 @@ async def play(
         report.acknowledged = len(report.messages)
     finally:
         report.connects = pub.connects
+        report.sent_while_away = pub.while_away
         report.finished = clock()
         await pub.close()
     return report

@@ -28,8 +28,7 @@ def _start(text: str) -> str:
             t = dt.datetime.fromisoformat(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{text!r}: give now or an ISO time with its offset, e.g. "
-                "2026-12-02T22:00:00+08:00"
+                f"{text!r}: give now or an ISO time with its offset, e.g. 2026-12-02T22:00:00+08:00"
             ) from None
         if t.tzinfo is None:
             raise argparse.ArgumentTypeError(f"{text!r}: needs a UTC offset, e.g. +08:00")

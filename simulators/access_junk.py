@@ -27,6 +27,8 @@ JUNK_KINDS = (
     "wrong_format",
 )
 
+_SAMPLE_TS = 1796220065.25  # a fixed time for truncated samples: the same seed, the same junk
+
 # A valid payload of each format, to truncate or to send on another format's topic.
 _SAMPLES: dict[str, bytes] = {
     "steward/access-v1": b'{"v":1,"event":"access.granted","credential":"C1","ts":1}',
@@ -147,4 +149,4 @@ class JunkGenerator:
         }
         kind, variant = kinds.get(fam, ("door.opened", None))
         ev = SimEvent(0, binding.device, kind, credential="0012AB34", variant=variant)
-        return render(ev, binding, time.time()).payload
+        return render(ev, binding, _SAMPLE_TS).payload

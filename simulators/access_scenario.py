@@ -19,11 +19,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from device_profiles.catalog import ProfileNotFound
 from device_profiles.payload_maps import PayloadMapCatalog
 from device_profiles.sourced_yaml import ConfigError, describe_errors, line_of, load_yaml
 from device_profiles.wire_rules import AccessKind
@@ -183,19 +184,19 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def check(scenario: Scenario, lines: Mapping = {}) -> list[str]:  # noqa: B006 (read only)
+def check(scenario: Scenario, lines: Mapping | None = None) -> list[str]:
     """What is wrong beyond the field types: unknown devices or maps, events a format
     cannot carry, rule sections the edge would refuse, expectations after the end."""
 
     def at(loc: tuple, text: str) -> str:
-        line = line_of(dict(lines), loc)
+        line = line_of(dict(lines or {}), loc)
         return f"line {line}, {text}" if line else text
 
     problems: list[str] = []
     try:
         bindings = scenario.bindings()
         topic_index(bindings.values())
-    except Exception as exc:  # noqa: BLE001 (ProfileNotFound, ValueError: both name it)
+    except (ProfileNotFound, ConfigError, ValueError) as exc:
         return [at(("site", "mqtt", "devices"), f"site.mqtt.devices: {exc}")]
     start = scenario.nominal_start
     for i, ev in enumerate(scenario.events):
@@ -320,9 +321,7 @@ def render_site(
     site: dict[str, Any] = {"mqtt": {"host": host, "port": int(port), **mqtt}}
     site["doors"] = _scaled_doors(scenario.site.doors, speed)
     if scenario.site.patrol is not None:
-        site["patrol"] = _scaled_patrol(
-            scenario.site.patrol, start, speed, loops, scenario.length
-        )
+        site["patrol"] = _scaled_patrol(scenario.site.patrol, start, speed, loops, scenario.length)
     return site
 
 
@@ -381,7 +380,6 @@ def _check_speed(speed: float) -> None:
         raise ValueError(f"speed must be a positive number, got {speed!r}")
 
 
-ScenarioName = Literal["compressed-night", "building-day"]
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 
 

@@ -64,9 +64,12 @@ B = {
     "gen1-inv": {"device": "dw9", "map": "shelly/dw-gen1", "door": "D9", "invert": True},
     "gen2": {"device": "shellyplus1-dock", "map": "shelly/input-gen2", "door": "D3"},
     "gen2-inv": {
-        "device": "pro4", "map": "shelly/input-gen2", "door": "D4",
-        "params": {"component": "input:2"}, "invert": True,
-    },  # fmt: skip
+        "device": "pro4",
+        "map": "shelly/input-gen2",
+        "door": "D4",
+        "params": {"component": "input:2"},
+        "invert": True,
+    },
 }
 
 # (binding, event, expected (kind, device, door, credential, reason), format has a time)
@@ -77,7 +80,8 @@ ROUND_TRIPS = [
      ("access.denied", "ctrl-b1", "door-101", "C2", "expired"), True),
     ("steward", {"kind": "access.duress", "credential": "C3", "door": "D7", "reader": "r7"},
      ("access.duress", "r7", "D7", "C3", None), True),
-    ("steward", {"kind": "exit.request"}, ("exit.request", "ctrl-b1", "door-101", None, None), True),
+    ("steward", {"kind": "exit.request"},
+     ("exit.request", "ctrl-b1", "door-101", None, None), True),
     ("steward", {"kind": "door.opened"}, ("door.opened", "ctrl-b1", "door-101", None, None), True),
     ("steward", {"kind": "door.closed"}, ("door.closed", "ctrl-b1", "door-101", None, None), True),
     ("steward", {"kind": "door.tamper"}, ("door.tamper", "ctrl-b1", "door-101", None, None), True),

@@ -151,11 +151,15 @@ events:
         (("kind: door.opened", "kind: access.granted"), "cannot report access.granted"),
         (("map: zigbee2mqtt/contact", "map: zigbee/nope"), "no payload map 'zigbee/nope'"),
         (("{at: 1,", "{at: -1,"), "events[0].at"),
-        (("events:", "expect: [{code: door.opened, source: D1, at: 1}]\nevents:"),
-         "'door.opened' is not an alarm code"),
+        (
+            ("events:", "expect: [{code: door.opened, source: D1, at: 1}]\nevents:"),
+            "'door.opened' is not an alarm code",
+        ),
         (("events:", "colour: red\nevents:"), "colour: unknown field"),
-        (("events:", "expect: [{code: door.forced, source: D1, at: 1}]\nduration: 0.5\nevents:"),
-         "after the scenario's end"),
+        (
+            ("events:", "expect: [{code: door.forced, source: D1, at: 1}]\nduration: 0.5\nevents:"),
+            "after the scenario's end",
+        ),
         (("events:", "site2: 1\nevents:"), "site2: unknown field"),
     ],
 )
