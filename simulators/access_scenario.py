@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -151,8 +151,9 @@ class Scenario(_Strict):
         return sorted(self.events, key=lambda e: e.at)  # stable: same `at` keeps file order
 
 
-@dataclass(frozen=True, slots=True)
-class ExpectedAlarm:
+class ExpectedAlarm(NamedTuple):
+    """(code, source, real_ts, tolerance): unpacks as the contract's tuple."""
+
     code: str
     source: str
     ts: float  # real time (Unix seconds)
@@ -318,6 +319,7 @@ def render_site(
     mqtt["devices"] = [
         d.model_dump(mode="json", exclude_defaults=True) for d in scenario.site.mqtt.devices
     ]
+    mqtt.update(host=host, port=int(port))  # the broker under test wins over the file
     site: dict[str, Any] = {"mqtt": {"host": host, "port": int(port), **mqtt}}
     site["doors"] = _scaled_doors(scenario.site.doors, speed)
     if scenario.site.patrol is not None:

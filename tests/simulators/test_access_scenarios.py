@@ -189,3 +189,31 @@ def test_shipped_scenarios_are_listed_by_name():
     with pytest.raises(ValueError, match="shipped: building-day, compressed-night"):
         shipped("nope")
     assert Path(shipped("compressed-night")).name == "compressed-night.yaml"
+
+
+def test_print_site_is_yaml_an_operator_can_paste(capsys):
+    import yaml
+
+    from simulators.cli import main
+
+    iso = "2026-12-02T22:00:00+08:00"
+    rc = main(["access", "--scenario", "compressed-night", "--start", iso,
+               "--broker", "10.1.2.3:1884", "--print-site"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    scenario = load_scenario(shipped("compressed-night"))
+    start = 1796220000.0  # 2026-12-02 22:00:00 +08:00
+    assert yaml.safe_load(out) == render_site(scenario, start, ("10.1.2.3", 1884))
+    assert f"--start {iso}" in out and '"credential": "V900"' in out
+
+
+def test_the_command_names_a_bad_broker_or_scenario(capsys, tmp_path):
+    from simulators.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["access", "--scenario", "compressed-night", "--broker", "localhost"])
+    assert "give HOST:PORT" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.replace("device: c1, kind", "device: c9, kind"))
+    assert main(["access", "--scenario", str(bad), "--print-site"]) == 2
+    assert "events[0].device: 'c9'" in capsys.readouterr().err
