@@ -99,6 +99,7 @@ class _Publisher:
         self.client.max_queued_messages_set(0)  # unbounded: nothing is dropped while away
         self.client.reconnect_delay_set(1, 2)  # a restarted broker is back within seconds
         self._lock = threading.Lock()
+        self.connected = threading.Event()
         self._sent: Counter = Counter()
         self._acked: Counter = Counter()
         self.connects = 0
@@ -112,6 +113,7 @@ class _Publisher:
         if not reason_code.is_failure:
             with self._lock:
                 self.connects += 1
+            self.connected.set()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
@@ -130,6 +132,13 @@ class _Publisher:
     def unacknowledged(self) -> int:
         with self._lock:
             return sum(max(0, n - self._acked[mid]) for mid, n in self._sent.items())
+
+    async def wait_connected(self, timeout: float, where: str) -> None:
+        # Only the first connection is waited for: a broker that is not there at all is a
+        # mistake to report; one that goes away later is waited out (messages queue).
+        if not await asyncio.to_thread(self.connected.wait, timeout):
+            raise ConnectionError(f"no MQTT broker accepted a connection at {where} "
+                                  f"within {timeout:g} s")  # fmt: skip
 
     async def drain(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -157,6 +166,7 @@ async def play(
     loops: int = 1,
     client_id: str | None = None,
     ack_timeout: float = ACK_TIMEOUT,
+    connect_timeout: float = 15.0,
     clock: Callable[[], float] = time.time,
     on_message: Callable[[Published], None] | None = None,
 ) -> PlayReport:
@@ -164,6 +174,8 @@ async def play(
 
     junk_every K > 0: after every K-th event, `junk_burst` junk messages on random
     subscribed topics (seeded by junk_seed). Returns once the broker acknowledged all.
+    A broker that does not answer at the start is a ConnectionError (an OSError); one
+    that restarts later is waited out: paho queues and resends, in order.
     """
     if junk_every < 0 or junk_burst < 0:
         raise ValueError("junk_every and junk_burst must be >= 0")
@@ -174,6 +186,7 @@ async def play(
     report = PlayReport(started=clock())
     counter = itertools.count(1)
     try:
+        await pub.wait_connected(connect_timeout, f"{host}:{port}")
         for item in plan:
             delay = item.ts - clock()
             if delay > 0:

@@ -8,6 +8,7 @@ import threading
 import time
 
 import paho.mqtt.client as paho
+import pytest
 from mosquitto import Mosquitto, mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -115,3 +116,12 @@ def test_messages_published_while_the_broker_restarts_still_arrive_in_order(tmp_
     assert sum(report.junk.values()) == 2 * (report.events // 3)
     assert report.acknowledged == len(sent) == report.events + sum(report.junk.values())
     at_least_once_in_order(sent, got)
+
+
+def test_no_broker_at_the_start_is_an_error_naming_the_address():
+    from servers import free_port
+
+    port = free_port()
+    scenario = load_scenario(shipped("compressed-night"))
+    with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}"):
+        asyncio.run(play(scenario, ("127.0.0.1", port), time.time(), connect_timeout=1.0))
