@@ -223,26 +223,27 @@ def check(scenario: Scenario, lines: Mapping | None = None) -> list[str]:
                    f"({scenario.length:g} s)")
             )  # fmt: skip
     try:
-        site = render_site(scenario, start, ("127.0.0.1", 1883))
-        DoorRulesConfig.from_dict(site["doors"])
+        DoorRulesConfig.from_dict(_scaled_doors(scenario.site.doors, 1.0))
+    except DoorConfigError as exc:
+        problems.append(at(("site", "doors"), f"site.doors: {exc}"))
+    try:
         passes_from(render_passes(scenario, start))
-    except (DoorConfigError, ValueError) as exc:
-        problems.append(at(("site", "doors"), f"site.doors or passes: {exc}"))
-    else:
-        if "patrol" in site:
-            try:
-                parse_plans(site["patrol"])
-            except ValueError as exc:
-                problems.append(at(("site", "patrol"), f"site.patrol: {exc}"))
+    except DoorConfigError as exc:
+        problems.append(at(("passes",), f"passes: {exc}"))
+    if scenario.site.patrol is not None:
+        try:
+            parse_plans(_scaled_patrol(scenario.site.patrol, start, 1.0, 1, scenario.length))
+        except ValueError as exc:
+            problems.append(at(("site", "patrol"), f"site.patrol: {exc}"))
     return problems
 
 
 # ------------------------------------------------------------------------ rendering
 
 
-def _iterations(scenario: Scenario, loops: int) -> int:
-    if loops < 1:
-        raise ValueError(f"loops must be >= 1, got {loops}")
+def _loops(loops: int) -> int:
+    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
+        raise ValueError(f"loops must be a whole number >= 1, got {loops!r}")
     return loops
 
 
@@ -309,7 +310,7 @@ def render_site(
     """The site-file sections mqtt, doors and patrol for a run starting at `start` (Unix
     seconds) against `broker`; `loops` > 1 schedules that many back-to-back runs."""
     _check_speed(speed)
-    loops = _iterations(scenario, loops)
+    loops = _loops(loops)
     if loops * scenario.length / speed >= DAY:
         raise ValueError(
             f"{loops} loops of {scenario.length:g} s exceed a day: the patrol schedule is daily"
@@ -334,7 +335,7 @@ def render_passes(
     directives carry them (site and building are the caller's)."""
     _check_speed(speed)
     out = []
-    for i in range(_iterations(scenario, loops)):
+    for i in range(_loops(loops)):
         base = start + i * scenario.length / speed
         for p in scenario.passes:
             out.append(
@@ -355,7 +356,7 @@ def expected_alarms(
     """The alarms the scenario must raise, in real time; tolerance stays real seconds."""
     _check_speed(speed)
     out = []
-    for i in range(_iterations(scenario, loops)):
+    for i in range(_loops(loops)):
         base = start + i * scenario.length / speed
         for x in scenario.expect:
             out.append(ExpectedAlarm(x.code, x.source, base + x.at / speed, x.tolerance))
@@ -369,7 +370,7 @@ def schedule(
     _check_speed(speed)
     bindings = scenario.bindings()
     out = []
-    for i in range(_iterations(scenario, loops)):
+    for i in range(_loops(loops)):
         base = start + i * scenario.length / speed
         for ev in scenario.sorted_events():
             ts = base + ev.at / speed

@@ -217,3 +217,19 @@ def test_the_command_names_a_bad_broker_or_scenario(capsys, tmp_path):
     bad.write_text(BASE.replace("device: c1, kind", "device: c9, kind"))
     assert main(["access", "--scenario", str(bad), "--print-site"]) == 2
     assert "events[0].device: 'c9'" in capsys.readouterr().err
+
+
+def test_a_bad_rule_setting_or_pass_is_named(tmp_path):
+    doors = BASE.replace("events:", "  doors: {defaults: {held_open_s: -1}}\nevents:")
+    passes = BASE.replace(
+        "events:", "passes: [{credential: V1, valid_from: 9, valid_to: 3, doors: [D1]}]\nevents:"
+    )
+    cases = [
+        (doors, "line 7, site.doors: defaults.held_open_s: must be a positive"),
+        (passes, "passes: pass V1: valid_to must be after valid_from"),
+    ]
+    for text, words in cases:
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            load_scenario(path)
