@@ -1,4 +1,5 @@
-"""steward-sim: hardware stand-ins (meters over Modbus) and the one-command demo."""
+"""steward-sim: hardware stand-ins (meters over Modbus, access devices over MQTT) and the
+one-command demo."""
 
 from __future__ import annotations
 
@@ -77,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("-v", "--verbose", action="store_true")
 
+    a = sub.add_parser(
+        "access", help="play an access scenario (doors, badges, patrols) onto an MQTT broker"
+    )
+    from simulators.access_cli import add_arguments as add_access_arguments
+
+    add_access_arguments(a)
+
     d = sub.add_parser("demo", help="simulated building + edge agent + central API on loopback")
     from simulators.demo import add_arguments
 
@@ -135,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "meters":
             asyncio.run(serve_meters(args))
+        elif args.command == "access":
+            from simulators.access_cli import run_access
+
+            return run_access(args)
         elif args.command == "demo":
             from simulators.demo import run_demo
 
