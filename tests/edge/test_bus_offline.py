@@ -1,6 +1,6 @@
 """A gateway that stops answering is one bus.offline alarm (and one clear of it, active
-false, when it is back), not one device.offline per device; a single dead device on a live bus is still a
-device.offline. Against the simulator over real TCP."""
+false, when it is back), not one device.offline per device; a single dead device on a
+live bus is still a device.offline. Against the simulator over real TCP."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def problems(tmp_path, text: str) -> str:
 def test_a_site_with_only_access_devices_loads(tmp_path):
     site = load_site(write(tmp_path, ACCESS_ONLY))
     assert site.devices == [] and site.buses == {}
-    assert site.mqtt is not None and [d.id for d in site.mqtt.devices][0] == "d1-contact"
+    assert site.mqtt is not None and site.mqtt.devices[0].id == "d1-contact"
     # Relative to the site file, not to where the agent was started.
     assert site.mqtt.password_file == tmp_path / "secrets" / "mqtt.pw"
     assert site.doors.for_door("D1").held_open_s == 8.0

@@ -2,9 +2,10 @@
 
 When a gateway (or an RS-485 converter) stops answering, every device behind it fails
 in turn; that is one fault, reported once as a bus.offline alarm (cleared, the same code
-with active false, when it is back), not one device.offline per device. So a device's failure is only reported as
-device.offline once another device of the same bus has answered after it: proof that
-the bus itself works. If instead every device of the bus is failing, the bus is offline.
+with active false, when it is back), not one device.offline per device. So a device's
+failure is only reported as device.offline once another device of the same bus has
+answered after it: proof that the bus itself works. If instead every device of the bus
+is failing, the bus is offline.
 """
 
 from __future__ import annotations
