@@ -28,7 +28,7 @@ from edge.acquire.mqtt import Delivery, MqttSource
 from edge.model import Event
 from edge.outbox import Outbox
 from edge.outbox_schema import DUMPS_OPTIONS
-from edge.rules.door_config import DoorRulesConfig
+from edge.rules.door_config import DoorRulesConfig, VisitorPass
 from edge.rules.engine import RuleEngine
 from edge.rules.patrol_plan import PatrolPlan
 
@@ -59,6 +59,7 @@ class AccessPipeline:
         self.batch = batch
         self.keep_digests = keep_digests
         self._doors, self._plans = doors, list(plans)
+        self._passes: tuple[VisitorPass, ...] | None = None  # from directives, once pulled
         self.counters: dict[str, int] = {
             "messages": 0,
             "batches": 0,
@@ -96,6 +97,13 @@ class AccessPipeline:
             self.engine = RuleEngine.restore(self._doors, self._plans, orjson.loads(self._saved))
         else:
             self.engine = RuleEngine(self._doors, self._plans, since=self.clock())
+        if self._passes is not None:
+            self.engine.set_passes(self._passes)
+
+    def set_passes(self, passes: Sequence[VisitorPass]) -> None:
+        """Visitor passes from the API's directives (saved with the next commit)."""
+        self._passes = tuple(passes)
+        self.engine.set_passes(self._passes)
 
     def _committed(self, digest: bytes) -> bool:
         row = self.outbox._db.execute(
