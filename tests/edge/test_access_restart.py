@@ -11,6 +11,7 @@ import json
 import math
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from servers import spawn, stop
 
 WAIT = 30.0  # a bound on waiting, never a timing assertion
 HELD_OPEN_S = 6
+EVERY_1S = ["--status-every", "1"]  # the status snapshot, for `steward-edge status`
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -119,7 +121,9 @@ def test_kill_9_with_a_door_held_open_and_a_round_running_yields_each_alarm_once
 
     def start_edge():
         return spawn(
-            [sys.executable, "-m", "edge.cli", "run", str(edge_dir / "site.yaml")], log, cwd=ROOT
+            [sys.executable, "-m", "edge.cli", "run", str(edge_dir / "site.yaml"), *EVERY_1S],
+            log,
+            cwd=ROOT,
         )
 
     with mosquitto(tmp_path / "broker") as broker:
@@ -171,6 +175,14 @@ def test_kill_9_with_a_door_held_open_and_a_round_running_yields_each_alarm_once
                 "the round's end and the queued grants",
             )
             time.sleep(2.0)  # anything doubled would come now (two more ticks)
+            status = subprocess.run(
+                [sys.executable, "-m", "edge.cli", "status", str(edge_dir / "site.yaml")],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=WAIT,
+                check=True,
+            ).stdout
         finally:
             pub.close()
             stop(edge)
@@ -192,3 +204,7 @@ def test_kill_9_with_a_door_held_open_and_a_round_running_yields_each_alarm_once
     last = json.loads(rounds[-1])
     assert [c["status"] for c in last["checkpoints"]] == ["on_time", "missed"]
     assert last["state"] == "finished"
+    # What the operator sees: the restarted edge's MQTT counts and rule counters.
+    mqtt_line = next(line for line in status.splitlines() if "mqtt:" in line)
+    assert "3 access events" in mqtt_line and "refused: none" in mqtt_line, status
+    assert "rules:" in status and "alarms raised" in status, status
