@@ -16,6 +16,7 @@ state in the outbox file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -51,6 +52,7 @@ class AccessPipeline:
         tick_every: float = 1.0,
         batch: int = 256,
         keep_digests: int = KEEP_DIGESTS,
+        first_tick_wait: float = 5.0,
     ) -> None:
         self.outbox = outbox
         self.source = source
@@ -58,6 +60,7 @@ class AccessPipeline:
         self.tick_every = tick_every
         self.batch = batch
         self.keep_digests = keep_digests
+        self.first_tick_wait = first_tick_wait  # at most this long for the broker at start
         self._doors, self._plans = doors, list(plans)
         self._passes: tuple[VisitorPass, ...] | None = None  # from directives, once pulled
         self.counters: dict[str, int] = {
@@ -158,9 +161,13 @@ class AccessPipeline:
             if d.dup and self._committed(d.digest):
                 self.counters["resends_dropped"] += 1
                 continue
-            records += self.engine.heard(d.device, d.arrival)
             for event in d.events:
-                records += self.engine.feed(event)
+                records += self.engine.feed(event)  # hears the device at the event's time
+            if not d.events:
+                # A battery report, a refused payload: the device spoke. Its events' own
+                # times are not moved on by arrival time, so messages the broker kept
+                # while the edge was away are judged at their times, in order.
+                records += self.engine.heard(d.device, d.arrival)
             digests.append(d.digest)
         return records, digests
 
@@ -211,6 +218,12 @@ class AccessPipeline:
             await self.process(batch)
 
     async def _tick_loop(self) -> None:
+        if self.source is not None:
+            # Messages the broker kept while the edge was away come first: a door that
+            # closed meanwhile must not be judged held open by the first tick.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.source.ready(), self.first_tick_wait)
+            await asyncio.sleep(self.tick_every)
         while True:
             await self.tick(self.clock())
             await asyncio.sleep(self.tick_every)
