@@ -128,7 +128,7 @@ def test_kill_9_with_a_door_held_open_and_a_round_running_yields_each_alarm_once
 
     with mosquitto(tmp_path / "broker") as broker:
         launched = time.time()
-        start = math.ceil(launched) + 12  # the round opens at start - 5, after the edge is up
+        start = math.ceil(launched) + 15  # the round opens at start - 5, after the edge is up
         (edge_dir / "site.yaml").write_text(site_yaml(broker.port, start))
         edge = start_edge()
         pub = Publisher(broker.port)
