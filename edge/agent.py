@@ -19,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from edge.access_agent import AccessRuntime
 from edge.acquire.modbus.bus import Bus
 from edge.clock import DEFAULT_MAX_SKEW, ClockGuard
 from edge.clock_hold import ClockHold
@@ -94,6 +95,12 @@ class Agent:
             Bus(site.buses[bid], devs, self._on_sample, self._on_event, clock=clock)
             for bid, devs in by_bus.items()
         ]
+        # Doors, badges and patrols (mqtt:, doors:, patrol:): durable in the outbox file.
+        self.access: AccessRuntime | None = None
+        if site.mqtt is not None:
+            if outbox is None:
+                raise ValueError("mqtt: needs an outbox: section (access records live there)")
+            self.access = AccessRuntime(site, outbox)
 
     @classmethod
     def from_site(cls, site: SiteConfig, **kwargs) -> Agent:
@@ -164,10 +171,11 @@ class Agent:
     async def run(self, duration: float | None = None) -> None:
         """Poll (and forward) until cancelled, or for `duration` seconds."""
         log.info(
-            "edge %s: %d devices on %d buses%s",
+            "edge %s: %d devices on %d buses%s%s",
             self.site.edge,
             len(self.site.devices),
             len(self.buses),
+            f", access: {self.access.describe()}" if self.access else "",
             f", uplink to {self.uplink.url}" if self.uplink else "",
         )
         self.counters = AgentCounters()  # rates and CPU count from the first poll on
@@ -178,6 +186,8 @@ class Agent:
                 async with asyncio.TaskGroup() as tg:
                     tasks = [tg.create_task(bus.run(), name=f"bus {bus.id}") for bus in self.buses]
                     tasks.append(tg.create_task(self._status_loop(), name="status"))
+                    if self.access is not None:
+                        tasks.append(tg.create_task(self.access.run(), name="access"))
                     if self.uplink is not None:
                         tasks.append(tg.create_task(self._watch_pause(), name="pause"))
                     if self.clock_guard is not None:
@@ -365,6 +375,8 @@ class Agent:
         }
         if self.uplink is not None:
             out["uplink"] = self.uplink.stats()
+        if self.access is not None:
+            out["access"] = self.access.stats()
         if self.clock_guard is not None and self.clock_hold is not None:
             out["clock"] = {**self.clock_guard.as_dict(), "hold": self.clock_hold.stats()}
         return out

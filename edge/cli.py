@@ -311,6 +311,11 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
         )
         if up.get("last_error"):
             print(f"    last error: {up['last_error']}", file=out)
+    if snapshot.get("access"):
+        from edge.access_agent import status_lines
+
+        for line in status_lines(snapshot["access"], now):
+            print("  " + line, file=out)
     return 0
 
 

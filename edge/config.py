@@ -27,7 +27,11 @@ from device_profiles import Catalog, Profile, ProfileNotFound
 from device_profiles.addressing import parse_units
 from device_profiles.schema import Duration
 from device_profiles.sourced_yaml import ConfigError, Loc, describe_errors, line_of, load_yaml
+from edge.acquire.mqtt import MqttConfig
 from edge.model import MAX_TAGS, PLAIN_TEXT
+from edge.rules.door_config import DoorRulesConfig
+from edge.rules.patrol_plan import PatrolPlan
+from edge.site_access import check_access
 
 _PLAIN_TEXT = re.compile(PLAIN_TEXT)
 
@@ -182,17 +186,28 @@ def _wire_name(value: str) -> str:
 WireName = Annotated[str, AfterValidator(_wire_name)]
 
 
+class DirectivesSettings(_Strict):
+    """Pull the API's directives (visitor passes) for this edge every `every` seconds."""
+
+    every: Duration = Field(5.0, gt=0)
+
+
 class SiteFile(_Strict):
     site: WireName
     building: WireName
     edge: WireName | None = None
     profiles_dir: str | None = None
     default_interval: Duration = 10.0
-    buses: list[BusConfig] = Field(min_length=1)
+    # Modbus; optional when mqtt: is present (a building may have only access devices).
+    buses: list[BusConfig] = Field(default_factory=list)
     templates: dict[str, DeviceFields] = Field(default_factory=dict)
-    devices: list[DeviceEntry] = Field(min_length=1)
+    devices: list[DeviceEntry] = Field(default_factory=list)
     outbox: OutboxSettings | None = None
     uplink: UplinkSettings | None = None
+    mqtt: MqttConfig | None = None
+    doors: dict | None = None  # edge.rules.door_config.DoorRulesConfig.from_dict's shape
+    patrol: dict | None = None  # edge.rules.patrol_plan.parse_plans's shape
+    directives: DirectivesSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +232,10 @@ class SiteConfig:
     outbox: OutboxSettings | None = None
     uplink: UplinkSettings | None = None
     catalog: Catalog = field(default_factory=Catalog, repr=False)
+    mqtt: MqttConfig | None = None  # file paths in it already resolved against the site's
+    doors: DoorRulesConfig = field(default_factory=DoorRulesConfig)
+    patrol: tuple[PatrolPlan, ...] = ()
+    directives: DirectivesSettings | None = None
 
 
 def _wire_of(bus: BusConfig) -> tuple[tuple, str, Loc]:
@@ -254,12 +273,12 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
     problems: list[str] = []
 
     def problem(loc: Loc, msg: str) -> None:
-        line = line_of(lines, loc)
-        where = f"line {line}, " if line else ""
-        dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(
-            ".[", "["
-        )
-        problems.append(f"{where}{dotted}: {msg}")
+        problems.append(_at(lines, loc, msg))
+
+    if raw.mqtt is None and (not raw.buses or not raw.devices):
+        missing = " and ".join(k for k in ("buses", "devices") if not getattr(raw, k))
+        problem((), f"{missing} missing: a site needs Modbus buses and devices, or mqtt:")
+    access = check_access(raw, path.parent, problem)
 
     buses: dict[str, BusConfig] = {}
     wires: dict[tuple, tuple[str, str]] = {}  # what a bus talks through -> (bus id, as written)
@@ -384,4 +403,16 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
         outbox=raw.outbox,
         uplink=raw.uplink,
         catalog=catalog,
+        mqtt=access.mqtt,
+        doors=access.doors,
+        patrol=access.patrol,
+        directives=raw.directives,
     )
+
+
+def _at(lines: dict, loc: Loc, msg: str) -> str:
+    """'line N, field.path: message' (the line of the deepest part of loc the YAML has)."""
+    line = line_of(lines, loc)
+    where = f"line {line}, " if line else ""
+    dotted = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    return f"{where}{dotted}: {msg}" if dotted else f"{where}{msg}"

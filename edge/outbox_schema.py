@@ -59,6 +59,27 @@ CREATE TABLE IF NOT EXISTS quarantined(
     reason TEXT NOT NULL,
     quarantined_at REAL NOT NULL
 );
+-- The rules' state (edge/rules/engine.py snapshot, JSON), written in the same transaction
+-- as the records it produced (edge/access_loop.py): a restart resumes exactly there.
+CREATE TABLE IF NOT EXISTS rule_state(
+    key TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    saved_at REAL NOT NULL
+) WITHOUT ROWID;
+-- Digests of the latest MQTT messages committed (bounded): a QoS 1 resend (DUP flag) of
+-- one of them after a restart is dropped, not judged twice.
+CREATE TABLE IF NOT EXISTS mqtt_committed(
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,
+    committed_at REAL NOT NULL
+);
+-- The latest valid directives (visitor passes) pulled from the API, with their fetch time;
+-- kept while the API is unreachable (edge/directives.py).
+CREATE TABLE IF NOT EXISTS directives_cache(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body BLOB NOT NULL,
+    fetched_at REAL NOT NULL
+);
 """
 
 DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY

@@ -13,16 +13,20 @@ exponential backoff between reconnect_min and reconnect_max. A payload that does
 is counted by reason and kept, with its raw bytes, in a bounded dead-letter list; it
 never stops the source.
 
-Delivery note: a QoS 1 message is acknowledged (manual ack) before its events are handed
-to the loop, so a clean exit never leaves a taken message unacknowledged (it would come
-back on the next session). The ack means "in this process's queue", not "committed
-downstream": a kill -9 can lose what is queued, and QoS 1 can redeliver across restarts,
-so consumers must be idempotent (one alarm per code and source is).
+Delivery note: a QoS 1 message is acknowledged (PUBACK) only when its consumer says so,
+after it has committed what the message produced (`get()` then `ack(delivery)`), so a
+kill -9 loses nothing: the broker sends again what was not acknowledged. PUBACKs go out
+in the order the messages came, whatever order the consumer acks them in (refused and
+duplicate messages take their turn too), and only on the connection the message came
+on (a message id means nothing on the next one; the broker resends those). Iterating the
+source (`async for event in source`) is the simple form: a message is acknowledged as
+soon as it is taken, which suits a consumer that keeps nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
 import threading
@@ -112,6 +116,34 @@ class DeadLetter:
 
 
 @dataclass(slots=True)
+class Delivery:
+    """One message from a bound device, to be acknowledged with MqttSource.ack once what
+    it produced is safe. `device` spoke (heard), even when `events` is empty (a battery
+    report) or the payload was refused."""
+
+    ticket: int
+    topic: str
+    device: str
+    arrival: float
+    events: list[AccessEvent]
+    dup: bool  # the broker's DUP flag: maybe a resend of one taken before
+    digest: bytes  # of topic and payload: tells a resend from a new message
+    refused: str | None = None  # the refusal reason, when the payload did not map
+
+
+def message_digest(topic: str, payload: bytes) -> bytes:
+    return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=16).digest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    mid: int
+    qos: int
+    connection: int
+    done: bool = False
+
+
+@dataclass(slots=True)
 class MqttStats:
     received: int = 0
     events: int = 0
@@ -152,7 +184,12 @@ class MqttSource:
         self.dead_letters: deque[DeadLetter] = deque(maxlen=config.dead_letters)
         self._clock = clock
         self._lock = threading.Lock()  # stats and dead letters are written by paho's thread
-        self._queue: asyncio.Queue[AccessEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._taken: deque[AccessEvent] = deque()  # iteration: events of a taken message
+        # PUBACKs wait here in arrival order until every earlier message is acked too.
+        self._pending: dict[int, _Pending] = {}  # ticket -> message (insertion = arrival)
+        self._next_ticket = 0
+        self._connection = 0  # counts connections: a mid belongs to one
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribed = asyncio.Event()
         self._client: paho.Client | None = None
@@ -189,7 +226,44 @@ class MqttSource:
         return self
 
     async def __anext__(self) -> AccessEvent:
+        while not self._taken:
+            delivery = await self._queue.get()
+            self.ack(delivery)  # the simple form: taken is done
+            self._taken.extend(delivery.events)
+        return self._taken.popleft()
+
+    async def get(self) -> Delivery:
+        """The next message from a bound device; `ack` it once what it produced is safe."""
         return await self._queue.get()
+
+    def get_nowait(self) -> Delivery | None:
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    def ack(self, delivery: Delivery) -> None:
+        """The consumer is done with `delivery`: PUBACK it once all before it are done."""
+        self._done(delivery.ticket)
+
+    def _done(self, ticket: int) -> None:
+        # Called from the loop (ack) and from paho's thread (refused, duplicate messages).
+        with self._lock:
+            p = self._pending.get(ticket)
+            if p is None:
+                return
+            p.done = True
+            release = []
+            while self._pending:
+                first = next(iter(self._pending))
+                if not self._pending[first].done:
+                    break
+                release.append(self._pending.pop(first))
+            client, connection = self._client, self._connection
+            if client is not None:
+                for r in release:
+                    if r.connection == connection and r.qos > 0:
+                        client.ack(r.mid, r.qos)  # paho: thread-safe, queues the PUBACK
 
     async def ready(self) -> None:
         """Wait until the first connection's subscriptions are acknowledged."""
@@ -276,6 +350,7 @@ class MqttSource:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             self.stats.disconnects += 1
+            self._connection += 1  # unacked messages of that connection come again
         log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason_code)
 
     def _seen_before(self, topic: str, payload: bytes, dup: bool) -> bool:
@@ -293,16 +368,18 @@ class MqttSource:
 
     def _on_message(self, client, userdata, msg: paho.MQTTMessage) -> None:
         arrival = self._clock()
-        # Ack first: the PUBACK is queued before the event can reach the loop, so a DISCONNECT
-        # sent after the consumer saw the event always follows it.
-        client.ack(msg.mid, msg.qos)
+        with self._lock:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._pending[ticket] = _Pending(msg.mid, msg.qos, self._connection)
         if self._seen_before(msg.topic, msg.payload, bool(msg.dup)):
             with self._lock:
                 self.stats.received += 1
                 self.stats.duplicates += 1
+            self._done(ticket)  # in turn: after the first copy is acked
             return
+        binding = self.index.get(msg.topic)
         try:
-            binding = self.index.get(msg.topic)
             if binding is None:
                 result: list[AccessEvent] | Refusal = Refusal(
                     "unknown_topic", f"{msg.topic}: no device is bound to it"
@@ -332,9 +409,20 @@ class MqttSource:
                 self.stats.events += len(result)
         if isinstance(result, Refusal):
             log.debug("MQTT dead letter (%s): %s", result.reason, result.detail)
+        if binding is None:
+            self._done(ticket)  # nobody to hear: nothing to commit
             return
-        for event in result:
-            self._to_loop(self._queue.put_nowait, event)
+        delivery = Delivery(
+            ticket,
+            msg.topic,
+            binding.device,
+            arrival,
+            [] if isinstance(result, Refusal) else list(result),
+            bool(msg.dup),
+            message_digest(msg.topic, bytes(msg.payload)),
+            result.reason if isinstance(result, Refusal) else None,
+        )
+        self._to_loop(self._queue.put_nowait, delivery)
 
     def _to_loop(self, fn: Any, *args: Any) -> None:
         loop = self._loop

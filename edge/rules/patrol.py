@@ -336,6 +336,17 @@ class PatrolEngine:
                     res.append(item)
         return sorted(res, key=lambda x: (x["start"], x["route"]))
 
+    def live_rounds(self) -> list[dict[str, Any]]:
+        """Per route, the running round and the latest finished one (results): what a
+        scan or a tick can have changed."""
+        res = []
+        for rs in self._routes.values():
+            if rs.history:
+                res.append(rs.history[-1].result(rs.plan))
+            if rs.current is not None:
+                res.append(rs.current.result(rs.plan))
+        return res
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-able state; `restore` continues exactly where this left off."""
         return {

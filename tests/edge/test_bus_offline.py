@@ -1,6 +1,6 @@
-"""A gateway that stops answering is one bus.offline event (and one bus.online when it is
-back), not one device.offline per device; a single dead device on a live bus is still a
-device.offline. Against the simulator over real TCP."""
+"""A gateway that stops answering is one bus.offline alarm (and one clear of it, active
+false, when it is back), not one device.offline per device; a single dead device on a
+live bus is still a device.offline. Against the simulator over real TCP."""
 
 from __future__ import annotations
 
@@ -39,10 +39,12 @@ def _bus(port: int) -> tuple[Bus, list]:
 
 
 def _codes(events) -> list[str]:
-    return [e.code for e in events]
+    """Each record as code+ (raised) / code- (cleared) / code (plain event)."""
+    marks = {True: "+", False: "-", None: ""}
+    return [e.code + marks[e.active] for e in events]
 
 
-def test_stopped_gateway_is_one_bus_offline_and_one_bus_online():
+def test_stopped_gateway_is_one_bus_offline_raised_then_cleared():
     async def scenario():
         fleet = _fleet()
         server = fleet.server()
@@ -62,8 +64,8 @@ def test_stopped_gateway_is_one_bus_offline_and_one_bus_online():
         return down, events
 
     down, events = asyncio.run(scenario())
-    assert _codes(down) == ["bus.offline"], _codes(down)
-    assert _codes(events) == ["bus.offline", "bus.online"], _codes(events)
+    assert _codes(down) == ["bus.offline+"], _codes(down)
+    assert _codes(events) == ["bus.offline+", "bus.offline-"], _codes(events)
     offline = events[0]
     assert offline.source == "gw1" and offline.type == "alarm"
     assert "127.0.0.1" in offline.message and "4 devices" in offline.message
@@ -97,12 +99,12 @@ def _silence(units, settle: float, silent: float, after: float) -> list:
 def test_gateway_whose_devices_all_go_silent_is_one_bus_offline():
     # The gateway's serial side is dead: TCP up, no answers from any unit.
     events = _silence(UNITS, settle=1.0, silent=2.0, after=2.0)
-    assert _codes(events) == ["bus.offline", "bus.online"], _codes(events)
+    assert _codes(events) == ["bus.offline+", "bus.offline-"], _codes(events)
     assert "no answer within 0.2 s" in events[0].message
 
 
 def test_one_dead_device_on_a_live_bus_is_a_device_offline():
     events = _silence([3], settle=0.6, silent=2.0, after=1.5)
-    assert _codes(events) == ["device.offline", "device.online"], _codes(events)
+    assert _codes(events) == ["device.offline+", "device.offline-"], _codes(events)
     assert {e.source for e in events} == {"m3"}
     assert events[0].data == {"bus": "gw1", "unit": 3}

@@ -288,3 +288,43 @@ def test_an_unknown_map_is_refused_listing_the_known_ones():
     cfg = MqttConfig(devices=[MqttDevice(id="a", map="zigbee2mqtt/contakt")])
     with pytest.raises(ProfileNotFound, match="zigbee2mqtt/contact"):
         cfg.bindings()
+
+
+def test_a_message_is_acknowledged_only_when_the_consumer_acks_it_and_in_arrival_order(
+    tmp_path,
+):
+    # A consumer that commits before it acks: what it never acked comes again on the next
+    # session. PUBACKs keep arrival order, so acking card-1 alone acks nothing yet.
+    topic = "steward/access/ctrl-b1/event"
+
+    async def take_and_ack(broker, ack: list[int], n: int = 3) -> list:
+        async with MqttSource(config(broker, [steward_device()])) as source:
+            await asyncio.wait_for(source.ready(), WAIT)
+            got = [await asyncio.wait_for(source.get(), WAIT) for _ in range(n)]
+            for i in ack:
+                source.ack(got[i])  # queued before the DISCONNECT that leaving sends
+            return got
+
+    with mosquitto(tmp_path) as broker:
+        pub = Publisher(broker.port)
+        asyncio.run(take_and_ack(broker, [], n=0))  # subscribes: the session exists from now
+        for i in range(3):
+            pub.publish(topic, grant(i))
+        pub.close()
+        first = asyncio.run(take_and_ack(broker, [1]))  # card-1 waits for card-0
+        second = asyncio.run(take_and_ack(broker, [0, 1]))  # now 0 and 1 go; 2 stays
+        pub = Publisher(broker.port)
+        pub.publish(topic, grant(3))
+        pub.close()
+        third = asyncio.run(take_and_ack(broker, [0, 1], n=2))
+
+    def creds(ds):
+        return [e.credential for d in ds for e in d.events]
+
+    assert creds(first) == ["card-0", "card-1", "card-2"]
+    assert [d.dup for d in first] == [False, False, False]
+    assert creds(second) == ["card-0", "card-1", "card-2"]  # none was acknowledged
+    assert [d.dup for d in second] == [True, True, True]
+    assert creds(third) == ["card-2", "card-3"]
+    assert third[0].dup is True and third[0].device == "ctrl-b1"
+    assert third[0].digest == second[2].digest

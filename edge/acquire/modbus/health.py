@@ -1,10 +1,11 @@
 """Which devices of a bus answer, and what to tell the operator about it. Pure.
 
 When a gateway (or an RS-485 converter) stops answering, every device behind it fails
-in turn; that is one fault, reported once as bus.offline (and bus.online when it is
-back), not one device.offline per device. So a device's failure is only reported as
-device.offline once another device of the same bus has answered after it: proof that
-the bus itself works. If instead every device of the bus is failing, the bus is offline.
+in turn; that is one fault, reported once as a bus.offline alarm (cleared, the same code
+with active false, when it is back), not one device.offline per device. So a device's
+failure is only reported as device.offline once another device of the same bus has
+answered after it: proof that the bus itself works. If instead every device of the bus
+is failing, the bus is offline.
 """
 
 from __future__ import annotations
@@ -71,11 +72,13 @@ class BusHealth:
                 "%s answers again after %d failed polls", poller.id, poller.consecutive_failures
             )
             events.append(
-                Event(
+                Event(  # the clear of device.offline (same code and source, active false)
                     ts,
                     poller.id,
-                    "device.online",
+                    "device.offline",
                     f"{poller.id} answers again after {poller.consecutive_failures} failed polls",
+                    type="alarm",
+                    active=False,
                     colour=Colour.GREEN,
                     data={"bus": self.bus_id, "unit": poller.unit},
                 )
@@ -133,11 +136,13 @@ class BusHealth:
         down = ts - (self.offline_since or ts)
         self.offline_since = None
         log.info("bus %s (%s) answers again after %.0f s", self.bus_id, self.where, down)
-        return Event(
+        return Event(  # the clear of bus.offline (same code and source, active false)
             ts,
             self.bus_id,
-            "bus.online",
+            "bus.offline",
             f"bus {self.bus_id} ({self.where}) answers again after {down:.0f} s",
+            type="alarm",
+            active=False,
             colour=Colour.GREEN,
             data={"bus": self.bus_id, "down_seconds": round(down, 3)},
         )
