@@ -3,6 +3,7 @@ API, and Ctrl-C stops all three cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -72,6 +73,11 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
+            # A failed assert above: the demo's children run in their own sessions, so
+            # killing the demo alone would leave them running (and loading the machine).
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
             proc.kill()
     assert proc.returncode == 0, out
     assert "API documentation" in out and "stopping" in out
