@@ -1,21 +1,65 @@
-"""Edge tokens: generated once, stored only as a SHA-256 hash, sent as a bearer token.
+"""Tokens, edges and people: who may call which route.
 
-A token is 256 random bits, so a plain (unsalted, fast) hash is enough: there is nothing
-to guess from a dictionary, and a lookup by hash needs no comparison loop.
+Edge tokens and user tokens are generated once, stored only as a SHA-256 hash and sent as
+bearer tokens. A token is 256 random bits, so a plain (unsalted, fast) hash is enough:
+there is nothing to guess from a dictionary, and a lookup by hash needs no comparison loop.
+
+An edge token only ingests (require_edge) and reads its own directives. A user token
+carries a role; each route needs one permission (require_permission), and PERMISSIONS
+says which roles hold it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from cloud_api.store import sqlite_users
 from cloud_api.store.base import EdgeIdentity, Store
+from cloud_api.store.primary import sqlite_store
 
 TOKEN_PREFIX = "stw_"  # makes a leaked token recognisable to secret scanners
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+EDGE_ON_USER_ROUTE = "edge tokens only ingest and read their own directives"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ENERGY_MANAGER = "energy_manager"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class UserIdentity:
+    name: str
+    role: Role
+
+
+_ACTORS = frozenset({Role.OPERATOR, Role.ENERGY_MANAGER, Role.ADMIN})
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "read": frozenset(Role),
+    "alarms.act": _ACTORS,
+    "hazards.act": _ACTORS,
+    "passes.write": _ACTORS,
+    "energy.write": frozenset({Role.ENERGY_MANAGER, Role.ADMIN}),
+    "admin": frozenset({Role.ADMIN}),
+}
+
+# Declares the user bearer scheme in the OpenAPI document (the docs page's token field).
+_user_bearer = HTTPBearer(
+    scheme_name="UserToken",
+    auto_error=False,
+    description="a user's token from `steward-api users add NAME --role ROLE`",
+)
+_USER_SCHEME = Security(_user_bearer)
 
 
 def new_token() -> str:
@@ -30,10 +74,14 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=message, headers=_CHALLENGE)
 
 
-def bearer_token(request: Request) -> str:
+def _forbidden(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=message)
+
+
+def bearer_token(request: Request, whose: str = "the edge's token") -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise _unauthorized("missing token: send the edge's token as 'Authorization: Bearer …'")
+        raise _unauthorized(f"missing token: send {whose} as 'Authorization: Bearer …'")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -41,13 +89,60 @@ def bearer_token(request: Request) -> str:
     return token
 
 
+def _user_row(store: Store, token_hash: str) -> sqlite_users.UserRow | None:
+    with sqlite_store(store).reading() as db:
+        return sqlite_users.user_by_token_hash(db, token_hash)
+
+
 async def require_edge(request: Request) -> EdgeIdentity:
     """FastAPI dependency: the edge that the request's bearer token belongs to."""
     token = bearer_token(request)
     store: Store = request.app.state.store
-    credential = await run_in_threadpool(store.credential, hash_token(token))
+    token_hash = hash_token(token)
+    credential = await run_in_threadpool(store.credential, token_hash)
     if credential is None:
+        if await run_in_threadpool(_user_row, store, token_hash) is not None:
+            raise _forbidden("a user token cannot ingest: only an edge's own token may")
         raise _unauthorized("unknown token")
     if credential.revoked:
         raise _unauthorized(f"the token of edge {credential.identity.name!r} has been revoked")
     return credential.identity
+
+
+async def _user(request: Request) -> UserIdentity:
+    token = bearer_token(request, "a user token (steward-api users add NAME --role ROLE)")
+    store: Store = request.app.state.store
+    token_hash = hash_token(token)
+    row = await run_in_threadpool(_user_row, store, token_hash)
+    if row is None:
+        if await run_in_threadpool(store.credential, token_hash) is not None:
+            raise _forbidden(EDGE_ON_USER_ROUTE)
+        raise _unauthorized(
+            "unknown token: ask an admin for a user token (steward-api users add NAME --role ROLE)"
+        )
+    if row.revoked:
+        raise _unauthorized(f"the token of user {row.name!r} has been revoked: ask an admin")
+    return UserIdentity(row.name, Role(row.role))
+
+
+def require_permission(permission: str) -> Callable[..., Awaitable[UserIdentity]]:
+    """FastAPI dependency: the user behind the bearer token, if their role holds
+    `permission`; 401 for a missing/unknown/revoked token, 403 for an edge token or a
+    role without it."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
+    allowed = PERMISSIONS[permission]
+
+    async def dependency(
+        request: Request,
+        _declared: HTTPAuthorizationCredentials | None = _USER_SCHEME,
+    ) -> UserIdentity:
+        user = await _user(request)
+        if user.role not in allowed:
+            roles = ", ".join(sorted(allowed))
+            raise _forbidden(
+                f"user {user.name!r} has role {user.role}; {permission!r} needs one of: {roles}"
+            )
+        return user
+
+    return dependency

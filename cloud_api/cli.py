@@ -1,4 +1,4 @@
-"""steward-api: run the central API and manage the edges allowed to write to it.
+"""steward-api: run the central API and manage the edges and users allowed to use it.
 
     steward-api serve [--host H] [--port P] [--db FILE]
     steward-api edges add NAME --site S (--building B [--building B2 ...] | --any-building)
@@ -8,6 +8,10 @@
     steward-api edges cursors NAME [--json]               what the API holds per stream
     steward-api edges reset-cursor NAME --lane L [--outbox ID --generation G] --acked N
                                                           set a cursor back (audited)
+    steward-api users add NAME --role viewer|operator|energy_manager|admin
+                                                          prints the user's token, once
+    steward-api users list [--json]
+    steward-api users revoke NAME
 
 Settings come from STEWARD_API_* environment variables and the settings file
 (see cloud_api/settings.py); flags win over both.
@@ -22,6 +26,7 @@ import gc
 import getpass
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +34,10 @@ from pathlib import Path
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from cloud_api.auth import hash_token, new_token
+from cloud_api.auth import Role, hash_token, new_token
 from cloud_api.routers.edges import edge_out
 from cloud_api.settings import ApiSettings, load_settings
+from cloud_api.store import sqlite_users
 from cloud_api.store.base import EdgeExistsError, EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 from edge.model import Name
@@ -87,6 +93,18 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--acked", type=int, required=True, help="the new acknowledged seq")
     for sub in (add, listing, revoke, cursors, reset):
         sub.add_argument("--db", type=Path, dest="edges_db", help="the SQLite store's file")
+
+    users = commands.add_parser("users", help="add, list and revoke people's tokens")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    user_add = user_commands.add_parser("add", help="add a user and print their token once")
+    user_add.add_argument("name")
+    user_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_list = user_commands.add_parser("list", help="users and roles (never their tokens)")
+    user_list.add_argument("--json", action="store_true", help="machine-readable output")
+    user_revoke = user_commands.add_parser("revoke", help="refuse the user's token from now on")
+    user_revoke.add_argument("name")
+    for sub in (user_add, user_list, user_revoke):
+        sub.add_argument("--db", type=Path, dest="users_db", help="the SQLite store's file")
     return parser
 
 
@@ -214,6 +232,47 @@ def _cursors(store: SqliteStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _users(settings: ApiSettings, args: argparse.Namespace) -> int:
+    store = SqliteStore(settings.db, settings.sqlite_synchronous)
+    try:
+        if args.users_command == "add":
+            name = _check_name("user name", args.name)
+            token = new_token()
+            try:
+                with store.writing() as db:
+                    sqlite_users.add_user(db, name, args.role, hash_token(token), time.time())
+            except sqlite_users.UserExistsError as e:
+                print(f"steward-api: {e}", file=sys.stderr)
+                return 1
+            print(token)  # stdout holds only the token, for TOKEN=$(steward-api users add ...)
+            print(
+                f"user {name} ({args.role}) added. The token is printed above and never again"
+                " (the API keeps only a hash): hand it to them.",
+                file=sys.stderr,
+            )
+            return 0
+        if args.users_command == "revoke":
+            with store.writing() as db:
+                found = sqlite_users.revoke_user(db, args.name)
+            if not found:
+                print(f"steward-api: no user named {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"user {args.name} revoked: their token is refused from now on", file=sys.stderr)
+            return 0
+        with store.reading() as db:
+            users = sqlite_users.list_users(db)
+        if args.json:
+            print(orjson.dumps([dataclasses.asdict(u) for u in users]).decode())
+            return 0
+        print(f"{'NAME':20} {'ROLE':15} {'STATUS':8} CREATED")
+        for u in users:
+            status = "revoked" if u.revoked else "active"
+            print(f"{u.name:20} {u.role:15} {status:8} {_when(u.created_at)}")
+        return 0
+    finally:
+        store.close()
+
+
 @contextlib.contextmanager
 def _audit_log() -> Iterator[logging.Logger]:
     """The audit logger, writing timestamped lines to stderr for this command."""
@@ -251,7 +310,12 @@ def _reset_cursor(store: SqliteStore, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    db = getattr(args, "serve_db", None) or getattr(args, "edges_db", None) or args.db
+    db = (
+        getattr(args, "serve_db", None)
+        or getattr(args, "edges_db", None)
+        or getattr(args, "users_db", None)
+        or args.db
+    )
     overrides: dict[str, object] = {"db": db}
     if args.command == "serve":
         overrides.update(host=args.host, port=args.port)
@@ -262,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "users":
+        return _users(settings, args)
     return _edges(settings, args)
 
 

@@ -87,7 +87,7 @@ def _register_edge(workdir: Path, db: Path) -> Path:
     token_file = workdir / "edge.token"
     if token_file.exists() and db.exists():
         return token_file
-    for stale in workdir.glob("steward.sqlite*"):
+    for stale in [*workdir.glob("steward.sqlite*"), *workdir.glob("viewer.token")]:
         stale.unlink()
     out = subprocess.run(
         [
@@ -113,6 +113,28 @@ def _register_edge(workdir: Path, db: Path) -> Path:
     token_file.write_text(out.stdout.strip() + "\n")
     token_file.chmod(0o600)
     return token_file
+
+
+def _add_viewer(workdir: Path, db: Path) -> str:
+    """A viewer's token for reading the API (and the docs page), stored next to the edge's
+    token (created once per store, like it)."""
+    token_file = workdir / "viewer.token"
+    if token_file.exists():
+        return token_file.read_text().strip()
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "cloud_api.cli", "users", "add", "demo-viewer"),
+            *("--role", "viewer", "--db", str(db)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"could not add the demo's viewer: {out.stderr.strip()}")
+    token_file.write_text(out.stdout.strip() + "\n")
+    token_file.chmod(0o600)
+    return out.stdout.strip()
 
 
 def _write_site(workdir: Path, modbus_port: int, api_port: int, interval: str) -> Path:
@@ -160,12 +182,13 @@ def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
         proc.wait(5)
 
 
-def _status(api: str) -> str:
+def _status(api: str, viewer: str) -> str:
+    headers = {"Authorization": f"Bearer {viewer}"}
     try:
-        edges = httpx.get(f"{api}/v1/edges", timeout=2).json()["edges"]
+        edges = httpx.get(f"{api}/v1/edges", headers=headers, timeout=2).json()["edges"]
         count, url = 0, f"{api}/v1/series"
         while url:  # the catalogue comes in pages of at most 1,000
-            page = httpx.get(url, timeout=5).json()
+            page = httpx.get(url, headers=headers, timeout=5).json()
             count += len(page["series"])
             url = page["next"] and f"{api}{page['next']}"  # a path on the same API
     except (httpx.HTTPError, ValueError, KeyError) as exc:
@@ -185,7 +208,7 @@ def run_demo(args: argparse.Namespace) -> int:
     workdir: Path = args.dir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if args.fresh:
-        for name in ("steward.sqlite", "outbox.sqlite", "edge.token"):
+        for name in ("steward.sqlite", "outbox.sqlite", "edge.token", "viewer.token"):
             for path in workdir.glob(name + "*"):
                 path.unlink()
     for port, flag in ((args.api_port, "--api-port"), (args.modbus_port, "--modbus-port")):
@@ -194,6 +217,7 @@ def run_demo(args: argparse.Namespace) -> int:
             return 2
     db = workdir / "steward.sqlite"
     token_file = _register_edge(workdir, db)
+    viewer = _add_viewer(workdir, db)
     site = _write_site(workdir, args.modbus_port, args.api_port, args.interval)
     start = time.time()
     anchor = start
@@ -264,13 +288,15 @@ def run_demo(args: argparse.Namespace) -> int:
         print(
             f"""
 Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). Open:
-  API documentation   {api_url}/docs
+  API documentation   {api_url}/docs  (paste the viewer token there)
+  viewer token        {viewer}
+                      (every /v1 read needs it: curl -H 'Authorization: Bearer …')
   series catalogue    {api_url}/v1/series
   edges and backlog   {api_url}/v1/edges
   metrics             {api_url}/metrics
   Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
                       mbpoll -m tcp -p {args.modbus_port} -a 1 -r 8199 -c 2 -t 4:float -B 127.0.0.1
-Files in {workdir}: site.yaml, edge.token, steward.sqlite, outbox.sqlite, *.log
+Files in {workdir}: site.yaml, edge.token, viewer.token, steward.sqlite, outbox.sqlite, *.log
 Press Ctrl-C to stop.
 """,
             flush=True,
@@ -289,7 +315,7 @@ Press Ctrl-C to stop.
                     )
                     return 1
             if time.monotonic() >= next_status:
-                print(f"demo: {_status(api_url)}", flush=True)
+                print(f"demo: {_status(api_url, viewer)}", flush=True)
                 next_status += args.status_every
             time.sleep(0.2)
         print("demo: stopping (edge, simulator, API) ...", flush=True)

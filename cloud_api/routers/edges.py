@@ -13,9 +13,10 @@ at the edge and duplicates received (retries).
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from cloud_api.auth import require_permission
 from cloud_api.store.base import EdgeInfo, Store
 
 router = APIRouter(tags=["edges"])
@@ -71,7 +72,12 @@ def edge_out(info: EdgeInfo) -> dict:
     }
 
 
-@router.get("/v1/edges", response_model=EdgeList, summary="Edges, last seen and backlog")
+@router.get(
+    "/v1/edges",
+    response_model=EdgeList,
+    summary="Edges, last seen and backlog",
+    dependencies=[Depends(require_permission("read"))],
+)
 def list_edges(request: Request) -> Response:
     store: Store = request.app.state.store
     body = {"edges": [edge_out(info) for info in store.list_edges()]}

@@ -28,13 +28,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from cloud_api.auth import require_permission
 from cloud_api.store.base import BadCursorError, SeriesInfo, Step, Store
 from cloud_api.store.rollup import STEPS
 
-router = APIRouter(tags=["series"])
+router = APIRouter(tags=["series"], dependencies=[Depends(require_permission("read"))])
 
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000

@@ -21,6 +21,7 @@ sqlite_queries.py's.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -33,7 +34,13 @@ from typing import Literal
 
 import orjson
 
-from cloud_api.store import sqlite_alarms, sqlite_patrols, sqlite_queries, sqlite_security
+from cloud_api.store import (
+    sqlite_alarms,
+    sqlite_patrols,
+    sqlite_queries,
+    sqlite_security,
+    sqlite_users,
+)
 from cloud_api.store.base import (
     CursorInfo,
     EdgeCredential,
@@ -159,6 +166,7 @@ class SqliteStore(SecurityQueries):
         self._db.executescript(_SCHEMA)
         sqlite_security.migrate(self._db)
         _adopt_per_lane_cursors(self._db)
+        sqlite_users.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections
@@ -194,6 +202,17 @@ class SqliteStore(SecurityQueries):
                 # The caches may describe rows that were just rolled back.
                 self._series.forget()
                 raise
+
+    # The tables of other concerns (users, hazards, passes, ...) live in their own modules
+    # as functions taking a connection; routers reach them through these two.
+
+    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A read-only connection from the pool, for one query."""
+        return self._reader()
+
+    def writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """The writer connection inside one transaction (BEGIN IMMEDIATE .. COMMIT)."""
+        return self._transaction()
 
     def close(self) -> None:
         self._checkpointer.close()

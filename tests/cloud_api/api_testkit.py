@@ -82,6 +82,20 @@ def register_edge(db: Path, name: str, site: str, building: str | None = None) -
     return token
 
 
+def add_user(db: Path, name: str, role: str) -> str:
+    """Add a user straight in the store file; their token."""
+    from cloud_api.store import sqlite_users
+
+    token = new_token()
+    store = SqliteStore(db)
+    try:
+        with store.writing() as conn:
+            sqlite_users.add_user(conn, name, role, hash_token(token), DAY0)
+    finally:
+        store.close()
+    return token
+
+
 def count(db: Path, sql: str, params: Sequence = ()) -> int:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql, params).fetchone()[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from api_testkit import (
+    add_user,
     api_server,
     count,
     point,
@@ -33,6 +34,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
     tokens = {
         "good": register_edge(db, "edge-good", "s1"),
         "revoked": register_edge(db, "edge-gone", "s1"),
+        "viewer": add_user(db, "vera", "viewer"),
     }
     store = SqliteStore(db)
     store.revoke_edge("edge-gone")
@@ -282,7 +284,7 @@ def test_ids_cursors_and_limits_beyond_sqlite_range_get_a_4xx_naming_the_paramet
     setup, url: str, status: int, phrase: str
 ) -> None:
     api, tokens = setup
-    with api.client(tokens["good"]) as client:
+    with api.client(tokens["viewer"]) as client:
         answer = client.get(url)
     assert answer.status_code == status, answer.text
     body = answer.json()

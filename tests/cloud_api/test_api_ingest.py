@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from api_testkit import (
     DAY0,
+    add_user,
     api_server,
     count,
     parse,
@@ -86,7 +87,9 @@ def test_acks_duplicates_replays_and_gaps(server) -> None:
         gap = post_batch(client, {**simple_batch(71, 5, device="acks-1"), "dropped_through": 70})
         assert gap.json()["dropped_at_edge"] == 10 and gap.json()["acked"] == 75
 
-        edges = {e["name"]: e for e in client.get("/v1/edges").json()["edges"]}
+        viewer = {"Authorization": f"Bearer {add_user(server.db, 'vera', 'viewer')}"}
+        listed = client.get("/v1/edges", headers=viewer).json()["edges"]
+        edges = {e["name"]: e for e in listed}
         mine = edges["edge-acks"]
         assert mine["last_seen"] is not None
         assert mine["lanes"]["readings"] == {

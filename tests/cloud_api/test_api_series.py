@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from api_testkit import (
     DAY0,
+    add_user,
     api_server,
     point,
     post_batch,
@@ -31,6 +32,7 @@ def api(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("series")
     db = directory / "steward.sqlite"
     tokens = [register_edge(db, "edge-s1", "s1"), register_edge(db, "edge-s2", "s2")]
+    viewer = add_user(db, "vera", "viewer")
     with api_server(directory, db=db) as server:
         records = [
             record(
@@ -53,7 +55,7 @@ def api(tmp_path_factory: pytest.TempPathFactory):
         )
         with server.client(tokens[1]) as client:
             assert post_batch(client, other).status_code == 200
-        with server.client() as client:
+        with server.client(viewer) as client:
             yield client
 
 
@@ -232,6 +234,7 @@ def crowded(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("crowded")
     db = directory / "steward.sqlite"
     tokens = {name: register_edge(db, name, "s1") for name in ("owner", "intruder")}
+    tokens["viewer"] = add_user(db, "vera", "viewer")
     env = {"STEWARD_API_MAX_SERIES_PER_EDGE": str(CAP)}
     with api_server(directory, db=db, env=env) as server:
         records = [
@@ -244,8 +247,8 @@ def crowded(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_catalogue_comes_in_pages_of_at_most_1000(crowded) -> None:
-    server, _ = crowded
-    with server.client() as api:
+    server, tokens = crowded
+    with server.client(tokens["viewer"]) as api:
         first = api.get("/v1/series").json()
         assert len(first["series"]) == 1000 and first["next"] is not None
         second = api.get(first["next"]).json()
@@ -278,7 +281,7 @@ def test_a_point_whose_kind_changes_gets_422_naming_device_point_and_both_kinds(
         "point p0 (series 1) is a gauge in 'kWh'; this record says counter in 'kWh'"
         in (body["message"])
     )
-    with server.client() as api:
+    with server.client(tokens["viewer"]) as api:
         p0 = api.get("/v1/series", params={"device": "d0", "limit": 1}).json()["series"][0]
         assert (p0["point"], p0["kind"]) == ("p0", "gauge")
         data = api.get(f"/v1/series/{p0['id']}/data").json()["points"]
@@ -307,7 +310,7 @@ def test_an_edge_past_its_cap_of_new_series_gets_403_and_nothing_is_stored(crowd
     detail = answer.json()["detail"]
     assert f"edge owner may create at most {CAP} series" in detail
     assert "Nothing of this batch was stored" in detail
-    with server.client() as api:
+    with server.client(tokens["viewer"]) as api:
         assert api.get("/v1/series", params={"device": "d2"}).json()["series"] == []
         data = api.get("/v1/series/1/data").json()["points"]
         assert [r["value"] for r in data] == [0.0]  # the known series' reading neither

@@ -26,6 +26,7 @@ from servers import free_port
 from cloud_api.app import create_app
 from cloud_api.auth import hash_token, new_token
 from cloud_api.settings import ApiSettings
+from cloud_api.store import sqlite_users
 from cloud_api.store.base import EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 
@@ -43,10 +44,23 @@ def register(db: Path, name: str, site: str = SITE, building: str | None = BUILD
     return token
 
 
+def add_viewer(db: Path, name: str = "viewer") -> str:
+    """Add a viewer user in the store file (as `steward-api users add` does); their token."""
+    token = new_token()
+    store = SqliteStore(db)
+    try:
+        with store.writing() as conn:
+            sqlite_users.add_user(conn, name, "viewer", hash_token(token), time.time())
+    finally:
+        store.close()
+    return token
+
+
 @dataclass
 class RealApi:
     url: str
     db: Path
+    viewer: str  # a viewer's token, for the reads
 
     def register(self, name: str, site: str = SITE, building: str | None = BUILDING) -> str:
         return register(self.db, name, site, building)
@@ -63,7 +77,8 @@ class RealApi:
 
     def edge(self, name: str) -> dict:
         """The edge as GET /v1/edges shows it."""
-        edges = httpx.get(self.url + "/v1/edges", timeout=10).json()["edges"]
+        headers = {"Authorization": f"Bearer {self.viewer}"}
+        edges = httpx.get(self.url + "/v1/edges", headers=headers, timeout=10).json()["edges"]
         [found] = [e for e in edges if e["name"] == name]
         return found
 
@@ -73,6 +88,7 @@ def real_api(directory: Path, port: int | None = None, **settings: object) -> It
     """Serve create_app(ApiSettings(db=directory/api.sqlite, **settings)) on a loopback
     port (a free one unless given) until the block ends."""
     db = directory / "api.sqlite"
+    viewer = add_viewer(db)
     app = create_app(ApiSettings(db=db, **settings))
     port = port or free_port()
     server = uvicorn.Server(
@@ -86,7 +102,7 @@ def real_api(directory: Path, port: int | None = None, **settings: object) -> It
             raise RuntimeError("the API did not start")
         time.sleep(0.01)
     try:
-        yield RealApi(f"http://127.0.0.1:{port}", db)
+        yield RealApi(f"http://127.0.0.1:{port}", db, viewer)
     finally:
         server.should_exit = True
         thread.join(10)

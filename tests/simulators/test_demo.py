@@ -40,13 +40,17 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
         text=True,
     )
     api = f"http://127.0.0.1:{api_port}"
+    headers: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 60
         series = []
         while time.monotonic() < deadline:
             try:
-                series = httpx.get(f"{api}/v1/series", timeout=2).json()["series"]
-            except (httpx.HTTPError, KeyError, ValueError):
+                viewer = (tmp_path / "viewer.token").read_text().strip()
+                headers = {"Authorization": f"Bearer {viewer}"}
+                series = httpx.get(f"{api}/v1/series", headers=headers, timeout=2)
+                series = series.json()["series"]
+            except (httpx.HTTPError, KeyError, ValueError, OSError):
                 series = []
             if len(series) > 300:
                 break
@@ -60,7 +64,8 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
             s for s in series if s["device"] == "main-incomer" and s["point"] == "voltage_l1"
         )
         assert main_v["unit"] == "V" and main_v["tags"].get("system") == "total"
-        data = httpx.get(f"{api}/v1/series/{main_v['id']}/data", timeout=5).json()
+        data = httpx.get(f"{api}/v1/series/{main_v['id']}/data", headers=headers, timeout=5)
+        data = data.json()
         points = data["points"]
         assert points and 200 < points[-1]["value"] < 260
         proc.send_signal(signal.SIGINT)
@@ -70,6 +75,7 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
             proc.kill()
     assert proc.returncode == 0, out
     assert "API documentation" in out and "stopping" in out
+    assert f"viewer token        {viewer}" in out  # printed for the docs page and curl
     assert all(not psutil.pid_exists(c.pid) or c.status() == psutil.STATUS_ZOMBIE for c in children)
     # The edge flushed its outbox on the way out, and held nothing back for its clock.
     log = (tmp_path / "edge.log").read_text()

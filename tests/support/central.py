@@ -48,3 +48,17 @@ def add_edge(db: Path) -> str:
         check=True,
     )
     return out.stdout.strip()
+
+
+def add_user(db: Path, name: str, role: str) -> str:
+    """`steward-api users add NAME --role ROLE`: the user's token."""
+    out = subprocess.run(
+        [
+            *(sys.executable, "-m", "cloud_api.cli", "users", "add", name),
+            *("--role", role, "--db", str(db)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()

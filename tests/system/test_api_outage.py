@@ -15,20 +15,24 @@ from collections import defaultdict
 import httpx
 import pytest
 from acq_helpers import mixed_fleet, write_site
-from central import add_edge, start_api
+from central import add_edge, add_user, start_api
 from servers import free_port, stop
 from sim_thread import SimulatorThread
 
 OUTAGE_S = 30.0
 
 
-def wait_until_caught_up(port: int, timeout: float) -> None:
+def wait_until_caught_up(port: int, viewer: str, timeout: float) -> None:
     """Until the edge reports (with a batch sent after the restart) a near-empty backlog."""
     deadline = time.monotonic() + timeout
     since = time.time()
     while time.monotonic() < deadline:
         try:
-            edges = httpx.get(f"http://127.0.0.1:{port}/v1/edges", timeout=5).json()["edges"]
+            edges = httpx.get(
+                f"http://127.0.0.1:{port}/v1/edges",
+                headers={"Authorization": f"Bearer {viewer}"},
+                timeout=5,
+            ).json()["edges"]
         except httpx.HTTPError:
             edges = []
         for e in edges:
@@ -53,6 +57,7 @@ def test_api_killed_for_30_s_loses_and_doubles_nothing(tmp_path):
     db = tmp_path / "central.sqlite"
     api_port = free_port()
     token = add_edge(db)
+    viewer = add_user(db, "vera", "viewer")
     fleet = mixed_fleet(frozen=True)
     with SimulatorThread(fleet) as sim:
         api = start_api(db, api_port, tmp_path / "api.log")
@@ -87,13 +92,17 @@ def test_api_killed_for_30_s_loses_and_doubles_nothing(tmp_path):
             time.sleep(OUTAGE_S)
             api = start_api(db, api_port, tmp_path / "api.log")
             restarted_at = time.monotonic()
-            wait_until_caught_up(api_port, timeout=90)
+            wait_until_caught_up(api_port, viewer, timeout=90)
             catch_up_s = time.monotonic() - restarted_at
             edge.send_signal(signal.SIGTERM)  # a clean stop flushes what is left
             assert edge.wait(60) == 0
             reader.join(10)
 
-            with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as client:
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{api_port}",
+                headers={"Authorization": f"Bearer {viewer}"},
+                timeout=30,
+            ) as client:
                 catalogue = client.get("/v1/series").json()["series"]
                 edges = client.get("/v1/edges").json()["edges"]
                 assert len(catalogue) == len(polled)

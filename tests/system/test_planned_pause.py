@@ -10,7 +10,7 @@ import time
 
 import httpx
 from acq_helpers import mixed_fleet
-from central import add_edge, start_api
+from central import add_edge, add_user, start_api
 from servers import free_port, stop
 from sim_thread import SimulatorThread
 
@@ -23,14 +23,17 @@ def edge_cli(*args: str) -> str:
     return out.stdout
 
 
-def acked(port: int) -> int:
-    edges = httpx.get(f"http://127.0.0.1:{port}/v1/edges", timeout=5).json()["edges"]
+def acked(port: int, viewer: str) -> int:
+    headers = {"Authorization": f"Bearer {viewer}"}
+    edges = httpx.get(f"http://127.0.0.1:{port}/v1/edges", headers=headers, timeout=5)
+    edges = edges.json()["edges"]
     return edges[0]["lanes"].get("readings", {}).get("acked", 0)
 
 
 def test_pause_holds_the_backlog_and_resume_delivers_it(tmp_path):
     db, port = tmp_path / "central.sqlite", free_port()
     token = add_edge(db)
+    viewer = add_user(db, "vera", "viewer")
     fleet = mixed_fleet(frozen=True)
     with SimulatorThread(fleet) as sim:
         api = start_api(db, port, tmp_path / "api.log")
@@ -49,12 +52,12 @@ def test_pause_holds_the_backlog_and_resume_delivers_it(tmp_path):
         )
         try:
             time.sleep(3)
-            assert acked(port) > 0
+            assert acked(port, viewer) > 0
             edge_cli("pause", str(site), "--reason", "API maintenance")
             time.sleep(3)  # the agent notices within 2 s
-            held = acked(port)
+            held = acked(port, viewer)
             time.sleep(3)
-            assert acked(port) == held  # nothing sent while paused
+            assert acked(port, viewer) == held  # nothing sent while paused
             status = edge_cli("status", str(site))
             assert "paused until resumed: API maintenance" in status
             backlog = json.loads(edge_cli("status", str(site), "--json"))["backlog"]["readings"]
@@ -63,7 +66,7 @@ def test_pause_holds_the_backlog_and_resume_delivers_it(tmp_path):
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 b = json.loads(edge_cli("status", str(site), "--json"))["backlog"]["readings"]
-                if b["records"] < 10 and acked(port) > held + backlog["records"] - 10:
+                if b["records"] < 10 and acked(port, viewer) > held + backlog["records"] - 10:
                     break
                 time.sleep(0.5)
             else:
