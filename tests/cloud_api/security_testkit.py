@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from api_testkit import DAY0
 
@@ -74,3 +76,67 @@ def round_result(
 
 
 T0 = DAY0 + 3 * 86400  # 2023-11-17T00:00:00Z
+
+
+# ---------------------------------------------------------------- the app, in process
+
+
+class Central:
+    """The FastAPI app over a real SQLite file, driven through httpx (starlette's
+    TestClient, which runs the app's lifespan), with the API's clock in the test's hand:
+    `central.now = ...` is what the API takes as the time now."""
+
+    def __init__(self, client, db, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.db = db
+        self.tokens = tokens
+        self.now = T0
+        self._seq = 0
+
+    def send(self, *records: dict, site: str = "s1", building: str = "b1", seq: int | None = None):
+        """Records as one events batch of the edge, numbered from `seq` (default: after
+        the last sent; give an earlier seq to resend)."""
+        first = self._seq + 1 if seq is None else seq
+        numbered = [{**rec, "seq": first + i} for i, rec in enumerate(records)]
+        self._seq = max(self._seq, first + len(records) - 1)
+        return self.post_batch(event_batch(numbered, site=site, building=building))
+
+    def post_batch(self, batch: dict):
+        """The API's answer; 409 is a pure replay (every record already stored)."""
+        answer = self.client.post("/v1/ingest", json=batch, headers=self._auth("edge"))
+        assert answer.status_code in (200, 409), answer.text
+        return answer.json()
+
+    def _auth(self, who: str | None) -> dict:
+        return {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def get(self, path: str, who: str | None = "viewer", **params: object):
+        # No params at all (not an empty dict): a `next` URL carries its own query.
+        return self.client.get(path, params=params or None, headers=self._auth(who))
+
+    def post(self, path: str, body: object = None, who: str | None = "alice"):
+        return self.client.post(path, json=body, headers=self._auth(who))
+
+
+@contextlib.contextmanager
+def central(directory: Path) -> Iterator[Central]:
+    """Edge "edge-1" of site s1 (any building); users viewer (viewer), alice and bob
+    (operators)."""
+    from api_testkit import add_user, register_edge
+    from fastapi.testclient import TestClient
+
+    from cloud_api.app import create_app
+    from cloud_api.settings import ApiSettings
+
+    db = directory / "steward.sqlite"
+    tokens = {
+        "edge": register_edge(db, "edge-1", "s1"),
+        "viewer": add_user(db, "vera", "viewer"),
+        "alice": add_user(db, "alice", "operator"),
+        "bob": add_user(db, "bob", "operator"),
+    }
+    app = create_app(ApiSettings(db=db, _env_file=None))  # type: ignore[call-arg]
+    with TestClient(app) as client:
+        hub = Central(client, db, tokens)
+        app.state.clock = lambda: hub.now
+        yield hub
