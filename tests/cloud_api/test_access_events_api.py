@@ -4,8 +4,6 @@ back by door, credential, kind and time. Expected lists are written out by hand.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from security_testkit import T0, Central, access, alarm, central, patrol_round, round_result
 
