@@ -170,3 +170,18 @@ def test_a_round_result_without_start_stays_an_event_only(store: SqliteStore) ->
     outcome = ingest(store, [patrol_round(1, T0, bad)])
     assert outcome.ack.accepted == 1
     assert store.list_patrol_rounds() == []
+
+
+def test_chattering_is_flagged_and_its_end_applied_lazily(store: SqliteStore) -> None:
+    # Six raises 20 s apart (cleared between): more than 5 within 600 s is chattering.
+    records = []
+    for i in range(6):
+        records.append(alarm(2 * i + 1, T0 + 20 * i, "door.tamper", "D5", True))
+        records.append(alarm(2 * i + 2, T0 + 20 * i + 10, "door.tamper", "D5", False))
+    ingest(store, records)
+    a = only(store, T0 + 599)
+    assert (a["chattering"], a["raise_count"]) == (True, 6)
+    # At T0 + 600 the first raise (T0) leaves the window: five remain, it has stopped.
+    assert only(store, T0 + 600)["chattering"] is False
+    chatter = [(r[1], r[4], r[5]) for r in log_rows(store) if r[1].startswith("chatter")]
+    assert chatter == [("chatter", "system", T0 + 100), ("chatter_end", "system", T0 + 600)]
