@@ -126,6 +126,10 @@ def list_alarms(
     cursor: Annotated[str | None, Query(description="the cursor from `next`")] = None,
 ) -> Response:
     check_limit(limit)
+    start = None if from_ is None else parse_instant(from_, "from")
+    end = None if to is None else parse_instant(to, "to")
+    if start is not None and end is not None and start >= end:
+        raise HTTPException(400, f"from must be before to (from={start}, to={end})")
     try:
         alarms, after = request.app.state.store.list_alarms(
             _now(request),
@@ -134,8 +138,8 @@ def list_alarms(
             codes=code,
             states=[s.value for s in state or ()],
             colours=[c.value for c in colour or ()],
-            start=None if from_ is None else parse_instant(from_, "from"),
-            end=None if to is None else parse_instant(to, "to"),
+            start=start,
+            end=end,
             limit=limit,
             cursor=cursor,
         )

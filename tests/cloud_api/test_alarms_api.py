@@ -292,6 +292,7 @@ def test_filters_and_pages_lose_and_double_nothing_with_tied_raise_times(api: Ce
     ]
     assert api.get("/v1/alarms", state="bogus").status_code == 422
     assert api.get("/v1/alarms", cursor="nope").status_code == 400
+    assert api.get("/v1/alarms", **{"from": T0 + 5, "to": T0}).status_code == 400
 
 
 def test_who_may_read_and_act(api: Central) -> None:
