@@ -15,7 +15,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
-from cloud_api.routers import access, alarms, edges, ingest, ops, patrols, series
+from cloud_api.routers import (
+    access,
+    alarms,
+    edges,
+    hazards,
+    ingest,
+    ops,
+    passes,
+    patrols,
+    series,
+)
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
@@ -69,11 +79,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    # The API's clock for what time decides (an alarm's shelf expiry); tests set their own.
-    app.state.clock = time.time
     app.state.metrics = metrics
+    app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    for module in (ingest, series, edges, alarms, access, patrols, ops):
+    for module in (ingest, series, edges, alarms, access, patrols, hazards, passes, ops):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

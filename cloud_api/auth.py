@@ -102,7 +102,10 @@ async def require_edge(request: Request) -> EdgeIdentity:
     credential = await run_in_threadpool(store.credential, token_hash)
     if credential is None:
         if await run_in_threadpool(_user_row, store, token_hash) is not None:
-            raise _forbidden("a user token cannot ingest: only an edge's own token may")
+            raise _forbidden(
+                "a user token cannot be used here: only an edge's own token ingests and"
+                " reads its directives"
+            )
         raise _unauthorized("unknown token")
     if credential.revoked:
         raise _unauthorized(f"the token of edge {credential.identity.name!r} has been revoked")

@@ -11,8 +11,8 @@ name goes in the history. 409 when the alarm's state does not allow the action (
 answer names the state and the allowed actions), 404 for an unknown id, 422 for a bad
 body. A shelf needs a duration (more than 0, at most 7 days); it expires by itself.
 
-Time (shelf expiry) is applied when someone reads or acts, at the API's clock,
-`app.state.clock` (time.time; tests set their own).
+Time (shelf expiry) is applied when someone reads or acts, at the API's clock
+(cloud_api/clock.py: time.time; tests set their own).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from cloud_api.auth import UserIdentity, require_permission
+from cloud_api.clock import request_now
 from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url
 from cloud_api.routers.series import parse_instant
 from cloud_api.store.base import BadCursorError, UnknownAlarmError
@@ -106,7 +107,7 @@ def _json(body: object) -> Response:
 
 
 def _now(request: Request) -> float:
-    return request.app.state.clock()
+    return request_now(request)
 
 
 @router.get("/v1/alarms", response_model=AlarmList, summary="Alarms, newest raise first")

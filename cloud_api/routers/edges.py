@@ -8,16 +8,26 @@ generation, see edge/model.py), and, over all its streams, seq numbers counted a
 at the edge and duplicates received (retries).
 
 `buildings` lists the buildings the edge may write (null: any of its site).
+
+GET /v1/edges/self/directives (the EDGE's own token): what the edge should enforce, now
+the visitor passes of its site and building(s) that have not expired, in the shape
+edge.rules.door_config.VisitorPass.from_dict reads (times in epoch seconds).
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
-from cloud_api.auth import require_permission
-from cloud_api.store.base import EdgeInfo, Store
+from cloud_api.auth import require_edge, require_permission
+from cloud_api.clock import request_now
+from cloud_api.store import sqlite_passes
+from cloud_api.store.base import EdgeIdentity, EdgeInfo, Store
+from cloud_api.store.primary import sqlite_store
 
 router = APIRouter(tags=["edges"])
 
@@ -81,4 +91,39 @@ def edge_out(info: EdgeInfo) -> dict:
 def list_edges(request: Request) -> Response:
     store: Store = request.app.state.store
     body = {"edges": [edge_out(info) for info in store.list_edges()]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+class DirectivePass(BaseModel):
+    credential: str
+    visitor: str
+    valid_from: float
+    valid_to: float
+    doors: list[str]
+
+
+class Directives(BaseModel):
+    generated_at: float = Field(description="the API's time, epoch seconds")
+    visitor_passes: list[DirectivePass]
+
+
+# Declares the edge's bearer scheme for this route in the OpenAPI document.
+_edge_bearer = HTTPBearer(
+    scheme_name="EdgeToken",
+    auto_error=False,
+    description="the edge's token from `steward-api edges add`",
+)
+
+
+@router.get(
+    "/v1/edges/self/directives",
+    response_model=Directives,
+    summary="What the calling edge should enforce (its visitor passes)",
+    dependencies=[Security(_edge_bearer)],
+)
+def directives(request: Request, edge: Annotated[EdgeIdentity, Depends(require_edge)]) -> Response:
+    now = request_now(request)
+    with sqlite_store(request.app.state.store).reading() as db:
+        passes = sqlite_passes.passes_for_edge(db, edge.site, edge.buildings, now)
+    body = {"generated_at": now, "visitor_passes": [p.directive() for p in passes]}
     return Response(orjson.dumps(body), media_type="application/json")

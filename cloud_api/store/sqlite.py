@@ -36,6 +36,8 @@ import orjson
 
 from cloud_api.store import (
     sqlite_alarms,
+    sqlite_hazards,
+    sqlite_passes,
     sqlite_patrols,
     sqlite_queries,
     sqlite_security,
@@ -167,6 +169,8 @@ class SqliteStore(SecurityQueries):
         sqlite_security.migrate(self._db)
         _adopt_per_lane_cursors(self._db)
         sqlite_users.migrate(self._db)
+        sqlite_hazards.migrate(self._db)
+        sqlite_passes.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections

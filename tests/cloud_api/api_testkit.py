@@ -160,3 +160,53 @@ def store_ingest(store, batch: dict, edge=None):
 
 def stored_samples(store) -> int:
     return count(store.path, "SELECT count(*) FROM samples")
+
+
+# ---------------------------------------------------------------- the app in this process
+
+
+@dataclass
+class InProcessApi:
+    """create_app over a real SQLite file, served by uvicorn on a loopback port in a
+    thread of the test process; `now` is the app's clock (app.state.clock), set by the
+    test instead of sleeping."""
+
+    client: httpx.Client
+    db: Path
+    now: float
+
+    def as_(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@contextlib.contextmanager
+def in_process_api(directory: Path, now: float = DAY0) -> Iterator[InProcessApi]:
+    import threading
+    import time
+
+    import uvicorn
+
+    from cloud_api.app import create_app
+    from cloud_api.settings import ApiSettings
+
+    db = directory / "steward.sqlite"
+    app = create_app(ApiSettings(db=db))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API did not start")
+        time.sleep(0.01)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            api = InProcessApi(client, db, now)
+            app.state.clock = lambda: api.now
+            yield api
+    finally:
+        server.should_exit = True
+        thread.join(10)

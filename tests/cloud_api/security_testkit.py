@@ -82,16 +82,24 @@ T0 = DAY0 + 3 * 86400  # 2023-11-17T00:00:00Z
 
 
 class Central:
-    """The FastAPI app over a real SQLite file, driven through httpx (starlette's
-    TestClient, which runs the app's lifespan), with the API's clock in the test's hand:
-    `central.now = ...` is what the API takes as the time now."""
+    """The API over a real SQLite file, served over real HTTP in this process
+    (api_testkit.in_process_api), with the API's clock in the test's hand: `central.now
+    = ...` is what the API takes as the time now."""
 
-    def __init__(self, client, db, tokens: dict[str, str]) -> None:
-        self.client = client
-        self.db = db
+    def __init__(self, api, tokens: dict[str, str]) -> None:
+        self._api = api
+        self.client = api.client
+        self.db = api.db
         self.tokens = tokens
-        self.now = T0
         self._seq = 0
+
+    @property
+    def now(self) -> float:
+        return self._api.now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._api.now = value
 
     def send(self, *records: dict, site: str = "s1", building: str = "b1", seq: int | None = None):
         """Records as one events batch of the edge, numbered from `seq` (default: after
@@ -120,13 +128,9 @@ class Central:
 
 @contextlib.contextmanager
 def central(directory: Path) -> Iterator[Central]:
-    """Edge "edge-1" of site s1 (any building); users viewer (viewer), alice and bob
-    (operators)."""
-    from api_testkit import add_user, register_edge
-    from fastapi.testclient import TestClient
-
-    from cloud_api.app import create_app
-    from cloud_api.settings import ApiSettings
+    """Edge "edge-1" of site s1 (any building); users vera (viewer), alice and bob
+    (operators); the clock at T0."""
+    from api_testkit import add_user, in_process_api, register_edge
 
     db = directory / "steward.sqlite"
     tokens = {
@@ -135,8 +139,5 @@ def central(directory: Path) -> Iterator[Central]:
         "alice": add_user(db, "alice", "operator"),
         "bob": add_user(db, "bob", "operator"),
     }
-    app = create_app(ApiSettings(db=db, _env_file=None))  # type: ignore[call-arg]
-    with TestClient(app) as client:
-        hub = Central(client, db, tokens)
-        app.state.clock = lambda: hub.now
-        yield hub
+    with in_process_api(directory, now=T0) as api:
+        yield Central(api, tokens)

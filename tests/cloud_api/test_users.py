@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import orjson
-from api_testkit import api_server
+from api_testkit import DAY0, add_user, api_server
+from servers import free_port
 
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
@@ -57,3 +58,25 @@ def test_users_add_list_revoke_and_what_the_token_then_reads(tmp_path: Path) -> 
     assert "revoked" in cli(db, "users", "list").stdout
     missing = cli(db, "users", "revoke", "nobody")
     assert missing.returncode == 1 and "no user named 'nobody'" in missing.stderr
+
+
+def test_users_hazards_and_passes_work_behind_the_influxdb_sink(tmp_path: Path) -> None:
+    """With an InfluxDB sink configured (here one that is never reachable: the sink's
+    trouble is only a metric) the store is an InfluxSink; the SQLite tables of users,
+    hazards and passes are reached through its primary."""
+    db = tmp_path / "steward.sqlite"
+    operator = add_user(db, "olga", "operator")
+    env = {"STEWARD_API_INFLUX_URL": f"http://127.0.0.1:{free_port()}"}
+    with api_server(tmp_path, db=db, env=env) as api, api.client(operator) as client:
+        assert client.get("/healthz").json()["store"] == "sqlite+influx"
+        hazard = {
+            "site": "s1",
+            "building": "b1",
+            "location": "roof",
+            "description": "loose railing",
+            "severity": "low",
+            "deadline": DAY0,
+        }
+        assert client.post("/v1/hazards", json=hazard).status_code == 201
+        assert [h["created_by"] for h in client.get("/v1/hazards").json()["hazards"]] == ["olga"]
+        assert client.get("/v1/visitor-passes").json() == {"visitor_passes": []}
