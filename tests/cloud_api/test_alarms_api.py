@@ -303,3 +303,36 @@ def test_who_may_read_and_act(api: Central) -> None:
     refused = api.post(f"/v1/alarms/{alarm_id}/ack", who="viewer")
     assert refused.status_code == 403 and "alarms.act" in refused.json()["detail"]
     assert one(api)["state"] == "unack"
+
+
+# Written out by hand from the issue: every role reads; acting needs operator or above.
+ROLE_CASES = [
+    ("viewer", 200, 403),
+    ("operator", 200, 200),
+    ("energy_manager", 200, 200),
+    ("admin", 200, 200),
+]
+
+
+def test_each_role_reads_and_only_operators_and_above_act(tmp_path: Path) -> None:
+    from api_testkit import add_user
+
+    with central(tmp_path) as api:
+        for role, _, _ in ROLE_CASES:
+            api.tokens[role] = add_user(api.db, f"user-{role}", role)
+        api.send(alarm(0, T0, "door.forced", "D2", True, "red"))
+        alarm_id = one(api)["id"]
+        for role, reads, acts in ROLE_CASES:
+            for path in (
+                "/v1/alarms",
+                f"/v1/alarms/{alarm_id}",
+                "/v1/access-events",
+                "/v1/patrols/rounds",
+            ):
+                assert api.get(path, who=role).status_code == reads, (role, path)
+                assert api.get(path, who=None).status_code == 401, path
+                assert api.get(path, who="edge").status_code == 403, path
+            given = api.post(f"/v1/alarms/{alarm_id}/assign", {"assignee": role}, who=role)
+            assert given.status_code == acts, (role, given.text)
+        names = [h["by"] for h in api.get(f"/v1/alarms/{alarm_id}").json()["history"]]
+        assert names == ["system", "user-operator", "user-energy_manager", "user-admin"]
