@@ -15,7 +15,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
-from cloud_api.routers import edges, hazards, ingest, ops, passes, series, users
+from cloud_api.routers import (
+    access,
+    alarms,
+    edges,
+    hazards,
+    ingest,
+    ops,
+    passes,
+    patrols,
+    series,
+    users,
+)
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
@@ -72,7 +83,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    for module in (ingest, series, edges, ops, hazards, passes, users):
+    for module in (ingest, series, edges, alarms, access, patrols, hazards, passes, users, ops):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

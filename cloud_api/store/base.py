@@ -35,6 +35,10 @@ class IngestRefusedError(ValueError):
         self.field = field
 
 
+class UnknownAlarmError(LookupError):
+    """No alarm has that id (the API answers 404)."""
+
+
 class StoreUnavailableError(RuntimeError):
     """The store cannot take the write now (disk full, file locked, ...); retry later."""
 

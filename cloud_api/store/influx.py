@@ -1,6 +1,6 @@
 """An optional InfluxDB sink: a Store that writes through to a primary store, then copies
 the new readings to any server speaking the InfluxDB v2 write API (InfluxDB 2/3,
-VictoriaMetrics).
+VictoriaMetrics). Every other method (queries, edges, users, alarms) is the primary's.
 
 The primary store is the system of record: ingest returns once the primary has stored
 the batch; the copy to InfluxDB happens on a background thread, so a slow or dead
@@ -35,21 +35,14 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from cloud_api.metrics import ApiMetrics
-from cloud_api.store.base import (
-    EdgeCredential,
-    EdgeIdentity,
-    EdgeInfo,
-    IngestOutcome,
-    Page,
-    SeriesInfo,
-    Store,
-)
+from cloud_api.store.base import EdgeIdentity, IngestOutcome, Store
 from edge.model import EventBatch, Quality, ReadingBatch, ReadingRecord
 
 log = logging.getLogger("steward.api.influx")
@@ -153,6 +146,14 @@ class InfluxSink:
 
     # ------------------------------------------------------------------ the Store protocol
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything this class does not define is the primary's (queries, edges, users,
+        alarms, ...): a store method added later needs no pass-through here."""
+        # Private names stay private (and "primary" before __init__ set it: no recursion).
+        if name.startswith("_") or name == "primary":
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return getattr(self.primary, name)
+
     def ingest(
         self, edge: EdgeIdentity, batch: ReadingBatch | EventBatch, received_at: float
     ) -> IngestOutcome:
@@ -176,47 +177,6 @@ class InfluxSink:
             if lines:
                 self._enqueue(lines, points, f"{batch.site}/{batch.building}")
         return outcome
-
-    def list_series(
-        self,
-        site: str | None = None,
-        building: str | None = None,
-        device: str | None = None,
-        after_id: int | None = None,
-        limit: int | None = None,
-    ) -> list[SeriesInfo]:
-        return self.primary.list_series(site, building, device, after_id, limit)
-
-    def get_series(self, series_id: int) -> SeriesInfo | None:
-        return self.primary.get_series(series_id)
-
-    def raw(
-        self, series_id: int, start: float, end: float, limit: int, after: str | None = None
-    ) -> Page:
-        return self.primary.raw(series_id, start, end, limit, after)
-
-    def rollups(
-        self,
-        series_id: int,
-        step: int,
-        start: float,
-        end: float,
-        limit: int,
-        after: str | None = None,
-    ) -> Page:
-        return self.primary.rollups(series_id, step, start, end, limit, after)
-
-    def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None:
-        self.primary.add_edge(identity, token_hash)
-
-    def revoke_edge(self, name: str) -> bool:
-        return self.primary.revoke_edge(name)
-
-    def credential(self, token_hash: str) -> EdgeCredential | None:
-        return self.primary.credential(token_hash)
-
-    def list_edges(self) -> list[EdgeInfo]:
-        return self.primary.list_edges()
 
     def ping(self) -> None:
         self.primary.ping()  # the sink being down is a metric, not ill health

@@ -34,7 +34,15 @@ from typing import Literal
 
 import orjson
 
-from cloud_api.store import sqlite_hazards, sqlite_passes, sqlite_queries, sqlite_users
+from cloud_api.store import (
+    sqlite_alarms,
+    sqlite_hazards,
+    sqlite_passes,
+    sqlite_patrols,
+    sqlite_queries,
+    sqlite_security,
+    sqlite_users,
+)
 from cloud_api.store.base import (
     CursorInfo,
     EdgeCredential,
@@ -49,6 +57,7 @@ from cloud_api.store.base import (
     StoreUnavailableError,
 )
 from cloud_api.store.sqlite_checkpoint import Checkpointer
+from cloud_api.store.sqlite_security import SecurityQueries
 from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
@@ -117,8 +126,9 @@ def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
-    """The Store protocol over one SQLite file."""
+class SqliteStore(SecurityQueries):
+    """The Store protocol over one SQLite file (alarms, access events and patrol rounds:
+    SecurityQueries)."""
 
     name = "sqlite"
 
@@ -156,6 +166,7 @@ class SqliteStore:
         _set_aside_per_lane_cursors(self._db)
         self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
+        sqlite_security.migrate(self._db)
         _adopt_per_lane_cursors(self._db)
         sqlite_users.migrate(self._db)
         sqlite_hazards.migrate(self._db)
@@ -327,6 +338,9 @@ class SqliteStore:
             " colour, data) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
+        # Only the records stored now reach here: each changes its alarm or round once.
+        sqlite_alarms.apply_alarm_records(db, edge, batch, records)
+        sqlite_patrols.apply_round_records(db, batch, records)
 
     def _note_edge_seen(
         self,

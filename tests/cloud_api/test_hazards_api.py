@@ -8,8 +8,12 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from api_testkit import DAY0, add_user, in_process_api
+
+from edge.model import Colour
+from edge.rules.alarms import Alarm, State
 
 HOUR, DAY = 3600, 86400
 
@@ -181,7 +185,7 @@ def test_the_ledger_filters_by_site_and_building(api) -> None:
         ({"location": ""}, "location"),
         ({"photo_url": "not a url"}, "photo_url"),
         ({"colour": "red"}, "colour"),  # an unknown field
-        ({"alarm_id": 7}, "alarm_id: this API records no alarms"),
+        ({"alarm_id": 7}, "alarm_id: there is no alarm 7"),
     ],
 )
 def test_a_bad_hazard_is_422_naming_the_field(api, changes: dict, phrase: str) -> None:
@@ -210,18 +214,14 @@ def test_unknown_hazard_and_action(api) -> None:
 
 
 def _alarms_table(db: Path) -> None:
-    """The alarms table as the contract lays it out (helper "alarms" owns it)."""
+    """Alarm 12 in the alarms table (cloud_api/store/sqlite_alarms.py), as its row."""
+    snapshot = Alarm("door.forced", "D2", State.UNACK, True, Colour.RED, raised_at=DAY0)
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute(
-            "CREATE TABLE alarms(id INTEGER PRIMARY KEY, site TEXT, building TEXT, edge TEXT,"
-            " code TEXT, source TEXT, state TEXT, colour TEXT, active INTEGER, raised_at REAL,"
-            " cleared_at REAL, acked_by TEXT, acked_at REAL, updated_at REAL, snapshot TEXT)"
-        )
         conn.execute(
             "INSERT INTO alarms(id, site, building, edge, code, source, state, colour, active,"
             " raised_at, updated_at, snapshot) VALUES(12, 'civic', 'hall', 'e1', 'door.forced',"
-            " 'D2', 'unack', 'red', 1, ?, ?, '{}')",
-            (DAY0, DAY0),
+            " 'D2', 'unack', 'red', 1, ?, ?, ?)",
+            (DAY0, DAY0, orjson.dumps(snapshot.to_dict()).decode()),
         )
 
 

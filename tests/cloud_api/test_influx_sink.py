@@ -309,3 +309,22 @@ def test_a_tag_line_protocol_cannot_carry_costs_only_its_own_readings_and_is_cou
     assert all(set(s["metric"]) == {"__name__", "site", "building", "device"} for s in series)
     assert _sink_value(metrics, "steward_influx_points_written_total") == 4
     assert _sink_value(metrics, "steward_influx_points_dropped_total", reason="unwritable") == 6
+
+
+def test_the_sink_answers_every_other_store_method_from_its_primary(tmp_path: Path) -> None:
+    """Alarms, users, edges: what the sink does not define is its primary's (a dead
+    InfluxDB URL: nothing here writes to it)."""
+    primary = SqliteStore(tmp_path / "steward.sqlite")
+    sink = InfluxSink(
+        primary, url="http://127.0.0.1:9", token="", org="o", bucket="b", metrics=ApiMetrics()
+    )
+    try:
+        sink.add_edge(EdgeIdentity("edge-x", "s1"), "hash-x")
+        assert [e.name for e in primary.list_edges()] == ["edge-x"]
+        assert sink.credential("hash-x") == primary.credential("hash-x")
+        assert sink.list_alarms(DAY0) == ([], None)
+        assert sink.list_patrol_rounds() == []
+        with pytest.raises(AttributeError, match="_reader"):
+            sink._reader  # noqa: B018 -- private names are not handed through
+    finally:
+        sink.close(timeout=1.0)
