@@ -14,6 +14,10 @@ from typing import Literal, get_args
 
 NAME_PATTERN = r"^[A-Za-z0-9_.:\-/]+$"
 NAME_MAX_LENGTH = 128
+# What an event or alarm is about may be a person's credential, and a vehicle gate's
+# credential is a plate: Chinese plates start with a province character (苏E99999).
+# Letters and digits of any script then, still no spaces, control or bidi characters.
+SOURCE_PATTERN = r"^[\w.:\-/]+$"
 UNIT_MAX_LENGTH = 32
 
 # Text that ends up in logs and dashboards: no control characters (C0, DEL, C1) and no

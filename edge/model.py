@@ -51,7 +51,13 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # The name and unit rules are shared with the profile loader, which checks them at load.
-from device_profiles.wire_rules import NAME_MAX_LENGTH, NAME_PATTERN, PLAIN_TEXT, UNIT_MAX_LENGTH
+from device_profiles.wire_rules import (
+    NAME_MAX_LENGTH,
+    NAME_PATTERN,
+    PLAIN_TEXT,
+    SOURCE_PATTERN,
+    UNIT_MAX_LENGTH,
+)
 
 
 class Quality(StrEnum):
@@ -175,6 +181,9 @@ def _finite(v: float) -> float:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
+Source = Annotated[
+    str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=SOURCE_PATTERN)
+]  # an event's subject: a name, or a credential in any script
 Timestamp = Annotated[
     float, AfterValidator(_finite), Field(gt=946684800, lt=4102444800)
 ]  # 2000..2100
@@ -288,7 +297,7 @@ class EventRecord(_Wire):
     seq: Seq
     ts: Timestamp
     type: Literal["event", "alarm"] = "event"
-    source: Name
+    source: Source
     code: Name
     message: str = Field("", max_length=2000, pattern=PLAIN_LINES)
     colour: Colour | None = None

@@ -185,3 +185,21 @@ def test_chattering_is_flagged_and_its_end_applied_lazily(store: SqliteStore) ->
     assert only(store, T0 + 600)["chattering"] is False
     chatter = [(r[1], r[4], r[5]) for r in log_rows(store) if r[1].startswith("chatter")]
     assert chatter == [("chatter", "system", T0 + 100), ("chatter_end", "system", T0 + 600)]
+
+
+def test_an_alarm_about_a_chinese_number_plate_is_stored_not_refused(store: SqliteStore) -> None:
+    # A vehicle gate's credential is its plate; a denial burst per credential is about
+    # "credential:<plate>", and Chinese plates start with a province character.
+    ingest(store, [alarm(1, T0, "access.denied_burst", "credential:苏E99999", True, "yellow")])
+    a = only(store)
+    assert (a["code"], a["source"], a["state"]) == (
+        "access.denied_burst",
+        "credential:苏E99999",
+        "unack",
+    )
+
+
+@pytest.mark.parametrize("source", ["door 1", "door\t1", "d1\u202e", "d1\x00"])
+def test_an_alarm_source_with_space_control_or_bidi_characters_is_refused(source: str) -> None:
+    with pytest.raises(ValueError, match="source"):
+        parse(event_batch([alarm(1, T0, "door.forced", source, True, "red")]))
