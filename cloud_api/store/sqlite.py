@@ -25,8 +25,6 @@ import contextlib
 import queue
 import sqlite3
 import threading
-import time
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,19 +42,19 @@ from cloud_api.store import (
     sqlite_users,
 )
 from cloud_api.store.base import (
-    CursorInfo,
-    EdgeCredential,
-    EdgeExistsError,
     EdgeIdentity,
-    EdgeInfo,
     IngestOutcome,
     IngestRefusedError,
-    LaneState,
     Page,
     SeriesInfo,
     StoreUnavailableError,
 )
 from cloud_api.store.sqlite_checkpoint import Checkpointer
+from cloud_api.store.sqlite_edges import (
+    EdgeRegistry,
+    adopt_per_lane_cursors,
+    set_aside_per_lane_cursors,
+)
 from cloud_api.store.sqlite_security import SecurityQueries
 from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
@@ -126,9 +124,9 @@ def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SecurityQueries):
-    """The Store protocol over one SQLite file (alarms, access events and patrol rounds:
-    SecurityQueries)."""
+class SqliteStore(EdgeRegistry, SecurityQueries):
+    """The Store protocol over one SQLite file (edges and cursors: EdgeRegistry; alarms,
+    access events and patrol rounds: SecurityQueries)."""
 
     name = "sqlite"
 
@@ -163,11 +161,11 @@ class SqliteStore(SecurityQueries):
                 f"{self.path} has schema version {version}; this Steward knows up to "
                 f"{SCHEMA_VERSION}: upgrade Steward"
             )
-        _set_aside_per_lane_cursors(self._db)
+        set_aside_per_lane_cursors(self._db)
         self._series.migrate(self._db)
         self._db.executescript(_SCHEMA)
         sqlite_security.migrate(self._db)
-        _adopt_per_lane_cursors(self._db)
+        adopt_per_lane_cursors(self._db)
         sqlite_users.migrate(self._db)
         sqlite_hazards.migrate(self._db)
         sqlite_passes.migrate(self._db)
@@ -398,128 +396,6 @@ class SqliteStore(SecurityQueries):
         with self._reader() as db:
             return sqlite_queries.rollups(db, series_id, step, start, end, limit, after)
 
-    # ------------------------------------------------------------------ edges
-
-    def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None:
-        buildings = identity.buildings
-        try:
-            with self._transaction() as db:
-                db.execute(
-                    "INSERT INTO edges(name, site, building, token_hash, created_at)"
-                    " VALUES(?,?,?,?,?)",
-                    (
-                        identity.name,
-                        identity.site,
-                        None if buildings is None else ",".join(buildings),
-                        token_hash,
-                        time.time(),
-                    ),
-                )
-        except sqlite3.IntegrityError as e:
-            raise EdgeExistsError(f"an edge named {identity.name!r} already exists") from e
-
-    def revoke_edge(self, name: str) -> bool:
-        with self._transaction() as db:
-            changed = db.execute("UPDATE edges SET revoked=1 WHERE name=?", (name,)).rowcount
-        return changed > 0
-
-    def credential(self, token_hash: str) -> EdgeCredential | None:
-        with self._reader() as db:
-            row = db.execute(
-                "SELECT name, site, building, revoked FROM edges WHERE token_hash=?",
-                (token_hash,),
-            ).fetchone()
-        if row is None:
-            return None
-        name, site, building, revoked = row
-        return EdgeCredential(_identity(name, site, building), bool(revoked))
-
-    def list_edges(self) -> list[EdgeInfo]:
-        with self._reader() as db:
-            edges = db.execute(
-                "SELECT name, site, building, revoked, created_at, last_seen, backlog"
-                " FROM edges ORDER BY name"
-            ).fetchall()
-            cursors = self._cursor_rows(db, None)
-        lanes: defaultdict[str, dict[str, LaneState]] = defaultdict(dict)
-        for c in cursors:  # oldest update first: the latest stream of a lane wins
-            before = lanes[c.edge].get(c.lane)
-            lanes[c.edge][c.lane] = LaneState(
-                c.acked,
-                c.dropped_at_edge + (before.dropped_at_edge if before else 0),
-                c.duplicates + (before.duplicates if before else 0),
-                c.outbox,
-                c.generation,
-                c.first_seq,
-            )
-        out = []
-        for name, site, building, revoked, created_at, last_seen, backlog in edges:
-            identity = _identity(name, site, building)
-            out.append(
-                EdgeInfo(
-                    name=name,
-                    site=site,
-                    building=identity.building,
-                    revoked=bool(revoked),
-                    created_at=created_at,
-                    last_seen=last_seen,
-                    backlog=orjson.loads(backlog),
-                    lanes=lanes.get(name, {}),
-                    buildings=identity.buildings,
-                )
-            )
-        return out
-
-    def cursors(self, edge: str | None = None) -> list[CursorInfo]:
-        """Every cursor (of one edge), oldest update first."""
-        with self._reader() as db:
-            return self._cursor_rows(db, edge)
-
-    @staticmethod
-    def _cursor_rows(db: sqlite3.Connection, edge: str | None) -> list[CursorInfo]:
-        sql = (
-            "SELECT edge, lane, outbox, generation, first_seq, acked, dropped_at_edge,"
-            " duplicates, updated_at FROM cursors"
-        )
-        params: tuple = ()
-        if edge is not None:
-            sql += " WHERE edge=?"
-            params = (edge,)
-        rows = db.execute(sql + " ORDER BY updated_at, edge, lane", params).fetchall()
-        return [CursorInfo(*row) for row in rows]
-
-    def reset_cursor(self, edge: str, lane: str, outbox: str, generation: str, acked: int) -> int:
-        """Set one cursor's acked seq (an operator undoing a poisoned lane); returns what it
-        was. KeyError when there is no such cursor; ValueError for an acked below the
-        stream's first seq - 1."""
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT first_seq, acked FROM cursors"
-                " WHERE edge=? AND outbox=? AND generation=? AND lane=?",
-                (edge, outbox, generation, lane),
-            ).fetchone()
-            if row is None:
-                raise KeyError(
-                    f"edge {edge!r} has no cursor for lane {lane!r} of outbox {outbox!r}"
-                    f" generation {generation!r}"
-                )
-            first_seq, before = row
-            if acked < first_seq - 1:
-                raise ValueError(f"acked {acked} is below this stream's first seq {first_seq} - 1")
-            db.execute(
-                "UPDATE cursors SET acked=?, updated_at=? WHERE edge=? AND outbox=?"
-                " AND generation=? AND lane=?",
-                (acked, time.time(), edge, outbox, generation, lane),
-            )
-        return before
-
-
-def _identity(name: str, site: str, building: str | None) -> EdgeIdentity:
-    if building is None:
-        return EdgeIdentity(name, site)
-    first, *more = building.split(",")
-    return EdgeIdentity(name, site, first, tuple(more))
-
 
 def _unreported_jump(batch: ReadingBatch | EventBatch, acked: int) -> str:
     first = batch.records[0].seq
@@ -532,25 +408,3 @@ def _unreported_jump(batch: ReadingBatch | EventBatch, acked: int) -> str:
         " or report the drop (an operator can reset the cursor: steward-api edges"
         " reset-cursor)"
     )
-
-
-def _set_aside_per_lane_cursors(db: sqlite3.Connection) -> None:
-    """Rename a cursors table from before streams (one per edge and lane) aside."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(cursors)")}
-    if columns and "outbox" not in columns:
-        db.execute("ALTER TABLE cursors RENAME TO cursors_per_lane")
-
-
-def _adopt_per_lane_cursors(db: sqlite3.Connection) -> None:
-    """Each old per-lane cursor becomes its edge's default stream for that lane."""
-    found = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='cursors_per_lane'"
-    if db.execute(found).fetchone() is None:
-        return
-    db.execute("BEGIN IMMEDIATE")
-    db.execute(
-        "INSERT INTO cursors(edge, outbox, generation, lane, first_seq, acked, dropped_at_edge,"
-        " duplicates) SELECT edge, '', '', lane, 1, acked, dropped_at_edge, duplicates"
-        " FROM cursors_per_lane"
-    )
-    db.execute("DROP TABLE cursors_per_lane")
-    db.execute("COMMIT")
