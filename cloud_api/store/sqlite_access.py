@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from cloud_api.store.keyset import encode_cursor, older_than
+from cloud_api.store.keyset import newest_first_page
 from device_profiles.wire_rules import ACCESS_KINDS
 
 _WHO = ("door", "credential", "reason", "device")  # the fields every access event may carry
@@ -65,18 +65,11 @@ def list_access_events(
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
-    if start is not None:
-        sql += " AND ts >= ?"
-        params.append(start)
-    if end is not None:
-        sql += " AND ts < ?"
-        params.append(end)
-    clause, more = older_than("ts", after)
-    sql += clause + " ORDER BY ts DESC, id DESC LIMIT ?"
-    params.extend((*more, limit + 1))
-    rows = db.execute(sql, params).fetchall()
+    rows, cursor = newest_first_page(
+        db, sql, params, "ts", start=start, end=end, after=after, limit=limit
+    )
     page = []
-    for _, ts, s, b, code, source, data in rows[:limit]:
+    for _, ts, s, b, code, source, data in rows:
         details = orjson.loads(data)
         page.append(
             {
@@ -91,5 +84,4 @@ def list_access_events(
                 "data": {k: v for k, v in details.items() if k not in _WHO},
             }
         )
-    last = rows[limit - 1] if len(rows) > limit else None
-    return page, None if last is None else encode_cursor(last[1], last[0])
+    return page, cursor

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from cloud_api.store.base import EdgeIdentity, UnknownAlarmError
-from cloud_api.store.keyset import encode_cursor, older_than
+from cloud_api.store.keyset import newest_first_page
 from edge.model import Colour, EventBatch, EventRecord
 from edge.rules.alarm_codes import default_colour
 from edge.rules.alarms import Alarm, AlarmConfig, State, Transition
@@ -296,7 +296,7 @@ def list_alarms(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Alarms newest raise first (then highest id), start <= raised_at < end; at most
     `limit`, and the cursor of the next page (None on the last)."""
-    sql = "SELECT id, site, building, raised_at, snapshot FROM alarms WHERE 1=1"
+    sql = "SELECT id, raised_at, site, building, snapshot FROM alarms WHERE 1=1"
     params: list = []
     for column, value in (("site", site), ("building", building)):
         if value is not None:
@@ -306,19 +306,10 @@ def list_alarms(
         clause, more = _any_of(column, values)
         sql += clause
         params.extend(more)
-    if start is not None:
-        sql += " AND raised_at >= ?"
-        params.append(start)
-    if end is not None:
-        sql += " AND raised_at < ?"
-        params.append(end)
-    clause, more = older_than("raised_at", after)
-    sql += clause + " ORDER BY raised_at DESC, id DESC LIMIT ?"
-    params.extend((*more, limit + 1))
-    rows = db.execute(sql, params).fetchall()
-    page = [_out(r[0], r[1], r[2], _load(r[4])) for r in rows[:limit]]
-    last = rows[limit - 1] if len(rows) > limit else None
-    return page, None if last is None else encode_cursor(last[3], last[0])
+    rows, cursor = newest_first_page(
+        db, sql, params, "raised_at", start=start, end=end, after=after, limit=limit
+    )
+    return [_out(r[0], r[2], r[3], _load(r[4])) for r in rows], cursor
 
 
 def get_alarm(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
