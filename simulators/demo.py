@@ -280,6 +280,11 @@ def run_demo(args: argparse.Namespace) -> int:
         args.access = False
     if not _check_ports(args):
         return 2
+    try:
+        loops = demo_access.choose_loops(args.access_loops, args.duration) if args.access else 0
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     db = workdir / "steward.sqlite"
     token_file = _register_edge(workdir, db)
     viewer = _add_user(workdir, db, "viewer")
@@ -328,7 +333,7 @@ def run_demo(args: argparse.Namespace) -> int:
         plan = None
         if mosquitto is not None:
             _wait_port(args.mqtt_port, broker, "the MQTT broker", broker_log)
-            plan = AccessPlan.for_demo(args.mqtt_port, args.access_loops, args.duration, EDGE)
+            plan = AccessPlan.for_demo(args.mqtt_port, loops, EDGE)
             assert operator is not None
             passes = plan.book_passes(api_url, operator, SITE, BUILDING)
             plan.open_session_for_the_edge()

@@ -85,6 +85,17 @@ def max_loops(scenario: Scenario) -> int:
     return max(1, math.ceil(DAY / scenario.length) - 1)
 
 
+def choose_loops(loops: int | None, duration: float | None) -> int:
+    """--access-loops, or enough loops for --duration, or DEFAULT_LOOPS; at most a day."""
+    scenario = load_scenario(shipped(SCENARIO))
+    if loops is None:
+        loops = DEFAULT_LOOPS if duration is None else math.ceil(duration / scenario.length)
+    most = max_loops(scenario)
+    if not 1 <= loops <= most:
+        raise ValueError(f"--access-loops {loops}: give 1 to {most} (the loops fit in a day)")
+    return loops
+
+
 @dataclass(frozen=True, slots=True)
 class AccessPlan:
     """One run of the scenario: where (the broker), from when (Unix seconds), how often."""
@@ -96,13 +107,9 @@ class AccessPlan:
     client_id: str
 
     @classmethod
-    def for_demo(cls, port: int, loops: int | None, duration: float | None, client_id: str):
+    def for_demo(cls, port: int, loops: int, client_id: str) -> AccessPlan:
+        """The plan of a demo starting now: scenario second 0 comes LEAD seconds later."""
         scenario = load_scenario(shipped(SCENARIO))
-        if loops is None:
-            loops = DEFAULT_LOOPS if duration is None else math.ceil(duration / scenario.length)
-        most = max_loops(scenario)
-        if not 1 <= loops <= most:
-            raise ValueError(f"--access-loops {loops}: give 1 to {most} (the loops fit in a day)")
         return cls(scenario, port, math.ceil(time.time() + LEAD), loops, client_id)
 
     @property
