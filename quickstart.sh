@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Steward's two commands:  ./quickstart.sh demo   and   ./quickstart.sh test
 # Each installs what it needs on a fresh Debian/Ubuntu machine (Python >= 3.11):
-# system packages through apt (mosquitto, mbpoll, victoria-metrics, chromium for the
-# tests), Python packages into ./.venv. Re-running skips what is already there.
+# system packages through apt (mosquitto for the demo's access side and the tests; mbpoll,
+# victoria-metrics, chromium for the tests), Python packages into ./.venv. Re-running
+# skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,7 +14,8 @@ say() { printf '\033[1m[steward]\033[0m %s\n' "$*" >&2; }
 
 need_apt() {  # need_apt <command> <package>...: install packages when the command is missing
   local cmd=$1; shift
-  command -v "$cmd" >/dev/null 2>&1 && return 0
+  # /usr/sbin (mosquitto's home on Debian) is not on every user's PATH.
+  { command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ]; } && return 0
   say "installing $* (apt)"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if [ ! -f /tmp/.steward-apt-updated ]; then
@@ -42,6 +44,11 @@ python_env() {
 case "${1:-}" in
   demo)
     shift
+    # The demo runs without its access side (and says so) when mosquitto cannot be had.
+    case " $* " in
+      *" --no-access "*) ;;
+      *) need_apt mosquitto mosquitto || say "could not install mosquitto; the demo starts without its access side" ;;
+    esac
     python_env
     exec "$VENV/bin/steward-sim" demo "$@"
     ;;
@@ -59,7 +66,7 @@ case "${1:-}" in
     exit $rc
     ;;
   *)
-    echo "usage: $0 demo [--speed N] | test [pytest args]" >&2
+    echo "usage: $0 demo [--speed N] [--no-access] | test [pytest args]" >&2
     exit 2
     ;;
 esac

@@ -1,10 +1,12 @@
 """steward-sim demo: a simulated building, its edge agent and the central API, on loopback.
 
-Three processes, as in production: the simulator (meters and HVAC zones over Modbus TCP),
-the edge agent (polling, outbox, uplink) and the central API (SQLite store). The demo
-registers the edge with the API, writes the site file, prints the URLs and a one-line
-status every few seconds, and stops everything on Ctrl-C: the edge first, so what it
-accepted stays in its outbox, then the simulator and the API.
+The processes, as in production: the Modbus simulator (meters and HVAC zones over Modbus
+TCP), the edge agent (polling, outbox, uplink), the central API (SQLite store) and, for
+the access side (simulators/demo_access.py), a Mosquitto broker and the access simulator
+playing a day of doors, badges, visitors and guard rounds. The demo registers the edge
+with the API, books the visitor passes, writes the site file, prints the URLs and a
+one-line status every few seconds, and stops everything on Ctrl-C: the edge first, so
+what it accepted stays in its outbox, then the simulators, the broker and the API.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
+
+from simulators import demo_access
+from simulators.demo_access import AccessPlan
 
 SITE, BUILDING, EDGE = "demo-site", "tower-a", "demo-edge"
 
@@ -42,10 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--speed",
         type=float,
         default=1.0,
-        help="simulated seconds per real second (60: an hour a minute)",
+        help="simulated seconds per real second for the meters (60: an hour a minute); "
+        "the access scenario always runs at real time",
     )
     parser.add_argument("--api-port", type=int, default=8400)
     parser.add_argument("--modbus-port", type=int, default=5020)
+    parser.add_argument(
+        "--access",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the access side: a Mosquitto broker and a day of doors, badges, visitors and "
+        "guard rounds, at real time (default: on)",
+    )
+    parser.add_argument("--mqtt-port", type=int, default=1884, help="the demo's MQTT broker")
+    parser.add_argument(
+        "--access-loops",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"play the {demo_access.SCENARIO} scenario (10 minutes) N times (default: "
+        f"enough for --duration, else {demo_access.DEFAULT_LOOPS})",
+    )
     parser.add_argument("--interval", default="5s", help="poll interval of every device")
     parser.add_argument(
         "--dir",
@@ -87,7 +110,7 @@ def _register_edge(workdir: Path, db: Path) -> Path:
     token_file = workdir / "edge.token"
     if token_file.exists() and db.exists():
         return token_file
-    for stale in [*workdir.glob("steward.sqlite*"), *workdir.glob("viewer.token")]:
+    for stale in [*workdir.glob("steward.sqlite*"), *workdir.glob("*.token")]:
         stale.unlink()
     out = subprocess.run(
         [
@@ -115,29 +138,32 @@ def _register_edge(workdir: Path, db: Path) -> Path:
     return token_file
 
 
-def _add_viewer(workdir: Path, db: Path) -> str:
-    """A viewer's token for reading the API (and the docs page), stored next to the edge's
-    token (created once per store, like it)."""
-    token_file = workdir / "viewer.token"
+def _add_user(workdir: Path, db: Path, role: str) -> str:
+    """A user's token: the viewer's for reading the API (and the docs page), the
+    operator's for booking visitor passes; stored next to the edge's token (created once
+    per store, like it)."""
+    token_file = workdir / f"{role}.token"
     if token_file.exists():
         return token_file.read_text().strip()
     out = subprocess.run(
         [
-            *(sys.executable, "-m", "cloud_api.cli", "users", "add", "demo-viewer"),
-            *("--role", "viewer", "--db", str(db)),
+            *(sys.executable, "-m", "cloud_api.cli", "users", "add", f"demo-{role}"),
+            *("--role", role, "--db", str(db)),
         ],
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"could not add the demo's viewer: {out.stderr.strip()}")
+        raise RuntimeError(f"could not add the demo's {role}: {out.stderr.strip()}")
     token_file.write_text(out.stdout.strip() + "\n")
     token_file.chmod(0o600)
     return out.stdout.strip()
 
 
-def _write_site(workdir: Path, modbus_port: int, api_port: int, interval: str) -> Path:
+def _write_site(
+    workdir: Path, modbus_port: int, api_port: int, interval: str, access: dict | None
+) -> Path:
     lines = [
         "# Written by steward-sim demo; a real building's site file looks the same.",
         f"site: {SITE}",
@@ -158,8 +184,14 @@ def _write_site(workdir: Path, modbus_port: int, api_port: int, interval: str) -
         "outbox: {path: outbox.sqlite}",
         f"uplink: {{url: 'http://127.0.0.1:{api_port}', token_file: edge.token, max_age: 1s}}",
     ]
+    text = "\n".join(lines) + "\n"
+    if access is not None:
+        text += (
+            "# The access side: doors, badges and patrols over MQTT (simulators/demo_access.py)\n"
+        )
+        text += yaml.safe_dump(access, sort_keys=False, allow_unicode=True)
     site = workdir / "site.yaml"
-    site.write_text("\n".join(lines) + "\n")
+    site.write_text(text)
     return site
 
 
@@ -182,6 +214,11 @@ def api_env(speed: float) -> dict[str, str]:
     return {"STEWARD_API_MAX_CLOCK_SKEW_SECONDS": str(10 * 365 * 86400)}
 
 
+# Ctrl-C stops the edge first (what it accepted stays in its outbox), then what feeds it,
+# then the broker, then the API it delivers to.
+STOP_ORDER = ("edge agent", "access simulator", "Modbus simulator", "MQTT broker", "API")
+
+
 def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
     if proc.poll() is not None:
         return
@@ -196,7 +233,7 @@ def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
         proc.wait(5)
 
 
-def _status(api: str, viewer: str) -> str:
+def _status(api: str, viewer: str, access: bool) -> str:
     headers = {"Authorization": f"Bearer {viewer}"}
     try:
         edges = httpx.get(f"{api}/v1/edges", headers=headers, timeout=2).json()["edges"]
@@ -207,32 +244,51 @@ def _status(api: str, viewer: str) -> str:
             url = page["next"] and f"{api}{page['next']}"  # a path on the same API
     except (httpx.HTTPError, ValueError, KeyError) as exc:
         return f"API not answering ({exc.__class__.__name__})"
+    seen = f"{count} series" + (f", {demo_access.access_status(api, viewer)}" if access else "")
     edge = next((e for e in edges if e["name"] == EDGE), None)
     if edge is None or edge["last_seen"] is None:
-        return f"{count} series; the edge has not reported yet"
+        return f"{seen}; the edge has not reported yet"
     backlog = sum(b["records"] for b in edge["backlog"].values())
     acked = ", ".join(f"{lane} {lane_info['acked']}" for lane, lane_info in edge["lanes"].items())
     return (
-        f"{count} series; edge last seen {time.time() - edge['last_seen']:.0f} s ago, "
+        f"{seen}; edge last seen {time.time() - edge['last_seen']:.0f} s ago, "
         f"backlog {backlog} records; acknowledged seq: {acked}"
     )
+
+
+def _check_ports(args: argparse.Namespace) -> bool:
+    ports = [(args.api_port, "--api-port"), (args.modbus_port, "--modbus-port")]
+    if args.access:
+        ports.append((args.mqtt_port, "--mqtt-port"))
+    for port, flag in ports:
+        if not _port_free(port):
+            print(f"demo: port {port} is in use; choose another with {flag}", file=sys.stderr)
+            return False
+    return True
 
 
 def run_demo(args: argparse.Namespace) -> int:
     workdir: Path = args.dir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if args.fresh:
-        for name in ("steward.sqlite", "outbox.sqlite", "edge.token", "viewer.token"):
+        for name in ("steward.sqlite", "outbox.sqlite", "*.token"):
             for path in workdir.glob(name + "*"):
                 path.unlink()
-    for port, flag in ((args.api_port, "--api-port"), (args.modbus_port, "--modbus-port")):
-        if not _port_free(port):
-            print(f"demo: port {port} is in use; choose another with {flag}", file=sys.stderr)
-            return 2
+    mosquitto = demo_access.find_mosquitto() if args.access else None
+    if args.access and mosquitto is None:
+        print(demo_access.MOSQUITTO_MISSING, file=sys.stderr, flush=True)
+        args.access = False
+    if not _check_ports(args):
+        return 2
+    try:
+        loops = demo_access.choose_loops(args.access_loops, args.duration) if args.access else 0
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     db = workdir / "steward.sqlite"
     token_file = _register_edge(workdir, db)
-    viewer = _add_viewer(workdir, db)
-    site = _write_site(workdir, args.modbus_port, args.api_port, args.interval)
+    viewer = _add_user(workdir, db, "viewer")
+    operator = _add_user(workdir, db, "operator") if args.access else None
     start = time.time()
     anchor = start
     api_url = f"http://127.0.0.1:{args.api_port}"
@@ -250,56 +306,58 @@ def run_demo(args: argparse.Namespace) -> int:
         api_log = workdir / "api.log"
         api = _spawn(
             [
-                sys.executable,
-                "-m",
-                "cloud_api.cli",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(args.api_port),
-                "--no-access-log",
+                *(sys.executable, "-m", "cloud_api.cli", "serve", "--db", str(db)),
+                *("--port", str(args.api_port), "--no-access-log"),
             ],
             api_log,
             env=api_env(args.speed),
         )
         procs.append(("API", api))
+        if mosquitto is not None:
+            broker_log = workdir / "mosquitto.log"
+            broker_args = demo_access.broker_command(mosquitto, workdir, args.mqtt_port)
+            broker = _spawn(broker_args, broker_log)
+            procs.append(("MQTT broker", broker))
         sim_log = workdir / "simulator.log"
         sim_args = [
-            sys.executable,
-            "-m",
-            "simulators.cli",
-            "meters",
-            "--port",
-            str(args.modbus_port),
-            "--speed",
-            str(args.speed),
-            "--start",
-            time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start)),
+            *(sys.executable, "-m", "simulators.cli", "meters"),
+            *("--port", str(args.modbus_port), "--speed", str(args.speed)),
+            *("--start", time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(start))),
         ]
         for _, profile, units, _ in DEVICES:
             sim_args += ["--profile", profile, "--units", units]
         sim = _spawn(sim_args, sim_log)
-        procs.append(("simulator", sim))
+        procs.append(("Modbus simulator", sim))
         _wait_port(args.api_port, api, "the API", api_log)
-        _wait_port(args.modbus_port, sim, "the simulator", sim_log)
+        _wait_port(args.modbus_port, sim, "the Modbus simulator", sim_log)
+        plan = None
+        if mosquitto is not None:
+            _wait_port(args.mqtt_port, broker, "the MQTT broker", broker_log)
+            plan = AccessPlan.for_demo(args.mqtt_port, loops, EDGE)
+            assert operator is not None
+            passes = plan.book_passes(api_url, operator, SITE, BUILDING)
+            plan.open_session_for_the_edge()
+        site = _write_site(
+            workdir,
+            args.modbus_port,
+            args.api_port,
+            args.interval,
+            None if plan is None else plan.site_sections(),
+        )
         edge_log = workdir / "edge.log"
         edge = _spawn(
             [
-                sys.executable,
-                "-m",
-                "edge.cli",
-                "run",
-                str(site),
-                "--status-every",
-                "30",
-                "--sim-clock",
-                f"{start}:{anchor}:{args.speed}",
+                *(sys.executable, "-m", "edge.cli", "run", str(site), "--status-every", "30"),
+                *("--sim-clock", f"{start}:{anchor}:{args.speed}"),
             ],
             edge_log,
         )
         procs.append(("edge agent", edge))
+        if plan is not None:  # after the edge: its session is open, the broker keeps events
+            access_sim = _spawn(plan.simulator_command(), workdir / "access-simulator.log")
+            procs.append(("access simulator", access_sim))
 
+        access_banner = "" if plan is None else plan.banner(api_url)
         print(
             f"""
 Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). Open:
@@ -309,37 +367,45 @@ Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). O
   series catalogue    {api_url}/v1/series
   edges and backlog   {api_url}/v1/edges
   metrics             {api_url}/metrics
-  Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
+{access_banner}  Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
                       mbpoll -m tcp -p {args.modbus_port} -a 1 -r 8199 -c 2 -t 4:float -B 127.0.0.1
-Files in {workdir}: site.yaml, edge.token, viewer.token, steward.sqlite, outbox.sqlite, *.log
+Files in {workdir}: site.yaml, *.token, steward.sqlite, outbox.sqlite, *.log
 Press Ctrl-C to stop.
 """,
             flush=True,
         )
+        if plan is not None:
+            print(f"demo: {passes} visitor pass(es) booked by demo-operator", flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         next_status = time.monotonic() + args.status_every
         while not stop_requested:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             for name, proc in procs:
-                if proc.poll() is not None:
-                    print(
-                        f"demo: the {name} stopped unexpectedly (exit {proc.returncode}); "
-                        f"see {workdir}",
-                        file=sys.stderr,
-                    )
-                    return 1
+                if proc.poll() is None:
+                    continue
+                if name == "access simulator" and proc.returncode == 0:
+                    print("demo: the access scenario has played all its loops", flush=True)
+                    procs.remove((name, proc))
+                    break
+                print(
+                    f"demo: the {name} stopped unexpectedly (exit {proc.returncode}); "
+                    f"see {workdir}",
+                    file=sys.stderr,
+                )
+                return 1
             if time.monotonic() >= next_status:
-                print(f"demo: {_status(api_url, viewer)}", flush=True)
+                print(f"demo: {_status(api_url, viewer, plan is not None)}", flush=True)
                 next_status += args.status_every
             time.sleep(0.2)
-        print("demo: stopping (edge, simulator, API) ...", flush=True)
+        running = ", ".join(n for n in STOP_ORDER if n in dict(procs))
+        print(f"demo: stopping ({running}) ...", flush=True)
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     finally:
-        for name, proc in reversed(procs):
+        for name, proc in sorted(procs, key=lambda p: STOP_ORDER.index(p[0])):
             _stop(proc, name)
         if token_file.exists():
             print(f"demo: stopped; the store {db} keeps the data for the next run", flush=True)

@@ -1,5 +1,6 @@
-"""The README's first command: the demo starts simulator, edge and API, data reaches the
-API, and Ctrl-C stops all three cleanly."""
+"""The README's first command: the demo starts the Modbus simulator, the edge, the API, a
+Mosquitto broker and the access simulator; readings and access events reach the API, and
+Ctrl-C stops all of them cleanly."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import time
 
 import httpx
 import psutil
-from servers import free_port
+from servers import free_port, require_binary
 
 
-def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
-    api_port, modbus_port = free_port(), free_port()
+def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c(tmp_path):
+    require_binary("mosquitto")  # the access side needs it; ./quickstart.sh installs it
+    api_port, modbus_port, mqtt_port = free_port(), free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -29,6 +31,8 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
             str(api_port),
             "--modbus-port",
             str(modbus_port),
+            "--mqtt-port",
+            str(mqtt_port),
             "--interval",
             "1s",
             "--speed",
@@ -43,21 +47,26 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
     api = f"http://127.0.0.1:{api_port}"
     headers: dict[str, str] = {}
     try:
-        deadline = time.monotonic() + 60
-        series = []
+        deadline = time.monotonic() + 90
+        series, events = [], []
         while time.monotonic() < deadline:
             try:
                 viewer = (tmp_path / "viewer.token").read_text().strip()
                 headers = {"Authorization": f"Bearer {viewer}"}
                 series = httpx.get(f"{api}/v1/series", headers=headers, timeout=2)
                 series = series.json()["series"]
+                # building-day's first events: a staff badge at second 10, the door after.
+                events = httpx.get(f"{api}/v1/access-events", headers=headers, timeout=2)
+                events = events.json()["events"]
             except (httpx.HTTPError, KeyError, ValueError, OSError):
-                series = []
-            if len(series) > 300:
+                series, events = [], []
+            if len(series) > 300 and len(events) >= 2:
                 break
             time.sleep(0.5)
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 3  # simulator, edge agent, API
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        for part in ("meters", "edge.cli", "cloud_api.cli", "mosquitto", "access --broker"):
+            assert part in names, names
         # Every device of the demo building shows up, with its tags.
         devices = {s["device"] for s in series}
         assert {"main-incomer", "floor-2", "server-room-8", "zone-20"} <= devices
@@ -69,6 +78,13 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
         data = data.json()
         points = data["points"]
         assert points and 200 < points[-1]["value"] < 260
+        # Access events from the scenario, mapped by the edge: S001 badged in at MAIN.
+        first = min(events, key=lambda e: e["ts"])
+        assert (first["kind"], first["door"], first["credential"]) == (
+            "access.granted",
+            "MAIN",
+            "S001",
+        ), events
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -82,6 +98,8 @@ def test_demo_delivers_readings_to_the_api_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, out
     assert "API documentation" in out and "stopping" in out
     assert f"viewer token        {viewer}" in out  # printed for the docs page and curl
+    assert f"{api}/v1/alarms" in out and f"{api}/v1/access-events" in out
+    assert " access events; " in out  # the status line counts them
     assert all(not psutil.pid_exists(c.pid) or c.status() == psutil.STATUS_ZOMBIE for c in children)
     # The edge flushed its outbox on the way out, and held nothing back for its clock.
     log = (tmp_path / "edge.log").read_text()
