@@ -16,6 +16,10 @@ need_apt() {  # need_apt <command> <package>...: install packages when the comma
   local cmd=$1; shift
   # /usr/sbin (mosquitto's home on Debian) is not on every user's PATH.
   { command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ]; } && return 0
+  apt_install "$@"
+}
+
+apt_install() {  # apt_install <package>...
   say "installing $* (apt)"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if [ ! -f /tmp/.steward-apt-updated ]; then
@@ -30,7 +34,7 @@ python_env() {
   fi
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
-    "$PYTHON" -m venv "$VENV" 2>/dev/null || { need_apt false python3-venv; rm -rf "$VENV"; "$PYTHON" -m venv "$VENV"; }
+    "$PYTHON" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; rm -rf "$VENV"; "$PYTHON" -m venv "$VENV"; }
   fi
   local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
