@@ -7,8 +7,9 @@ doors, and guard rounds over 3 routes of 20 checkpoints every 2 hours. Every rul
 goes through the AlarmBook, as it will in the agent. Ticks run once per simulated second
 of event time, as the agent's clock loop will. Prints events/s, conditions and alarms.
 
-Not measured here yet (they need the MQTT -> rules -> outbox -> API wiring): the latency
-from an MQTT publish to the alarm committed in the outbox and visible in GET /v1/alarms.
+The other half of issue 7's benchmark, the latency from an MQTT publish to the alarm
+committed in the outbox and to the alarm visible in GET /v1/alarms at 1,000 events/s
+(broker, edge and API as processes), is bench/access_latency.py.
 
     python bench/rules.py [--events 200000] [--doors 200] [--seed 1]
 """
@@ -151,6 +152,7 @@ def main() -> int:
         f"  {conditions:,} conditions, {transitions:,} alarm transitions, "
         f"{len(book)} alarms; raises by code: {dict(sorted(by_code.items()))}"
     )
+    print("  latency (publish -> outbox, -> GET /v1/alarms): python bench/access_latency.py")
     return 0 if rate >= TARGET else 1
 
 

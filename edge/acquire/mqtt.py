@@ -89,6 +89,11 @@ class MqttConfig(_Strict):
     reconnect_min: int = Field(1, ge=1)  # seconds (paho's backoff takes whole seconds)
     reconnect_max: int = Field(60, ge=1)
     dead_letters: int = Field(1000, ge=0)  # the most recent unmapped payloads kept
+    # MQTT 5: how many QoS 1 messages the broker may send before our PUBACKs. We ack only
+    # after the commit, so this caps a commit's batch; Mosquitto's default (20 when the
+    # client says nothing) kept batches too small to catch up after a stall (bench/
+    # access_latency.py). On 3.1.1 the broker's own max_inflight_messages applies.
+    receive_maximum: int = Field(256, ge=1, le=65535)
     devices: list[MqttDevice]
 
     def bindings(self, catalog: PayloadMapCatalog | None = None) -> list[DeviceBinding]:
@@ -207,6 +212,7 @@ class MqttSource:
         if cfg.protocol == "5":
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = int(cfg.session_expiry)
+            props.ReceiveMaximum = cfg.receive_maximum
             self._client.connect_async(
                 cfg.host, cfg.port, cfg.keepalive, clean_start=False, properties=props
             )
