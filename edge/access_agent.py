@@ -11,7 +11,6 @@ import contextlib
 import logging
 from typing import Any
 
-from cloud_api.store.sqlite_checkpoint import Checkpointer
 from edge.access_loop import AccessPipeline
 from edge.acquire.mqtt import MqttSource
 from edge.config import SiteConfig
@@ -27,14 +26,6 @@ class AccessRuntime:
     def __init__(self, site: SiteConfig, outbox: Outbox) -> None:
         self.source = MqttSource(site.mqtt) if site.mqtt is not None else None
         self.pipeline = AccessPipeline(outbox, self.source, site.doors, site.patrol)
-        # Each commit rewrites the rules' state (tens of KB at 1,000 events/s), so the WAL
-        # passed SQLite's 1000-page autocheckpoint several times a second and the commit
-        # that crossed it copied and synced the file: 20-50 ms stalls of the pipeline
-        # (bench/access_latency.py). A thread checkpoints on its own connection instead
-        # (the central store's Checkpointer); the writer keeps a higher bound on the WAL.
-        outbox.set_wal_autocheckpoint(10_000)
-        self.checkpointer = Checkpointer(outbox.path)
-        outbox.add_listener(lambda lane: self.checkpointer.poke())
         self.directives: DirectivesPuller | None = None
         if site.directives is not None and site.uplink is not None:
             self.directives = DirectivesPuller(
@@ -52,7 +43,6 @@ class AccessRuntime:
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(self.checkpointer.close)
             if self.source is not None:
                 await stack.enter_async_context(self.source)
             async with asyncio.TaskGroup() as tg:

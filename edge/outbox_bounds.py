@@ -431,11 +431,6 @@ class BoundsMixin:
         ``vacuum_pages`` free pages to the file system. Returns True if more is left."""
         return vacuum_step(self._db, self.vacuum_pages, self.max_vacuum_bytes)
 
-    def set_wal_autocheckpoint(self, pages: int) -> None:
-        """Let the WAL grow to ``pages`` before a commit copies it into the file (SQLite's
-        default: 1000); for a writer whose checkpoints run elsewhere too."""
-        self._db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}").fetchall()
-
     def checkpoint(self) -> None:
         """Copy the WAL into the file where readers allow it (never waits for them); the
         file shrinks here after :meth:`maintain` freed its tail."""
