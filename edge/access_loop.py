@@ -138,19 +138,7 @@ class AccessPipeline:
                     (self.keep_digests,),
                 )
 
-        if records:
-            rows = [
-                (
-                    e.ts,
-                    orjson.dumps(e.wire(), option=DUMPS_OPTIONS),
-                    1 if e.type == "alarm" else 0,
-                )
-                for e in records
-            ]
-            self.outbox._append_event_rows(rows, also=also)
-        else:
-            with self.outbox._transaction() as db:
-                also(db)
+        self.outbox.append_events(records, also=also)
         self._saved = snap
         self.counters["records"] += len(records)
 

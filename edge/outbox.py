@@ -331,14 +331,24 @@ class Outbox(BoundsMixin, DeadLettersMixin):
         assert last is not None
         return last
 
-    def append_events(self, events: Iterable[Event]) -> int | None:
+    def append_events(
+        self,
+        events: Iterable[Event],
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> int | None:
+        """Commit events to the events lane; returns the last seq (None for no events).
+        ``also(db)`` runs in the same transaction (state that must commit with them),
+        even when there are no events."""
         rows = [
             (e.ts, orjson.dumps(e.wire(), option=DUMPS_OPTIONS), 1 if e.type == "alarm" else 0)
             for e in events
         ]
         if not rows:
+            if also is not None:
+                with self._transaction() as db:
+                    also(db)
             return None
-        return self._append_event_rows(rows)
+        return self._append_event_rows(rows, also=also)
 
     def _append_event_rows(
         self,
