@@ -44,7 +44,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import time
 from pathlib import Path
 
 import psutil
+from processes import free_port, spawn, wait_for_port
 
 SITE, BUILDING, EDGE = "bench-site", "b1", "bench-edge"
 CONTROLLERS = 10
@@ -65,29 +65,6 @@ SETTLE = 5.0  # s after the last publish for the last alarms to show
 
 
 # ---------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
-
-
-def spawn(args: list[str], log: Path) -> subprocess.Popen:
-    fh = open(log, "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

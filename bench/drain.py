@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+from processes import free_port, wait_for_port
 
 from edge.model import Reading, Sample
 from edge.outbox import Outbox
@@ -108,28 +109,6 @@ def poll_cycles(count: int, points: int, seed: int) -> Iterator[list[Sample]]:
             cycle = []
     if cycle:
         yield cycle
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the API exited with {proc.returncode} before listening")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"the API did not listen on port {port} within {timeout} s")
 
 
 def api_cli(*args: str) -> subprocess.CompletedProcess:

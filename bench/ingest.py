@@ -23,7 +23,6 @@ import gzip
 import math
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
+from processes import free_port
 from pydantic import TypeAdapter
 
 from cloud_api.auth import hash_token, new_token
@@ -257,12 +257,6 @@ def _metric(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30.0) -> None:
