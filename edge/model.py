@@ -93,7 +93,7 @@ class Reading:
     quality: Quality = Quality.GOOD
     reason: str | None = None
     kind: str = "gauge"
-    wrap: float | None = None  # a counter register's modulus in `unit` (see edge/energy.py)
+    wrap: float | None = None  # a counter register's modulus in `unit` (see edge/energy/ledger.py)
 
     def as_dict(self) -> dict:
         out = {

@@ -11,7 +11,7 @@ GET /v1/series/{id}/data
   Default: all of the series' history.
 - step: raw (default), 15m, 1h or 1d. Buckets are aligned to UTC (see store/rollup.py),
   each with count, min, max, avg, first and last readings; counters also carry
-  `consumption`, `held_out` and `flags` from the counter ledger (edge/energy.py): the
+  `consumption`, `held_out` and `flags` from the counter ledger (edge/energy/ledger.py): the
   energy between two readings is spread over the time between them, so a bucket inside
   a gap has count 0 (and no min .. last) but its share of the gap's consumption.
 - limit: rows per answer, default 10,000, at most 100,000 (a larger limit is a 400).

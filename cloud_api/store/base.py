@@ -196,7 +196,7 @@ class BucketRow:
     first_ts: float | None
     last_ts: float | None
     consumption: float | None  # counters only
-    held_out: float | None = None  # counters only: seen but not booked (see edge/energy.py)
+    held_out: float | None = None  # counters only: seen but not booked (see edge/energy/ledger.py)
     flags: list[str] = field(default_factory=list)  # counters: what the ledger noticed
 
 

@@ -9,7 +9,7 @@ their timestamps, and `increase`: the sum of the non-negative steps between cons
 readings inside the bucket. avg = sum / count.
 
 Counter consumption is not derived from these: a glitch, a reset, a rollover or a gap
-needs the readings' history, which edge/energy.py's counter ledger keeps. The store books
+needs the readings' history, which edge/energy/ledger.py's counter ledger keeps. The store books
 what the ledger finds into buckets of the same steps, spreading the energy between two
 readings over the time between them (see cloud_api/store/sqlite_energy.py). `increase`
 is kept for the file format and no longer read.

@@ -1,7 +1,7 @@
-"""Counter consumption in the SQLite store: edge/energy.py's ledger, kept per series.
+"""Counter consumption in the SQLite store: edge/energy/ledger.py's ledger, kept per series.
 
 Each counter series has a ledger state (its base reading and the suspect readings still
-waiting, see edge/energy.py) in `counter_ledger`, cached by the writer. A batch's good
+waiting, see edge/energy/ledger.py) in `counter_ledger`, cached by the writer. A batch's good
 readings of a counter are fed to its ledger in time order; what the ledger books is
 spread over 15-min, 1-h and 1-day buckets in proportion to time and added to `energy`,
 one bulk upsert per batch (no statement per reading). A bucket in `energy` may have no
@@ -9,7 +9,7 @@ rollup row: the energy of a gap lands in buckets without readings.
 
 Consumption no longer depends on query time or on the order buckets are read: it is
 booked once, when the readings that show it arrive. A reading older than one the ledger
-already took (late data) only joins the rollup's statistics (see edge/energy.py, LATE).
+already took (late data) only joins the rollup's statistics (see edge/energy/ledger.py, LATE).
 """
 
 from __future__ import annotations

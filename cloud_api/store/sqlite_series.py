@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS series(
     unit TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL DEFAULT 'gauge',
     tags TEXT NOT NULL DEFAULT '{}',
-    wrap REAL,  -- a counter register's modulus in `unit` (edge/energy.py); NULL: none known
+    wrap REAL,  -- a counter register's modulus in `unit` (edge/energy/ledger.py); NULL: none known
     edge TEXT,  -- the edge that created the series and alone may write it
     UNIQUE(site, building, device, point)
 );

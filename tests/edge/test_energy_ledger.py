@@ -1,4 +1,4 @@
-"""The counter ledger (edge/energy.py): glitches, resets, rollovers, gaps, implausible jumps.
+"""The counter ledger (edge/energy/ledger.py): glitches, resets, rollovers, gaps, implausible jumps.
 
 Data-driven: testcases_energy/<name>/input.json holds the rules and readings, and
 expected.json what they book, computed by hand (its "why" shows the arithmetic).
