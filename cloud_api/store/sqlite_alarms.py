@@ -157,27 +157,37 @@ def apply_alarm_records(
     """Apply the alarm records among `records` (those stored now, in seq order) to their
     alarms, inside the caller's transaction. Returns the transitions written. A clear for
     an alarm never raised here changes nothing (there is nothing to clear)."""
-    # One load and one write per alarm per batch, however many of its records it holds.
+    conditions = [_condition(r) for r in records if r.type == "alarm"]
+    return apply_conditions(db, (batch.site, batch.building, edge.name), conditions)
+
+
+def apply_conditions(
+    db: sqlite3.Connection, where: tuple[str, str, str], conditions: Sequence[Condition]
+) -> int:
+    """Apply conditions (in time order) of one site and building to their alarms, inside
+    the caller's transaction; `where` is (site, building, reporter): an edge's name, or
+    "central" for the API's own rules (budgets, meter balance). Returns the transitions
+    written."""
+    site, building, _ = where
+    # One load and one write per alarm per call, however many conditions it gets.
     touched: dict[tuple[str, str], tuple[int | None, Alarm, list[Transition]]] = {}
-    for record in records:
-        if record.type != "alarm":
-            continue
-        key = (record.code, record.source)
+    for condition in conditions:
+        key = (condition.code, condition.source)
         if key not in touched:
             row = db.execute(
                 "SELECT id, snapshot FROM alarms WHERE site=? AND building=? AND code=?"
                 " AND source=?",
-                (batch.site, batch.building, *key),
+                (site, building, *key),
             ).fetchone()
-            if row is None and not record.active:
+            if row is None and not condition.active:
                 continue
             touched[key] = (None, Alarm(*key), []) if row is None else (row[0], _load(row[1]), [])
         _, alarm, transitions = touched[key]
-        transitions.extend(alarm.apply(_condition(record), CONFIG))
+        transitions.extend(alarm.apply(condition, CONFIG))
     written = 0
     for alarm_id, alarm, transitions in touched.values():
         if transitions:
-            _save(db, alarm_id, (batch.site, batch.building, edge.name), alarm, transitions)
+            _save(db, alarm_id, where, alarm, transitions)
             written += len(transitions)
     return written
 

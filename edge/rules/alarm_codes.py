@@ -27,6 +27,10 @@ PATROL_OUT_OF_ORDER = "patrol.out_of_order"
 PATROL_UNKNOWN_CHECKPOINT = "patrol.unknown_checkpoint"
 PATROL_INCOMPLETE = "patrol.incomplete"
 PATROL_GUARD_INACTIVE = "patrol.guard_inactive"
+# Central rules (cloud_api/energy/evaluator.py): a budget's forecast colour, meter balance.
+BUDGET_AT_RISK = "budget.at_risk"
+BUDGET_OVER = "budget.over"
+ENERGY_UNACCOUNTED = "energy.unaccounted"
 
 DEFAULT_COLOURS: dict[str, Colour] = {
     DOOR_FORCED: Colour.RED,
@@ -46,6 +50,9 @@ DEFAULT_COLOURS: dict[str, Colour] = {
     PATROL_UNKNOWN_CHECKPOINT: Colour.YELLOW,
     PATROL_INCOMPLETE: Colour.YELLOW,
     PATROL_GUARD_INACTIVE: Colour.YELLOW,
+    BUDGET_AT_RISK: Colour.YELLOW,
+    BUDGET_OVER: Colour.RED,
+    ENERGY_UNACCOUNTED: Colour.YELLOW,
 }
 ALARM_CODES: tuple[str, ...] = tuple(DEFAULT_COLOURS)
 

@@ -174,13 +174,16 @@ class InProcessApi:
     client: httpx.Client
     db: Path
     now: float
+    app: object = None  # the FastAPI app (its state: store, energy evaluator, ...)
 
     def as_(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 @contextlib.contextmanager
-def in_process_api(directory: Path, now: float = DAY0) -> Iterator[InProcessApi]:
+def in_process_api(
+    directory: Path, now: float = DAY0, **settings: object
+) -> Iterator[InProcessApi]:
     import threading
     import time
 
@@ -190,7 +193,7 @@ def in_process_api(directory: Path, now: float = DAY0) -> Iterator[InProcessApi]
     from cloud_api.settings import ApiSettings
 
     db = directory / "steward.sqlite"
-    app = create_app(ApiSettings(db=db))
+    app = create_app(ApiSettings(db=db, **settings))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -204,7 +207,7 @@ def in_process_api(directory: Path, now: float = DAY0) -> Iterator[InProcessApi]
         time.sleep(0.01)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            api = InProcessApi(client, db, now)
+            api = InProcessApi(client, db, now, app)
             app.state.clock = lambda: api.now
             yield api
     finally:
