@@ -2,8 +2,7 @@
 
 - uncertainty.py: Student-t quantiles, ASHRAE Guideline 14 (Annex B) uncertainty of a sum
   of predicted hours, sums per day / month with their uncertainty.
-- temperature.py: outdoor temperature gaps (CalTRACK: interpolate up to 6 h) and missing
-  hours per day.
+- temperature.py: outdoor temperature gaps (CalTRACK: interpolate up to 6 h).
 - baseline.py: `fit_hourly` -> `Baseline`, a day-typed time-of-week model with optional
   heating/cooling degree terms, its fit figures (G14 CV(RMSE), NMBE with n - p) and a
   data-sufficiency verdict; a model that does not fit never predicts.

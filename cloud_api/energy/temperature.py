@@ -1,4 +1,4 @@
-"""Outdoor temperature series: short gaps filled (CalTRACK), missing hours counted per day.
+"""Outdoor temperature series: short gaps filled as CalTRACK does.
 
 CalTRACK (methods.rst §2.2) interpolates temperature gaps of up to 6 consecutive hours;
 longer gaps stay missing, and the hours or days that need them are left out with a reason.
@@ -38,10 +38,3 @@ def fill_short_gaps(
         frac = (hs[a:b] - hs[before]) / (hs[after] - hs[before])
         temp[a:b] = temp[before] + frac * (temp[after] - temp[before])
     return temp
-
-
-def missing_hours_per_day(day_ordinal: np.ndarray, temperature: np.ndarray) -> dict[int, int]:
-    """Local date ordinal -> number of its hours whose temperature is NaN (days with some)."""
-    days = np.asarray(day_ordinal)[np.isnan(np.asarray(temperature, dtype=np.float64))]
-    keys, counts = np.unique(days, return_counts=True)
-    return {int(k): int(c) for k, c in zip(keys, counts, strict=True)}
