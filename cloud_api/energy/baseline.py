@@ -1,0 +1,346 @@
+"""Hourly baseline: a day-typed time-of-week model with optional heating/cooling degree terms.
+
+    kwh(h) = μ[day type, local hour] + b_h · max(T_h − T, 0) + b_c · max(T − T_c, 0)
+
+μ is one mean per (day type × local hour): 3 × 24 = 72 cells, fewer when a cell has no data.
+The degree terms join only when a temperature series covers the hours well enough, and a
+term is kept only if it helps: its slope is positive with t > 1.645 (CalTRACK keeps terms
+with p < 0.1) and the model with it has a smaller residual variance SSE / (n − p) than the
+one without. Balance points are grid-searched (heating 8–20 °C, cooling 16–28 °C, 1 K
+steps, cooling ≥ heating as in CalTRACK §3.2), all candidates solved at once from Gram
+matrices of the cell-demeaned degree columns (Frisch–Waugh), so a year of hours is cheap.
+
+Fit figures follow ASHRAE Guideline 14 (n − p in both denominators):
+    CV(RMSE) = sqrt(Σ (y − ŷ)² / (n − p)) / ȳ,     NMBE = Σ (y − ŷ) / ((n − p) · ȳ)
+with p = the cells with data + one slope and one balance point per kept degree term.
+(NMBE of a least-squares fit with cell means is 0 by construction; it is reported anyway,
+and it is not 0 for the same figures over other hours.) Limits for hourly data: CV(RMSE)
+≤ 30 %, |NMBE| ≤ 10 %. Data sufficiency is CalTRACK-style: at most 10 % of hours missing.
+A zero-kWh hour is a measurement here, not a missing one (CalTRACK counts 0 as missing for
+whole-building electricity, but an HVAC sub-meter is legitimately 0 at night).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cloud_api.energy.temperature import fill_short_gaps
+from cloud_api.energy.uncertainty import effective_n, sigma_per_hour
+
+DAY_TYPES = ("workday", "weekend", "holiday")
+N_CELLS = len(DAY_TYPES) * 24
+MAX_MISSING_SHARE = 0.10
+CV_RMSE_LIMIT = 0.30
+NMBE_LIMIT = 0.10
+HEATING_GRID = np.arange(8.0, 21.0)
+COOLING_GRID = np.arange(16.0, 29.0)
+T_KEEP = 1.645
+HOUR = 3600.0
+
+
+@dataclass(frozen=True, eq=False)
+class Baseline:
+    """A fitted (or refused) hourly baseline. `ok` False: `verdict` says why, predict raises."""
+
+    ok: bool
+    verdict: str
+    n: int
+    p: int
+    missing_share: float
+    cv_rmse: float | None = None
+    nmbe: float | None = None
+    rmse: float | None = None
+    mean_kwh: float | None = None
+    uses_temperature: bool = False
+    balance_points: Mapping[str, float] = field(default_factory=dict)
+    slopes: Mapping[str, float] = field(default_factory=dict)
+    autocorrelation: float | None = None
+    n_effective: float | None = None
+    sigma_hour: float | None = None
+    notes: tuple[str, ...] = ()
+    cell_means: np.ndarray = field(default_factory=lambda: np.full(N_CELLS, np.nan))
+
+    def predict(
+        self,
+        day_type_idx: np.ndarray,
+        hour_of_day: np.ndarray,
+        temperature: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(kwh, sigma) per hour. sigma is the G14 per-hour uncertainty (see uncertainty.py):
+        the 1-σ uncertainty of a sum of m hours is sqrt(Σ sigma²).
+
+        NaN where the model cannot say: a cell the baseline never saw, or (temperature
+        models) an hour without temperature. A temperature model needs `temperature`; with
+        no weather forecast, pass a stand-in (e.g. the same days a year earlier) — the
+        model does not invent one.
+        """
+        if not self.ok:
+            raise ValueError(f"this baseline does not forecast: {self.verdict}")
+        dt, hod = _features(day_type_idx, hour_of_day, len(np.asarray(day_type_idx)))
+        kwh = self.cell_means[dt * 24 + hod]
+        if self.uses_temperature:
+            if temperature is None:
+                raise ValueError(
+                    "this baseline uses outdoor temperature: pass temperature per hour "
+                    "(e.g. the same days a year earlier when there is no weather forecast)"
+                )
+            temp = _float_array("temperature", temperature, len(kwh))
+            kwh = kwh + _degree_terms(temp, self.balance_points, self.slopes)
+        sigma = np.where(np.isnan(kwh), np.nan, self.sigma_hour)
+        return kwh, sigma
+
+
+def g14_figures(y: np.ndarray, y_hat: np.ndarray, p: int) -> tuple[float, float, float]:
+    """(CV(RMSE), NMBE, RMSE) as ASHRAE Guideline 14 defines them, dividing by n − p.
+
+    NMBE's sign: Σ (y − ŷ), positive when the model under-predicts.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    resid = y - np.asarray(y_hat, dtype=np.float64)
+    dof = len(y) - p
+    if dof <= 0:
+        raise ValueError(f"n − p must be > 0, got n={len(y)}, p={p}")
+    mean = float(np.mean(y))
+    if mean <= 0:
+        raise ValueError(f"mean of y is {mean}: CV(RMSE) and NMBE are undefined")
+    rmse = float(np.sqrt(np.sum(resid**2) / dof))
+    return rmse / mean, float(np.sum(resid)) / (dof * mean), rmse
+
+
+def fit_hourly(
+    hour_start: np.ndarray,
+    kwh: np.ndarray,
+    day_type_idx: np.ndarray,
+    hour_of_day: np.ndarray,
+    temperature: np.ndarray | None = None,
+) -> Baseline:
+    """Fit the baseline on hourly history (NaN kwh = missing hour; NaN temperature = missing).
+
+    hour_start must increase strictly (whole local hours, epoch s); the other arrays are
+    aligned with it. Never raises for data that merely do not fit: returns ok=False with
+    the verdict in words. Raises ValueError for malformed arrays, naming the argument.
+    """
+    hs = _float_array("hour_start", hour_start, None)
+    n_all = len(hs)
+    if n_all == 0:
+        raise ValueError("hour_start is empty: no hours to fit")
+    if np.any(np.diff(hs) <= 0):
+        i = int(np.flatnonzero(np.diff(hs) <= 0)[0]) + 1
+        raise ValueError(f"hour_start must increase strictly; index {i} ({hs[i]}) does not")
+    y = _float_array("kwh", kwh, n_all)
+    dt, hod = _features(day_type_idx, hour_of_day, n_all)
+
+    present = np.isfinite(y)
+    missing_share = 1.0 - int(present.sum()) / n_all
+    if missing_share > MAX_MISSING_SHARE:
+        return Baseline(
+            ok=False,
+            verdict=f"insufficient data: {_pct(missing_share)} of hours missing "
+            f"(CalTRACK-style limit {_pct(MAX_MISSING_SHARE)})",
+            n=int(present.sum()),
+            p=0,
+            missing_share=missing_share,
+        )
+
+    notes: list[str] = []
+    rows = present
+    temp = None
+    if temperature is not None:
+        filled = fill_short_gaps(hs, _float_array("temperature", temperature, n_all))
+        with_temp = present & np.isfinite(filled)
+        lacking = 1.0 - int(with_temp.sum()) / int(present.sum())
+        if lacking <= MAX_MISSING_SHARE:
+            rows, temp = with_temp, filled
+        else:
+            notes.append(
+                f"temperature not used: {_pct(lacking)} of metered hours have none "
+                f"(limit {_pct(MAX_MISSING_SHARE)}; gaps up to 6 h are interpolated)"
+            )
+
+    cell = dt * 24 + hod
+    balance, slopes = _select_degree_terms(y, cell, rows, temp) if temp is not None else ({}, {})
+    if temp is not None and not balance:
+        notes.append("temperature given but no degree term helps: the model ignores it")
+    if not balance:
+        rows = present  # without a temperature term every metered hour counts
+    y_r, cell_r = y[rows], cell[rows]
+    x_r = _degree_terms(temp[rows], balance, slopes) if balance else np.zeros(len(y_r))
+    counts = np.bincount(cell_r, minlength=N_CELLS)
+    seen = counts > 0
+    cell_means = np.full(N_CELLS, np.nan)
+    cell_means[seen] = (
+        np.bincount(cell_r, weights=y_r - x_r, minlength=N_CELLS)[seen] / counts[seen]
+    )
+    n = len(y_r)
+    p = int(seen.sum()) + 2 * len(balance)
+    if n - p <= 0:
+        return Baseline(
+            ok=False,
+            verdict=f"insufficient data: {n} hours for {p} parameters (n − p must be > 0)",
+            n=n,
+            p=p,
+            missing_share=missing_share,
+        )
+    mean = float(np.mean(y_r))
+    if mean <= 0:
+        return Baseline(
+            ok=False,
+            verdict="does not fit: mean use is 0 kWh, CV(RMSE) is undefined",
+            n=n,
+            p=p,
+            missing_share=missing_share,
+        )
+    y_hat = cell_means[cell_r] + x_r
+    cv, nmbe, rmse = g14_figures(y_r, y_hat, p)
+    rho = _lag1_autocorrelation(hs[rows], y_r - y_hat)
+    if not seen[48:].any() and seen[24:48].any():
+        cell_means[48:] = cell_means[24:48]
+        notes.append("no holiday hours in the baseline: holidays are predicted as weekends")
+
+    figures = f"CV(RMSE) {_pct(cv)}, NMBE {_pct(nmbe, 1)}"
+    if cv > CV_RMSE_LIMIT:
+        ok, verdict = False, f"does not fit: CV(RMSE) {_pct(cv)} > {_pct(CV_RMSE_LIMIT)}"
+    elif abs(nmbe) > NMBE_LIMIT:
+        ok, verdict = False, f"does not fit: NMBE {_pct(nmbe, 1)} outside ±{_pct(NMBE_LIMIT)}"
+    else:
+        ok, verdict = (
+            True,
+            (
+                f"fits: {figures} (ASHRAE Guideline 14 hourly limits: CV(RMSE) ≤ "
+                f"{_pct(CV_RMSE_LIMIT)}, |NMBE| ≤ {_pct(NMBE_LIMIT)})"
+            ),
+        )
+    return Baseline(
+        ok=ok,
+        verdict=verdict,
+        n=n,
+        p=p,
+        missing_share=missing_share,
+        cv_rmse=cv,
+        nmbe=nmbe,
+        rmse=rmse,
+        mean_kwh=mean,
+        uses_temperature=bool(balance),
+        balance_points=balance,
+        slopes=slopes,
+        autocorrelation=rho,
+        n_effective=effective_n(n, rho),
+        sigma_hour=sigma_per_hour(rmse, n, rho),
+        notes=tuple(notes),
+        cell_means=cell_means,
+    )
+
+
+def _select_degree_terms(
+    y: np.ndarray, cell: np.ndarray, rows: np.ndarray, temp: np.ndarray
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Best of: no term, heating only, cooling only, both — by SSE / (n − p) among the
+    candidates whose every slope is positive with t > T_KEEP. Returns (balance, slopes)."""
+    y_r, cell_r, t_r = y[rows], cell[rows], temp[rows]
+    n = len(y_r)
+    n_cells = int((np.bincount(cell_r, minlength=N_CELLS) > 0).sum())
+    yd = _demean(y_r, cell_r)
+    sse0 = float(yd @ yd)
+    best: tuple[float, dict[str, float], dict[str, float]] = (_s2(sse0, n, n_cells), {}, {})
+    heat = _demean_columns(np.maximum(HEATING_GRID[None, :] - t_r[:, None], 0.0), cell_r)
+    cool = _demean_columns(np.maximum(t_r[:, None] - COOLING_GRID[None, :], 0.0), cell_r)
+    hh, cc, hc = np.einsum("ij,ij->j", heat, heat), np.einsum("ij,ij->j", cool, cool), heat.T @ cool
+    hy, cy = heat.T @ yd, cool.T @ yd
+    p1, p2 = n_cells + 2, n_cells + 4
+    for kind, grid, xx, xy in (
+        ("heating", HEATING_GRID, hh, hy),
+        ("cooling", COOLING_GRID, cc, cy),
+    ):
+        for j, tb in enumerate(grid):
+            if xx[j] <= 1e-9 or n - p1 <= 0:
+                continue
+            beta = xy[j] / xx[j]
+            s2 = _s2(sse0 - beta * xy[j], n, p1)
+            if beta > 0 and beta / np.sqrt(s2 / xx[j]) > T_KEEP and s2 < best[0]:
+                best = (s2, {kind: float(tb)}, {kind: float(beta)})
+    for i, tb_h in enumerate(HEATING_GRID):
+        for j, tb_c in enumerate(COOLING_GRID):
+            if tb_c < tb_h or hh[i] <= 1e-9 or cc[j] <= 1e-9 or n - p2 <= 0:
+                continue
+            gram = np.array([[hh[i], hc[i, j]], [hc[i, j], cc[j]]])
+            if np.linalg.det(gram) <= 1e-9 * hh[i] * cc[j]:
+                continue
+            rhs = np.array([hy[i], cy[j]])
+            beta = np.linalg.solve(gram, rhs)
+            s2 = _s2(sse0 - float(beta @ rhs), n, p2)
+            t_stats = beta / np.sqrt(s2 * np.diag(np.linalg.inv(gram)))
+            if np.all(beta > 0) and np.all(t_stats > T_KEEP) and s2 < best[0]:
+                best = (
+                    s2,
+                    {"heating": float(tb_h), "cooling": float(tb_c)},
+                    {"heating": float(beta[0]), "cooling": float(beta[1])},
+                )
+    return best[1], best[2]
+
+
+def _degree_terms(
+    temp: np.ndarray, balance: Mapping[str, float], slopes: Mapping[str, float]
+) -> np.ndarray:
+    out = np.zeros(len(temp))
+    if "heating" in balance:
+        out = out + slopes["heating"] * np.maximum(balance["heating"] - temp, 0.0)
+    if "cooling" in balance:
+        out = out + slopes["cooling"] * np.maximum(temp - balance["cooling"], 0.0)
+    return out
+
+
+def _demean(v: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    counts = np.bincount(cell, minlength=N_CELLS)
+    sums = np.bincount(cell, weights=v, minlength=N_CELLS)
+    means = np.divide(sums, counts, out=np.zeros(N_CELLS), where=counts > 0)
+    return v - means[cell]
+
+
+def _demean_columns(x: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    return np.column_stack([_demean(x[:, j], cell) for j in range(x.shape[1])])
+
+
+def _s2(sse: float, n: int, p: int) -> float:
+    return max(sse, 0.0) / (n - p) if n > p else np.inf
+
+
+def _lag1_autocorrelation(hs: np.ndarray, resid: np.ndarray) -> float:
+    """ρ from pairs of consecutive hours (both fitted, one hour apart) over Σ r²."""
+    denom = float(resid @ resid)
+    if denom <= 0 or len(resid) < 2:
+        return 0.0
+    adjacent = np.diff(hs) == HOUR
+    return float(np.sum(resid[:-1][adjacent] * resid[1:][adjacent]) / denom)
+
+
+def _float_array(name: str, values: np.ndarray, n: int | None) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array, got shape {arr.shape}")
+    if n is not None and len(arr) != n:
+        raise ValueError(f"{name} has {len(arr)} values, expected {n} (one per hour)")
+    return arr
+
+
+def _features(
+    day_type_idx: np.ndarray, hour_of_day: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    out = []
+    for name, values, top in (("day_type_idx", day_type_idx, 2), ("hour_of_day", hour_of_day, 23)):
+        arr = np.asarray(values)
+        if arr.ndim != 1 or len(arr) != n:
+            raise ValueError(f"{name} must be a 1-d array of {n} values, got shape {arr.shape}")
+        ints = arr.astype(np.int64)
+        bad = np.flatnonzero((ints != arr) | (ints < 0) | (ints > top))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"{name}[{i}] = {arr[i]}: must be an integer 0..{top}")
+        out.append(ints)
+    return out[0], out[1]
+
+
+def _pct(share: float, decimals: int = 0) -> str:
+    return f"{share * 100:.{decimals}f} %"
