@@ -2,10 +2,13 @@
 
 - ledger.py: counter readings -> validated consumption (rollover, reset, glitch, gaps,
   implausible jumps held out).
+- calendar.py: a site's local calendar (time zone, holidays, make-up workdays 调休): local
+  day/month/year bounds, day types, local hours and vectorised hour features.
 
 `from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
 """
 
+from edge.energy.calendar import DAY_TYPES, DayType, LocalCalendar
 from edge.energy.ledger import (
     POINT_BITS,
     Booking,
@@ -21,12 +24,15 @@ from edge.energy.ledger import (
 )
 
 __all__ = [
+    "DAY_TYPES",
     "POINT_BITS",
     "Booking",
     "CounterRules",
     "CounterState",
+    "DayType",
     "Entries",
     "Flag",
+    "LocalCalendar",
     "Mark",
     "feed",
     "flag_names",
