@@ -4,6 +4,7 @@
   implausible jumps held out).
 - calendar.py: a site's local calendar (time zone, holidays, make-up workdays 调休): local
   day/month/year bounds, day types, local hours and vectorised hour features.
+- factors.py: kWh -> kgce and kgCO2 as dated, versioned factors (sourced defaults).
 
 `from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
 """
