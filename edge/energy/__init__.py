@@ -5,6 +5,8 @@
 - calendar.py: a site's local calendar (time zone, holidays, make-up workdays 调休): local
   day/month/year bounds, day types, local hours and vectorised hour features.
 - factors.py: kWh -> kgce and kgCO2 as dated, versioned factors (sourced defaults).
+- tariffs.py: time-of-use tariffs as dated versions (seasons, windows, holiday rules) and
+  the cost of hourly or 15-min kWh by period.
 
 `from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
 """
