@@ -7,6 +7,7 @@
 - factors.py: kWh -> kgce and kgCO2 as dated, versioned factors (sourced defaults).
 - tariffs.py: time-of-use tariffs as dated versions (seasons, windows, holiday rules) and
   the cost of hourly or 15-min kWh by period.
+- meter_tree.py: main and sub-meters by system from device tags; main-vs-sub balance.
 
 `from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
 """
