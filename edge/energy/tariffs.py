@@ -208,6 +208,7 @@ class TariffTable:
             periods.update(dict.fromkeys(t.prices))
         self.periods: tuple[str, ...] = tuple(periods)  # period_index refers to these
         self.currency = currencies[0]
+        self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def versions(self) -> tuple[Tariff, ...]:
@@ -264,9 +265,15 @@ class TariffTable:
             d = date.fromordinal(o)
             day_version[row] = v = self._index(d)
             tariff = self._versions[v]
-            quarters = tariff.quarter_periods(d)
-            day_period[row] = [index[p] for p in quarters]
-            day_price[row] = [tariff.prices[p] for p in quarters]
+            quarters = tariff.quarter_periods(d)  # one cached tuple per kind of day
+            rows = self._rows.get((v, id(quarters)))
+            if rows is None:
+                rows = (
+                    np.array([index[p] for p in quarters], np.int16),
+                    np.array([tariff.prices[p] for p in quarters], np.float64),
+                )
+                self._rows[(v, id(quarters))] = rows
+            day_period[row], day_price[row] = rows
         q = (clock // QUARTER).astype(np.int64)
         return day_price[inverse, q], day_period[inverse, q], day_version[inverse]
 

@@ -207,3 +207,23 @@ def test_bad_tariffs_are_refused_with_the_reason() -> None:
         )
     with pytest.raises(ValueError, match="one currency"):
         TariffTable([ZHEJIANG, Tariff("e", date(2020, 1, 1), "EUR", {"flat": 1.0}, (), "flat")])
+
+
+def test_a_year_of_hourly_cost_matches_a_per_hour_datetime_loop() -> None:
+    """Independent method: look up each hour's period by its local datetime, one by one."""
+    # A holiday of the site's calendar does not change the tariff: its rules carry their
+    # own dates (Feb 8 is priced as the ordinary Monday it is for the tariff).
+    cal = LocalCalendar(holidays=[date(2027, 2, 8)])
+    table = TariffTable([ZHEJIANG])
+    hours = cal.hours(*cal.year_bounds(2027))
+    kwh = (np.arange(len(hours)) % 7 + 1).astype(float)
+    got = cost(cal, table, hours, kwh, 3600)
+    zone = ZoneInfo("Asia/Shanghai")
+    want: dict[str, list[float]] = {}
+    for ts, k in zip(hours.tolist(), kwh.tolist(), strict=True):
+        period = ZHEJIANG.period_at(datetime.fromtimestamp(ts, zone))
+        acc = want.setdefault(period, [0.0, 0.0])
+        acc[0] += k
+        acc[1] += k * PRICES[period]
+    assert got.by_period == {p: pytest.approx(tuple(v)) for p, v in want.items()}
+    assert got.total == pytest.approx(sum(v[1] for v in want.values()))
