@@ -9,10 +9,12 @@
   the cost of hourly or 15-min kWh by period.
 - meter_tree.py: main and sub-meters by system from device tags; main-vs-sub balance.
 
-`from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
+`from edge.energy import feed, ...` keeps working: the ledger's names are re-exported,
+and so are the main names of the other modules.
 """
 
 from edge.energy.calendar import DAY_TYPES, DayType, LocalCalendar
+from edge.energy.factors import Factor, FactorTable
 from edge.energy.ledger import (
     POINT_BITS,
     Booking,
@@ -26,18 +28,30 @@ from edge.energy.ledger import (
     spread,
     wrap_of,
 )
+from edge.energy.meter_tree import Balance, MeterTree, balance, build_tree
+from edge.energy.tariffs import CostResult, Tariff, TariffTable, cost
 
 __all__ = [
     "DAY_TYPES",
     "POINT_BITS",
+    "Balance",
     "Booking",
+    "CostResult",
     "CounterRules",
     "CounterState",
     "DayType",
     "Entries",
+    "Factor",
+    "FactorTable",
     "Flag",
     "LocalCalendar",
     "Mark",
+    "MeterTree",
+    "Tariff",
+    "TariffTable",
+    "balance",
+    "build_tree",
+    "cost",
     "feed",
     "flag_names",
     "spread",
