@@ -73,6 +73,12 @@ class ApiSettings(BaseSettings):
         description="a record stamped further ahead of the API's receive time is refused (422)",
     )
 
+    energy_config: Path | None = Field(
+        None,
+        description="the energy configuration YAML (time zones, holidays, buildings' areas,"
+        " factors, tariffs, quotas; see cloud_api/energy_config.py); unset: the defaults",
+    )
+
     influx_url: str | None = Field(
         None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"
     )

@@ -2,10 +2,19 @@
 
 - ledger.py: counter readings -> validated consumption (rollover, reset, glitch, gaps,
   implausible jumps held out).
+- calendar.py: a site's local calendar (time zone, holidays, make-up workdays 调休): local
+  day/month/year bounds, day types, local hours and vectorised hour features.
+- factors.py: kWh -> kgce and kgCO2 as dated, versioned factors (sourced defaults).
+- tariffs.py: time-of-use tariffs as dated versions (seasons, windows, holiday rules) and
+  the cost of hourly or 15-min kWh by period.
+- meter_tree.py: main and sub-meters by system from device tags; main-vs-sub balance.
 
-`from edge.energy import feed, ...` keeps working: the ledger's names are re-exported.
+`from edge.energy import feed, ...` keeps working: the ledger's names are re-exported,
+and so are the main names of the other modules.
 """
 
+from edge.energy.calendar import DAY_TYPES, DayType, LocalCalendar
+from edge.energy.factors import Factor, FactorTable
 from edge.energy.ledger import (
     POINT_BITS,
     Booking,
@@ -19,15 +28,30 @@ from edge.energy.ledger import (
     spread,
     wrap_of,
 )
+from edge.energy.meter_tree import Balance, MeterTree, balance, build_tree
+from edge.energy.tariffs import CostResult, Tariff, TariffTable, cost
 
 __all__ = [
+    "DAY_TYPES",
     "POINT_BITS",
+    "Balance",
     "Booking",
+    "CostResult",
     "CounterRules",
     "CounterState",
+    "DayType",
     "Entries",
+    "Factor",
+    "FactorTable",
     "Flag",
+    "LocalCalendar",
     "Mark",
+    "MeterTree",
+    "Tariff",
+    "TariffTable",
+    "balance",
+    "build_tree",
+    "cost",
     "feed",
     "flag_names",
     "spread",
