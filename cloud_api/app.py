@@ -13,12 +13,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from cloud_api.energy.evaluator import EnergyEvaluator
+from cloud_api.energy_config import load_energy_config
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
 from cloud_api.routers import (
     access,
     alarms,
+    budgets,
+    contracts,
     edges,
+    energy,
     hazards,
     ingest,
     ops,
@@ -57,6 +62,9 @@ def open_store(settings: ApiSettings, metrics: ApiMetrics) -> Store:
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings if settings is not None else ApiSettings()
     metrics = ApiMetrics()
+    # Loaded here, not in the lifespan: a bad file stops the API before it serves anything,
+    # with the file, line and field in the message.
+    energy_config = load_energy_config(settings.energy_config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,9 +72,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # One thread decodes, validates and stores batches, one after another (see
         # routers/ingest.py for why not more).
         app.state.ingest_worker = ThreadPoolExecutor(1, thread_name_prefix="ingest")
+        app.state.energy_evaluator = EnergyEvaluator(
+            app.state.store,
+            energy_config,
+            lambda: app.state.clock(),
+            settings.energy_evaluate_seconds,
+        )
+        app.state.energy_evaluator.start()
         try:
             yield
         finally:
+            app.state.energy_evaluator.close()
             app.state.ingest_worker.shutdown(wait=True)
             app.state.store.close()
 
@@ -81,9 +97,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.energy_config = energy_config
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    for module in (ingest, series, edges, alarms, access, patrols, hazards, passes, users, ops):
+    routers = (ingest, series, edges, alarms, access, patrols, hazards, passes, users)
+    for module in (*routers, energy, budgets, contracts, ops):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -375,6 +375,11 @@ class EnergyConfig:
             return None
         return BuildingInfo(site, building, b.area_m2, b.occupants, b.temperature, dict(b.rated_kw))
 
+    def buildings(self, site: str) -> list[BuildingInfo]:
+        """Every building the file names for `site`."""
+        entry = self._raw.sites.get(site)
+        return [self.building(site, name) for name in entry.buildings] if entry else []  # type: ignore[misc]
+
     def rated_kw(self, site: str, device: str) -> float | None:
         """The configured maximum plausible rate of a meter, in any building of the site."""
         entry = self._raw.sites.get(site)

@@ -78,6 +78,12 @@ class ApiSettings(BaseSettings):
         description="the energy configuration YAML (time zones, holidays, buildings' areas,"
         " factors, tariffs, quotas; see cloud_api/energy_config.py); unset: the defaults",
     )
+    energy_evaluate_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="how often the budgets are evaluated for their alarms (budget.at_risk,"
+        " budget.over); 0: never (status reads still work)",
+    )
 
     influx_url: str | None = Field(
         None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"

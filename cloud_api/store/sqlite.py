@@ -34,6 +34,7 @@ import orjson
 
 from cloud_api.store import (
     sqlite_alarms,
+    sqlite_budgets,
     sqlite_hazards,
     sqlite_passes,
     sqlite_patrols,
@@ -169,6 +170,7 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         sqlite_users.migrate(self._db)
         sqlite_hazards.migrate(self._db)
         sqlite_passes.migrate(self._db)
+        sqlite_budgets.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections

@@ -1,0 +1,125 @@
+"""The central energy rules' alarms: a budget's colour, evaluated every few minutes.
+
+Each run evaluates every budget at `now` and compares its colour with the one the last
+run saw (kept in the store, so a restart neither repeats nor forgets a raise):
+- yellow raises `budget.at_risk`, red raises `budget.over` (and clears `at_risk`: the
+  worse alarm replaces the milder one), green clears both;
+- a new period starts from green: last month's red clears when this month is green.
+The alarms go through the same lifecycle as the edges' (cloud_api/store/sqlite_alarms.py),
+reported by "central", source `budget:<id>`, in the budget's site and building (a
+site-wide budget: building "").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cloud_api.energy.budgets import Budget, NoTariffError, evaluate
+from cloud_api.store import sqlite_alarms, sqlite_budgets
+from edge.model import Colour
+from edge.rules.alarm_codes import BUDGET_AT_RISK, BUDGET_OVER
+from edge.rules.conditions import Condition
+
+log = logging.getLogger("steward.api.energy")
+REPORTER = "central"
+
+
+@dataclass(frozen=True)
+class ColourChange:
+    budget: str
+    before: str | None
+    after: str
+    transitions: int
+
+
+def evaluate_budgets(store, config, now: float) -> list[ColourChange]:
+    """Evaluate every budget at `now`; raise and clear alarms where a colour changed."""
+    with store.reading() as db:
+        rows = sqlite_budgets.list_plans(db, "budget")
+    changes = []
+    for row in rows:
+        budget = Budget.from_body(row.id, row.body)
+        try:
+            with store.reading() as db:
+                result = evaluate(db, config, budget, now)
+                last = sqlite_budgets.last_colour(db, row.id)
+        except NoTariffError as exc:
+            log.warning("budget %s not evaluated: %s", row.id, exc)
+            continue
+        colour = result.status.colour
+        before = None
+        if last is not None and last[0] == result.period_start:
+            before = last[1]
+        if before == colour.value:
+            continue
+        conditions = _conditions(budget, result, before, colour, now)
+        with store.writing() as db:
+            where = (budget.site, budget.building or "", REPORTER)
+            written = sqlite_alarms.apply_conditions(db, where, conditions)
+            sqlite_budgets.save_colour(db, row.id, result.period_start, colour.value, now)
+        log.info("budget %s: %s -> %s", row.id, before or "(new period)", colour.value)
+        changes.append(ColourChange(row.id, before, colour.value, written))
+    return changes
+
+
+def _conditions(
+    budget: Budget, result, before: str | None, colour: Colour, now: float
+) -> list[Condition]:
+    s = result.status
+    share = None if s.forecast is None else s.forecast / budget.amount
+    text = (
+        f"{budget.name or budget.id}: used {s.used:.0f} {budget.unit} of {budget.amount:.0f}"
+        + ("" if share is None else f", forecast {s.forecast:.0f} ({share:.0%})")
+        + ("" if s.crosses_on is None else f", crosses the budget on {s.crosses_on}")
+    )
+    data = {
+        "budget": budget.id,
+        "period_start": result.period_start,
+        "used": s.used,
+        "forecast": s.forecast,
+        "amount": budget.amount,
+        "unit": budget.unit,
+        "colour": colour.value,
+    }
+    source = f"budget:{budget.id}"
+    out = []
+    for code, wanted, was in (
+        (BUDGET_AT_RISK, colour is Colour.YELLOW, before == Colour.YELLOW.value),
+        (BUDGET_OVER, colour is Colour.RED, before == Colour.RED.value),
+    ):
+        # A new period (before None) clears whatever the last one left raised.
+        if wanted or was or before is None:
+            colour_of = Colour.RED if code == BUDGET_OVER else Colour.YELLOW
+            out.append(Condition(code, source, wanted, now, colour_of, text, data))
+    return out
+
+
+class EnergyEvaluator:
+    """Runs evaluate_budgets every `every` seconds in a thread, at the API's clock."""
+
+    def __init__(self, store, config, clock: Callable[[], float], every: float) -> None:
+        self._store, self._config, self._clock, self._every = store, config, clock, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="energy-evaluator", daemon=True)
+
+    def start(self) -> None:
+        if self._every > 0:
+            self._thread.start()
+
+    def run_once(self) -> list[ColourChange]:
+        return evaluate_budgets(self._store, self._config, self._clock())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.run_once()
+            except Exception:  # a bad budget or a locked store must not stop the loop
+                log.exception("energy evaluation failed; next run in %.0f s", self._every)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

@@ -1,0 +1,237 @@
+"""From the store to the energy maths: which meters a scope means, their hourly energy,
+and the conversions of kWh into kgce, CO2 and cost. The routers call this; the maths
+itself is in edge.energy (ledger, factors, tariffs, calendar) and this package
+(baseline, budget_status, savings).
+
+A scope is a site, optionally one building, optionally a meter group named by tags
+(`{"system": "hvac"}`). Its meters are the devices' `energy_import` counter series:
+- a whole building: its main meters (tag `system: main`); without one, every meter
+  that no other meter of the building feeds (`parent` absent or not a meter here);
+- a group: the meters whose tags match, less those fed by another matching meter (a
+  sub-meter's energy is already in its parent's).
+So no kWh is counted twice.
+
+Hourly energy comes from the ledger's 1-hour buckets (`energy`, step 3600): what was
+booked, spread over the hours between readings. An hour is *measured* when every meter
+of the scope has a reading in it or booked energy not spread over a gap; the baseline
+models fit on measured hours only, while totals count everything booked (energy spread
+over a gap was used; only when it was used is uncertain).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import orjson
+
+from edge.energy import Flag
+
+ENERGY_POINT = "energy_import"
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Scope:
+    site: str
+    building: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = self.site if self.building is None else f"{self.site}/{self.building}"
+        if self.tags:
+            where += " " + ",".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
+        return where
+
+
+@dataclass(frozen=True)
+class Meter:
+    series_id: int
+    building: str
+    device: str
+    tags: Mapping[str, str]
+
+
+def scope_meters(db: sqlite3.Connection, scope: Scope) -> list[Meter]:
+    """The meters whose energy makes up `scope`, none counted twice (see the module doc)."""
+    sql = (
+        "SELECT id, building, device, tags FROM series WHERE site=? AND point=? AND kind='counter'"
+    )
+    args: list = [scope.site, ENERGY_POINT]
+    if scope.building is not None:
+        sql += " AND building=?"
+        args.append(scope.building)
+    rows = db.execute(sql + " ORDER BY building, device", args).fetchall()
+    meters = [Meter(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+    by_building: dict[str, list[Meter]] = {}
+    for m in meters:
+        by_building.setdefault(m.building, []).append(m)
+    chosen: list[Meter] = []
+    for group in by_building.values():
+        chosen.extend(_pick(group, scope.tags))
+    return chosen
+
+
+def _pick(meters: list[Meter], tags: Mapping[str, str]) -> list[Meter]:
+    devices = {m.device: m for m in meters}
+    if tags:
+        matched = [m for m in meters if all(m.tags.get(k) == v for k, v in tags.items())]
+        names = {m.device for m in matched}
+        return [m for m in matched if not _fed_by(m, names, devices)]
+    mains = [m for m in meters if m.tags.get("system") == "main"]
+    if mains:
+        return mains
+    return [m for m in meters if m.tags.get("parent") not in devices]
+
+
+def _fed_by(meter: Meter, names: set[str], devices: Mapping[str, Meter]) -> bool:
+    """Whether a meter among `names` feeds `meter`, directly or further up."""
+    seen: set[str] = set()
+    parent = meter.tags.get("parent")
+    while parent is not None and parent not in seen:
+        if parent in names:
+            return True
+        seen.add(parent)
+        up = devices.get(parent)
+        parent = None if up is None else up.tags.get("parent")
+    return False
+
+
+@dataclass(frozen=True)
+class Hourly:
+    """Energy of a scope per hour over [start, end): every hour present, in order."""
+
+    hour_start: np.ndarray  # float64 epoch seconds
+    kwh: np.ndarray  # booked, 0 where nothing was booked
+    measured: np.ndarray  # bool: every meter read in the hour, nothing spread over a gap
+    held_out: float  # kWh seen but not booked (implausible jumps, long gaps): for review
+    flags: int  # edge.energy.Flag bits seen in the interval
+
+    def __len__(self) -> int:
+        return len(self.hour_start)
+
+
+def hourly_energy(
+    db: sqlite3.Connection, series_ids: Sequence[int], start: float, end: float
+) -> Hourly:
+    """The scope's hourly energy over [start, end) (start and end on whole hours)."""
+    first = int(start // HOUR) * HOUR
+    hours = np.arange(first, end, HOUR, dtype=np.float64)
+    kwh = np.zeros(len(hours))
+    covered = np.zeros(len(hours), dtype=np.int64)
+    gap = np.zeros(len(hours), dtype=bool)
+    held = 0.0
+    flags = 0
+    if not series_ids or not len(hours):
+        return Hourly(hours, kwh, np.zeros(len(hours), dtype=bool), held, flags)
+    marks = ",".join("?" * len(series_ids))
+    span = (first, end)
+    # SQLite has no bitwise-or aggregate; the distinct flag values of an hour are few.
+    for bucket, booked, held_out, bits in db.execute(
+        "SELECT bucket_start, SUM(booked), SUM(held_out), group_concat(DISTINCT flags)"
+        f" FROM energy WHERE step={HOUR} AND bucket_start >= ? AND bucket_start < ?"
+        f" AND series_id IN ({marks}) GROUP BY bucket_start",
+        (*span, *series_ids),
+    ):
+        i = int((bucket - first) // HOUR)
+        kwh[i] = booked
+        held += held_out
+        for bit in map(int, bits.split(",")):
+            flags |= bit
+            if bit & (Flag.GAP | Flag.GAP_HELD):
+                gap[i] = True
+    for bucket, count in db.execute(
+        f"SELECT bucket_start, COUNT(*) FROM rollups WHERE step={HOUR} AND bucket_start >= ?"
+        f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
+        (*span, *series_ids),
+    ):
+        covered[int((bucket - first) // HOUR)] = count
+    measured = (covered >= len(series_ids)) & ~gap
+    return Hourly(hours, kwh, measured, held, flags)
+
+
+def first_reading(db: sqlite3.Connection, series_ids: Sequence[int]) -> float | None:
+    """When the scope's first meter started reporting (its earliest 1-hour rollup)."""
+    if not series_ids:
+        return None
+    marks = ",".join("?" * len(series_ids))
+    (first,) = db.execute(
+        f"SELECT MIN(bucket_start) FROM rollups WHERE step={HOUR} AND series_id IN ({marks})",
+        tuple(series_ids),
+    ).fetchone()
+    return None if first is None else float(first)
+
+
+def per_hour(table, calendar, hour_start: np.ndarray) -> tuple[np.ndarray, list]:
+    """A dated factor table's value for each hour (the version valid on the hour's local
+    date), and the versions used."""
+    used = versions_used(table, calendar, hour_start)
+    values = np.empty(len(hour_start))
+    if len(used) <= 1:
+        values[:] = used[0].value if used else 0.0
+        return values, used
+    days = calendar.hour_features(hour_start)[2]
+    starts = np.array([f.valid_from.toordinal() for f in used])
+    index = np.searchsorted(starts, days, side="right") - 1
+    values[:] = np.array([f.value for f in used])[np.clip(index, 0, None)]
+    return values, used
+
+
+@dataclass(frozen=True)
+class Converted:
+    """kWh per hour and what they are in kgce, kg CO2 and cost, with the versions used."""
+
+    kwh: np.ndarray
+    kgce: np.ndarray
+    co2: np.ndarray
+    cost: np.ndarray | None  # None: no tariff configured, or none valid on some hours
+    factors: list  # edge.energy.factors.Factor / tariff versions, in the order first used
+    cost_note: str | None = None  # why cost is None
+
+
+def convert(config, calendar, hours: np.ndarray, kwh: np.ndarray) -> Converted:
+    coal, coal_used = per_hour(config.coal, calendar, hours)
+    co2, co2_used = per_hour(config.co2, calendar, hours)
+    cost = None
+    tariff_used: list = []
+    note = None
+    if config.tariffs is not None:
+        try:
+            price, _ = config.tariffs.price_per_hour(calendar, hours)
+            tariff_used = versions_used(config.tariffs, calendar, hours)
+            cost = kwh * price
+        except LookupError as exc:  # no tariff version covers some of the hours
+            note = f"no cost: {exc}"
+    else:
+        note = "no cost: the energy configuration has no tariff"
+    return Converted(kwh, kwh * coal, kwh * co2, cost, [*coal_used, *co2_used, *tariff_used], note)
+
+
+def versions_used(table, calendar, hours: np.ndarray) -> list:
+    """The versions of a dated table (factors, tariffs) that cover `hours`, in order."""
+    if not len(hours):
+        return []
+    days = calendar.hour_features(hours)[2]
+    used: list = []
+    for ordinal in range(int(days.min()), int(days.max()) + 1):
+        version = table.at(date.fromordinal(ordinal))
+        if not used or used[-1] is not version:
+            used.append(version)
+    return used
+
+
+def factor_dict(f: Any) -> dict:
+    """A factor or tariff version as the API shows it."""
+    out = {"kind": getattr(f, "kind", "tariff"), "version": f.version}
+    for name in ("value", "unit", "series", "year", "currency", "source", "example"):
+        if hasattr(f, name):
+            out[name] = getattr(f, name)
+    if hasattr(f, "prices"):
+        out["prices"] = dict(f.prices)
+    if hasattr(f, "valid_from"):
+        out["valid_from"] = f.valid_from.isoformat()
+    return out

@@ -1,0 +1,213 @@
+"""Energy by local day or month: kWh, kgce, CO2, cost, per m2 and per person.
+
+GET /v1/energy?site&building&system&from&to&step=day|month
+- site (required), building (default: every building of the site), system (a meter group:
+  the meters tagged `system: <value>`; default: the building's main meters, see
+  cloud_api/energy/service.py for how no kWh is counted twice);
+- from, to: local dates (YYYY-MM-DD) in the site's time zone, `to` excluded; default: the
+  local month so far;
+- step: day (default) or month.
+Each row says how much of it was measured (`measured_share`: hours in which every meter
+read and nothing was spread over a gap) and whether it is still running (`complete`).
+The answer names the factor versions used (coal, CO2, tariff) and the meters summed.
+Energy held out by the counter ledger (an implausible jump waiting for review) is not in
+the figures; `held_out_kwh` says how much.
+
+GET /v1/dual-control?site&building&year
+- the building's yearly total (kgce) and its intensities (kgce/m2, kWh/m2) against the
+  configured quotas, each with its colour (see cloud_api/energy/dual_control.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from cloud_api.auth import require_permission
+from cloud_api.body_types import Name
+from cloud_api.clock import request_now
+from cloud_api.energy.dual_control import dual_control
+from cloud_api.energy.service import Scope, convert, factor_dict, hourly_energy, scope_meters
+from cloud_api.store.primary import sqlite_store
+
+router = APIRouter(tags=["energy"], dependencies=[Depends(require_permission("read"))])
+MAX_DAYS = 3 * 366
+
+
+def _local_date(name: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(
+            422, detail=f"{name}: expected a local date YYYY-MM-DD, got {text!r}"
+        ) from None
+
+
+@router.get("/v1/energy", summary="Energy by local day or month")
+def energy(
+    request: Request,
+    site: Name,
+    building: Name | None = None,
+    system: Name | None = None,
+    from_: Annotated[str | None, Query(alias="from", description="local date")] = None,
+    to: Annotated[str | None, Query(description="local date, excluded")] = None,
+    step: Literal["day", "month"] = "day",
+) -> JSONResponse:
+    config = request.app.state.energy_config
+    calendar = config.calendar(site)
+    now = request_now(request)
+    today = calendar.day_of(now)
+    first = _local_date("from", from_) or today.replace(day=1)
+    last = _local_date("to", to) or today + timedelta(days=1)
+    if last <= first:
+        raise HTTPException(422, detail=f"to ({last}) must be after from ({first})")
+    if (last - first).days > MAX_DAYS:
+        raise HTTPException(
+            422, detail=f"from .. to spans {(last - first).days} days; at most {MAX_DAYS}"
+        )
+    start, end = calendar.day_bounds(first)[0], calendar.day_bounds(last)[0]
+    scope = Scope(site, building, {"system": system} if system else {})
+    with sqlite_store(request.app.state.store).reading() as db:
+        meters = scope_meters(db, scope)
+        hourly = hourly_energy(db, [m.series_id for m in meters], start, end)
+    figures = convert(config, calendar, hourly.hour_start, hourly.kwh)
+    ordinals = calendar.hour_features(hourly.hour_start)[2] if len(hourly) else np.zeros(0, int)
+    keys, labels = _buckets(ordinals, first, last, step)
+    n = len(labels)
+
+    def total(values: np.ndarray | None) -> np.ndarray | None:
+        if values is None:
+            return None
+        return np.bincount(keys, weights=values, minlength=n)
+
+    kwh, kgce, co2, cost = (
+        total(v) for v in (figures.kwh, figures.kgce, figures.co2, figures.cost)
+    )
+    hours = np.bincount(keys, minlength=n)
+    measured = np.bincount(keys, weights=hourly.measured.astype(float), minlength=n)
+    info = _place(config, site, building)
+    rows = []
+    for i, (label, (_, b_end)) in enumerate(labels):
+        row = {
+            "start": label,
+            "kwh": float(kwh[i]),
+            "kgce": float(kgce[i]),
+            "co2_kg": float(co2[i]),
+            "cost": None if cost is None else float(cost[i]),
+            "measured_share": float(measured[i] / hours[i]) if hours[i] else 0.0,
+            "complete": calendar.day_bounds(b_end)[0] <= now,
+        }
+        row.update(_intensity(info, row))
+        rows.append(row)
+    totals = {
+        "kwh": float(kwh.sum()),
+        "kgce": float(kgce.sum()),
+        "co2_kg": float(co2.sum()),
+        "cost": None if cost is None else float(cost.sum()),
+    }
+    totals.update(_intensity(info, totals))
+    return JSONResponse(
+        {
+            "site": site,
+            "building": building,
+            "system": system,
+            "timezone": calendar.tz,
+            "step": step,
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "area_m2": info[0],
+            "occupants": info[1],
+            "rows": rows,
+            "total": totals,
+            "held_out_kwh": hourly.held_out,
+            "factors": [factor_dict(f) for f in figures.factors],
+            "currency": _currency(config),
+            "cost_note": figures.cost_note,
+            "meters": [
+                {"series_id": m.series_id, "building": m.building, "device": m.device}
+                for m in meters
+            ],
+        }
+    )
+
+
+def _currency(config) -> str | None:
+    return None if config.tariffs is None else getattr(config.tariffs, "currency", None)
+
+
+def _buckets(
+    ordinals: np.ndarray, first: date, last: date, step: str
+) -> tuple[np.ndarray, list[tuple[str, tuple[date, date]]]]:
+    """Each hour's bucket index, and the buckets' labels with their [first, last) days."""
+    base = first.toordinal()
+    if step == "day":
+        days = [first + timedelta(days=i) for i in range((last - first).days)]
+        labels = [(d.isoformat(), (d, d + timedelta(days=1))) for d in days]
+        return (ordinals - base).astype(np.int64), labels
+    months: list[tuple[int, int]] = []
+    d = first.replace(day=1)
+    while d < last:
+        months.append((d.year, d.month))
+        d = (d + timedelta(days=32)).replace(day=1)
+    index_of_day = np.empty((last - first).days, dtype=np.int64)
+    labels = []
+    for i, (y, m) in enumerate(months):
+        lo = max(first, date(y, m, 1))
+        hi = min(last, (date(y, m, 1) + timedelta(days=32)).replace(day=1))
+        index_of_day[lo.toordinal() - base : hi.toordinal() - base] = i
+        labels.append((f"{y:04d}-{m:02d}", (lo, hi)))
+    return index_of_day[(ordinals - base).astype(np.int64)], labels
+
+
+def _place(config, site: str, building: str | None) -> tuple[float | None, float | None]:
+    """Area and occupants of the building, or of the site's configured buildings summed
+    (None when any is unknown: a partial sum would inflate the intensity)."""
+    if building is not None:
+        info = config.building(site, building)
+        if info is None:
+            return None, None
+        return info.area_m2, info.occupants
+    infos = config.buildings(site)
+    if not infos:
+        return None, None
+    areas = [i.area_m2 for i in infos]
+    people = [i.occupants for i in infos]
+    return (
+        None if None in areas else float(sum(areas)),
+        None if None in people else float(sum(people)),
+    )
+
+
+def _intensity(info: tuple[float | None, float | None], row: dict) -> dict:
+    area, people = info
+    out = {}
+    for name, size in (("m2", area), ("person", people)):
+        for what in ("kwh", "kgce"):
+            out[f"{what}_per_{name}"] = row[what] / size if size else None
+    return out
+
+
+@router.get("/v1/dual-control", summary="A building's yearly total and intensity vs quotas")
+def dual_control_status(
+    request: Request,
+    site: Name,
+    building: Name,
+    year: Annotated[int | None, Query(ge=2000, le=2099, description="default: this year")] = None,
+) -> JSONResponse:
+    config = request.app.state.energy_config
+    calendar = config.calendar(site)
+    now = request_now(request)
+    at = now
+    if year is not None and year != calendar.day_of(now).year:
+        # a past year: as it ended; a future one has nothing to show yet
+        at = min(now, calendar.year_bounds(year)[1])
+        if at <= calendar.year_bounds(year)[0]:
+            raise HTTPException(422, detail=f"year: {year} has not started")
+    with sqlite_store(request.app.state.store).reading() as db:
+        return JSONResponse(dual_control(db, config, site, building, at))
