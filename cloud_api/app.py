@@ -24,6 +24,7 @@ from cloud_api.routers import (
     contracts,
     edges,
     energy,
+    energy_quality,
     hazards,
     ingest,
     ops,
@@ -101,7 +102,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, edges, alarms, access, patrols, hazards, passes, users)
-    for module in (*routers, energy, budgets, contracts, ops):
+    for module in (*routers, energy, energy_quality, budgets, contracts, ops):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

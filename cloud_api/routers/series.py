@@ -88,7 +88,8 @@ class Bucket(BaseModel):
     )
     flags: list[str] = Field(
         default_factory=list,
-        description="counters: glitch, reset, rollover, implausible, gap, gap_held, late",
+        description="counters: glitch, reset, rollover, implausible, gap, gap_held, late,"
+        " replaced, repaired (see /v1/energy/quality)",
     )
 
 

@@ -25,7 +25,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -58,6 +58,7 @@ from cloud_api.store.sqlite_edges import (
 )
 from cloud_api.store.sqlite_security import SecurityQueries
 from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
+from edge.energy import CounterRules
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
 SCHEMA_VERSION = 2  # 2: series owner and wrap, counter ledgers (sqlite_series.py)
@@ -217,6 +218,18 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
     def writing(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """The writer connection inside one transaction (BEGIN IMMEDIATE .. COMMIT)."""
         return self._transaction()
+
+    @contextmanager
+    def rewriting_ledgers(
+        self,
+    ) -> Iterator[tuple[sqlite3.Connection, Callable[[int], CounterRules]]]:
+        """writing(), for a change to counter ledgers outside ingest (a meter replacement,
+        a rebuild of a series' energy: sqlite_energy_repairs.py). Yields the connection and
+        each series' ledger rules by id; the writer's cached ledger states are dropped
+        before the transaction ends, so the next batch reads them afresh."""
+        with self._transaction() as db:
+            yield db, lambda series_id: self._series.counter_rules_of(db, series_id)
+            self._series.forget()
 
     def close(self) -> None:
         self._checkpointer.close()

@@ -10,6 +10,10 @@ rollup row: the energy of a gap lands in buckets without readings.
 Consumption no longer depends on query time or on the order buckets are read: it is
 booked once, when the readings that show it arrive. A reading older than one the ledger
 already took (late data) only joins the rollup's statistics (see edge/energy/ledger.py, LATE).
+
+Every held-out amount the ledger marks (IMPLAUSIBLE, GAP_HELD) also becomes a quality event
+to repair (sqlite_energy_quality.py); repairs and meter replacements are applied by
+sqlite_energy_repairs.py through energy_rows() and add_energy().
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import orjson
 
 from cloud_api.store.rollup import STEPS
 from cloud_api.store.sqlite_bulk import BulkInsert
-from edge.energy import CounterRules, CounterState, feed, spread
+from cloud_api.store.sqlite_energy_quality import QUALITY_SCHEMA, note_marks
+from edge.energy import CounterRules, CounterState, Entries, feed, spread
 
-ENERGY_SCHEMA = """
+ENERGY_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS energy(
     series_id INTEGER NOT NULL,
     step INTEGER NOT NULL,
@@ -39,6 +45,8 @@ CREATE TABLE IF NOT EXISTS counter_ledger(
     state TEXT NOT NULL  -- edge.energy.CounterState.as_list()
 );
 """
+    + QUALITY_SCHEMA
+)
 
 _ADD_ENERGY = BulkInsert(
     "INSERT INTO energy(series_id, step, bucket_start, booked, held_out, flags)",
@@ -81,15 +89,14 @@ class EnergyBook:
     ) -> None:
         """Feed each counter's readings (in time order) to its ledger; store what it books."""
         rows: list = []  # flat: 6 values a bucket
-        add = rows.extend
         states: list = []
         for series_id, rules, readings in counters:
             state = self._state(db, series_id)
             entries = feed(state, readings, rules)
             if entries.bookings or entries.marks:
-                for step in _STEPS:
-                    for start, (booked, held, flags) in spread(entries, step).items():
-                        add((series_id, step, start, booked, held, flags))
+                energy_rows(series_id, entries, rows)
+                if entries.marks:
+                    note_marks(db, series_id, entries.marks)
             states.extend((series_id, orjson.dumps(state.as_list()).decode()))
             self._staged[series_id] = state
         _ADD_ENERGY.run(db, rows)
@@ -99,12 +106,32 @@ class EnergyBook:
         """A copy of the series' ledger state, to change; the cache keeps committed ones."""
         state = self._staged.get(series_id) or self._states.get(series_id)
         if state is None:
-            row = db.execute(
-                "SELECT state FROM counter_ledger WHERE series_id=?", (series_id,)
-            ).fetchone()
-            state = CounterState() if row is None else CounterState.from_list(orjson.loads(row[0]))
-            self._states[series_id] = state
+            state = self._states[series_id] = load_state(db, series_id)
         return CounterState(state.base_ts, state.base_value, list(state.pending))
+
+
+def load_state(db: sqlite3.Connection, series_id: int) -> CounterState:
+    """The series' stored ledger state (empty when it has none)."""
+    row = db.execute("SELECT state FROM counter_ledger WHERE series_id=?", (series_id,)).fetchone()
+    return CounterState() if row is None else CounterState.from_list(orjson.loads(row[0]))
+
+
+def save_state(db: sqlite3.Connection, series_id: int, state: CounterState) -> None:
+    _SAVE_STATES.run(db, [series_id, orjson.dumps(state.as_list()).decode()])
+
+
+def energy_rows(series_id: int, entries: Entries, rows: list) -> None:
+    """Append what `entries` adds to each bucket of every step to `rows` (flat, 6 values a
+    bucket), for add_energy()."""
+    add = rows.extend
+    for step in _STEPS:
+        for start, (booked, held, flags) in spread(entries, step).items():
+            add((series_id, step, start, booked, held, flags))
+
+
+def add_energy(db: sqlite3.Connection, rows: list) -> None:
+    """Add energy_rows()'s rows to the `energy` table (summed into existing buckets)."""
+    _ADD_ENERGY.run(db, rows)
 
 
 def backfill(db: sqlite3.Connection, rules_of: Callable[[int], CounterRules | None]) -> int:

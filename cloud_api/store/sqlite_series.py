@@ -257,6 +257,10 @@ class SeriesBook:
             db.execute("COMMIT")
 
     def _rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules | None:
+        return self.counter_rules_of(db, series_id)
+
+    def counter_rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules:
+        """The ledger rules of a (counter) series, from its unit and wrap."""
         unit, wrap = db.execute("SELECT unit, wrap FROM series WHERE id=?", (series_id,)).fetchone()
         return self.limits.counter_rules(unit, wrap)
 

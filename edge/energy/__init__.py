@@ -1,7 +1,8 @@
 """Energy maths, pure (no I/O): what the edge's demand rule and the central API share.
 
 - ledger.py: counter readings -> validated consumption (rollover, reset, glitch, gaps,
-  implausible jumps held out).
+  meter replacements, implausible jumps held out).
+- repairs.py: what a person's repair of a held-out amount books (accept, split, estimate).
 - calendar.py: a site's local calendar (time zone, holidays, make-up workdays 调休): local
   day/month/year bounds, day types, local hours and vectorised hour features.
 - factors.py: kWh -> kgce and kgCO2 as dated, versioned factors (sourced defaults).
@@ -23,17 +24,22 @@ from edge.energy.ledger import (
     Entries,
     Flag,
     Mark,
+    Replacement,
     feed,
     flag_names,
     spread,
     wrap_of,
 )
 from edge.energy.meter_tree import Balance, MeterTree, balance, build_tree
+from edge.energy.repairs import ACTIONS, REPAIRABLE, Action, repair, repair_entries
 from edge.energy.tariffs import CostResult, Tariff, TariffTable, cost
 
 __all__ = [
+    "ACTIONS",
     "DAY_TYPES",
     "POINT_BITS",
+    "REPAIRABLE",
+    "Action",
     "Balance",
     "Booking",
     "CostResult",
@@ -47,6 +53,7 @@ __all__ = [
     "LocalCalendar",
     "Mark",
     "MeterTree",
+    "Replacement",
     "Tariff",
     "TariffTable",
     "balance",
@@ -54,6 +61,8 @@ __all__ = [
     "cost",
     "feed",
     "flag_names",
+    "repair",
+    "repair_entries",
     "spread",
     "wrap_of",
 ]

@@ -29,6 +29,17 @@ The rules, with B the base (the last trusted reading) and R a new reading:
    longer than `gap` seconds is booked with flag GAP: spread() spreads it over the gap.
 5. A reading at or before the latest one the ledger took is late (flag LATE): ignored,
    its energy is already in the step that spans it.
+6. A meter replacement (Replacement(ts, old_final, new_initial), declared by an
+   operator) ends the old meter and starts the new one: old_final - B is booked over
+   [t_B, ts] (flag REPLACED; held out as IMPLAUSIBLE or GAP_HELD when rules 1 and 4 say
+   so, like any step), suspect readings still waiting are dropped (GLITCH: the old
+   meter's final reading is the declared one), and counting continues from new_initial
+   at ts. So a new meter is neither a reset (nothing booked) nor, when it reads higher
+   than the old one, an implausible jump. feed() applies a replacement just before the
+   first reading at or after its ts (a reading at exactly ts is then LATE: the
+   declaration says what both meters read), or at the end of the call when no such
+   reading comes; one at or before the latest reading the ledger took cannot be applied
+   to the state (ValueError): feed the readings again from an empty state with it.
 
 Energy between two readings is spread over time in proportion (spread()): the ledger
 never knows more precisely when it was used.
@@ -36,6 +47,7 @@ never knows more precisely when it was used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntFlag
@@ -51,6 +63,8 @@ class Flag(IntFlag):
     GAP = 16  # energy of a step longer than `gap`, spread over the gap
     GAP_HELD = 32  # a step longer than max_spread: held out, not booked
     LATE = 64  # a reading older than one already taken: ignored by the ledger
+    REPLACED = 128  # the old meter's last step, booked at a declared meter replacement
+    REPAIRED = 256  # energy booked by a repair of a held-out amount (edge/energy/repairs.py)
 
 
 def flag_names(flags: int) -> list[str]:
@@ -106,11 +120,28 @@ class Booking:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """Something the ledger noticed at one instant, with energy it held out."""
+    """Something the ledger noticed at one instant, with energy it held out.
+
+    `since` is the start of the step the mark is about (the base reading's ts) for the
+    flags that concern a step: IMPLAUSIBLE and GAP_HELD (their `held` was used over
+    [since, ts]), RESET, ROLLOVER and REPLACED; None for GLITCH and LATE.
+    """
 
     ts: float
     flag: Flag
     held: float = 0.0
+    since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """An operator's declaration: at `ts` the old meter read `old_final` for the last time
+    and the new meter, installed in its place, read `new_initial` (both in the series'
+    unit)."""
+
+    ts: float
+    old_final: float
+    new_initial: float
 
 
 @dataclass(slots=True)
@@ -120,13 +151,33 @@ class Entries:
 
 
 def feed(
-    state: CounterState, readings: Iterable[tuple[float, float]], rules: CounterRules
+    state: CounterState,
+    readings: Iterable[tuple[float, float]],
+    rules: CounterRules,
+    replacements: Iterable[Replacement] = (),
 ) -> Entries:
-    """Take readings given in time order; what they book. Updates `state`."""
+    """Take readings given in time order; what they book. Updates `state`.
+
+    `replacements` (any order) are applied by rule 6 of the module docstring; pass each
+    to one call only. ValueError for one at or before the state's latest reading, or
+    whose old_final is below the old meter's last trusted reading.
+    """
     out = Entries()
     bookings = out.bookings
     max_rate, gap, max_spread = rules.max_rate, rules.gap, rules.max_spread
+    due = sorted(replacements, key=lambda r: r.ts, reverse=True)  # next one last
+    latest = state.latest_ts
+    if due and latest is not None and due[-1].ts <= latest:
+        raise ValueError(
+            f"a meter replacement at ts {due[-1].ts} is not after the ledger's latest reading"
+            f" (ts {latest}): feed the readings again from an empty state with it"
+        )
+    next_at = due[-1].ts if due else math.inf
     for ts, value in readings:
+        if ts >= next_at:
+            while due and due[-1].ts <= ts:
+                _replace(state, due.pop(), rules, out)
+            next_at = due[-1].ts if due else math.inf
         # The usual reading, inlined (the store feeds every counter reading through here):
         # nothing pending, later than the base, a good step (rule 1) not longer than
         # max_spread. It does exactly what _take and _book would do with it.
@@ -148,7 +199,34 @@ def feed(
             out.marks.append(Mark(ts, Flag.LATE))
             continue
         _take(state, ts, value, rules, out)
+    while due:
+        _replace(state, due.pop(), rules, out)
     return out
+
+
+def _replace(state: CounterState, r: Replacement, rules: CounterRules, out: Entries) -> None:
+    base_ts = state.base_ts
+    for pending_ts, _ in state.pending:
+        out.marks.append(Mark(pending_ts, Flag.GLITCH))
+    state.pending.clear()
+    if base_ts is None:  # nothing of the old meter was taken: start from the new one
+        out.marks.append(Mark(r.ts, Flag.REPLACED))
+        state.base_ts, state.base_value = r.ts, r.new_initial
+        return
+    rise = r.old_final - state.base_value
+    if rise < 0 and -rise > rules.jitter * abs(state.base_value):
+        raise ValueError(
+            f"meter replacement at ts {r.ts}: old_final {r.old_final} is below the old"
+            f" meter's reading {state.base_value} at ts {base_ts}; a register does not run"
+            " backwards: check the declared reading"
+        )
+    rise = max(rise, 0.0)
+    out.marks.append(Mark(r.ts, Flag.REPLACED, 0.0, base_ts))
+    if _good(rise, r.ts - base_ts, rules):
+        _book(state, r.ts, r.new_initial, rise, Flag.REPLACED, rules, out)
+    else:  # more than the meter could use in the time: held out, to be repaired
+        out.marks.append(Mark(r.ts, Flag.IMPLAUSIBLE, rise, base_ts))
+        state.base_ts, state.base_value = r.ts, r.new_initial
 
 
 def _good(rise: float, seconds: float, rules: CounterRules) -> bool:
@@ -190,12 +268,12 @@ def _new_level(
         if wrap is not None and base >= wrap / 2 > value:
             across = value + wrap - base
             if _good(across, ts - state.base_ts, rules):  # type: ignore[operator]
-                out.marks.append(Mark(ts, Flag.ROLLOVER))
+                out.marks.append(Mark(ts, Flag.ROLLOVER, 0.0, state.base_ts))
                 _book(state, ts, value, across, Flag.ROLLOVER, rules, out)
                 return
-        out.marks.append(Mark(ts, Flag.RESET))
+        out.marks.append(Mark(ts, Flag.RESET, 0.0, state.base_ts))
     else:
-        out.marks.append(Mark(ts, Flag.IMPLAUSIBLE, value - base))
+        out.marks.append(Mark(ts, Flag.IMPLAUSIBLE, value - base, state.base_ts))
     state.base_ts, state.base_value = ts, value
 
 
@@ -212,7 +290,7 @@ def _book(
     assert start is not None
     seconds = ts - start
     if seconds > rules.max_spread:
-        out.marks.append(Mark(ts, Flag.GAP_HELD, amount))
+        out.marks.append(Mark(ts, Flag.GAP_HELD, amount, start))
     elif amount:
         if seconds > rules.gap:
             flags |= Flag.GAP
@@ -224,15 +302,17 @@ def spread(entries: Entries, step: int) -> dict[int, tuple[float, float, int]]:
     """Per bucket of `step` seconds (by start): (booked, held out, flags).
 
     A booking is spread over the buckets its interval touches in proportion to time; a
-    mark lands in the bucket of its instant.
+    mark, and a booking of an instant (start == end: a repair that accepts a held-out
+    amount where it was seen, edge/energy/repairs.py), land in the bucket of their instant.
     """
     out: dict[int, tuple[float, float, int]] = {}
     for b in entries.bookings:
         span = b.end - b.start
         bucket = int(b.start // step) * step
-        if span > 0 and b.end <= bucket + step:  # inside one bucket, as most are: no loop
+        if b.end <= bucket + step:  # inside one bucket, as most are: no loop
+            share = b.amount * span / span if span > 0 else b.amount
             booked, held, flags = out.get(bucket, (0.0, 0.0, 0))
-            out[bucket] = (booked + b.amount * span / span, held, flags | b.flags)
+            out[bucket] = (booked + share, held, flags | b.flags)
             continue
         while bucket < b.end:
             overlap = min(b.end, bucket + step) - max(b.start, bucket)

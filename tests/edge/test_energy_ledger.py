@@ -1,13 +1,16 @@
 """The counter ledger (edge/energy/ledger.py): glitches, resets, rollovers, gaps, implausible jumps.
 
-Data-driven: testcases_energy/<name>/input.json holds the rules and readings, and
-expected.json what they book, computed by hand (its "why" shows the arithmetic).
+Data-driven: testcases_energy/<name>/input.json holds the rules and readings (and any
+meter replacements [ts, old_final, new_initial], and a repair of one of the marks:
+edge/energy/repairs.py), and expected.json what they book, computed by hand (its "why"
+shows the arithmetic). A mark is [ts, flag, held, since].
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -18,7 +21,21 @@ from hypothesis import strategies as st
 from device_profiles.schema import Profile
 from edge.acquire.modbus.decode import CompiledRequest
 from edge.acquire.modbus.plan import plan_requests
-from edge.energy import CounterRules, CounterState, Entries, feed, flag_names, spread, wrap_of
+from edge.energy import (
+    Booking,
+    CounterRules,
+    CounterState,
+    Entries,
+    Flag,
+    Mark,
+    Replacement,
+    feed,
+    flag_names,
+    repair,
+    repair_entries,
+    spread,
+    wrap_of,
+)
 from edge.model import ReadingRecord, Sample
 
 CASES_DIR = Path(__file__).parent / "testcases_energy"
@@ -38,22 +55,42 @@ def _approx_rows(rows: list) -> list:
     return [[pytest.approx(x, abs=1e-6) if isinstance(x, float) else x for x in r] for r in rows]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_counter_ledger_books_what_the_hand_computation_says(name: str) -> None:
-    given_, expected = _load(name)
-    rules = CounterRules(**given_["rules"])
-    entries = feed(CounterState(), [tuple(r) for r in given_["readings"]], rules)
+def _booking_rows(bookings: list[Booking]) -> list:
+    return [[b.start, b.end, b.amount, flag_names(b.flags)] for b in bookings]
 
-    bookings = [[b.start, b.end, b.amount, flag_names(b.flags)] for b in entries.bookings]
-    marks = [[m.ts, flag_names(m.flag)[0], m.held] for m in entries.marks]
-    assert bookings == _approx_rows(expected["bookings"]), expected["why"]
-    assert marks == _approx_rows(expected["marks"]), expected["why"]
-    assert sum(b.amount for b in entries.bookings) == pytest.approx(expected["booked"], abs=1e-6)
-    for step, buckets in expected.get("spread", {}).items():
+
+def _assert_spread(entries: Entries, expected: dict, why: str) -> None:
+    for step, buckets in expected.items():
         got = spread(entries, int(step))
         assert {str(k): [v[0], v[1], flag_names(v[2])] for k, v in got.items()} == {
             k: _approx_rows([v])[0] for k, v in buckets.items()
-        }, (step, expected["why"])
+        }, (step, why)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_counter_ledger_books_what_the_hand_computation_says(name: str) -> None:
+    given_, expected = _load(name)
+    why = expected["why"]
+    rules = CounterRules(**given_["rules"])
+    replacements = [Replacement(*r) for r in given_.get("replacements", [])]
+    entries = feed(CounterState(), [tuple(r) for r in given_["readings"]], rules, replacements)
+
+    marks = [[m.ts, flag_names(m.flag)[0], m.held, m.since] for m in entries.marks]
+    assert _booking_rows(entries.bookings) == _approx_rows(expected["bookings"]), why
+    assert marks == _approx_rows(expected["marks"]), why
+    assert sum(b.amount for b in entries.bookings) == pytest.approx(expected["booked"], abs=1e-6)
+    _assert_spread(entries, expected.get("spread", {}), why)
+
+    if "repair" in given_:  # as a store applies it: the repair's entries join the ledger's
+        asked, wanted = given_["repair"], expected["repair"]
+        mark = entries.marks[asked["mark"]]
+        bookings = repair(mark, asked["action"], asked.get("estimate"))
+        assert _booking_rows(bookings) == _approx_rows(wanted["bookings"]), why
+        fix = repair_entries(mark, bookings)
+        after = Entries(entries.bookings + fix.bookings, entries.marks + fix.marks)
+        assert sum(b.amount for b in after.bookings) == pytest.approx(wanted["booked"], abs=1e-6)
+        _assert_spread(after, wanted["spread"], why)
+        assert entries.marks[asked["mark"]] == mark  # the original mark stays
 
 
 def test_wrap_comes_from_the_register_type_and_scale() -> None:
@@ -132,3 +169,109 @@ def test_a_u32_counter_reading_carries_its_wrap_to_the_api() -> None:
     assert wire["energy"]["wrap"] == pytest.approx(42949672.96) and "wrap" not in wire["power"]
     record = ReadingRecord.model_validate({"seq": 1, **body})
     assert record.points[0].wrap == pytest.approx(42949672.96)
+
+
+def _case_readings(name: str) -> tuple[CounterRules, list[tuple[float, float]], list]:
+    given_, _ = _load(name)
+    readings = [(float(t), float(v)) for t, v in given_["readings"]]
+    return CounterRules(**given_["rules"]), readings, given_.get("replacements", [])
+
+
+def test_an_undeclared_new_meter_that_reads_higher_is_implausible() -> None:
+    rules, readings, _ = _case_readings("replacement-new-meter-higher")
+    entries = feed(CounterState(), readings, rules)  # no declaration
+    # 20002 - 1010 = 18992 in 1800 s, where 100 kWh/h allows 50: held out, since 900
+    assert entries.marks == [Mark(2700, Flag.IMPLAUSIBLE, 18992.0, 900)]
+    assert sum(b.amount for b in entries.bookings) == pytest.approx(10 + 5 + 5)
+
+
+@pytest.mark.parametrize("cut", range(6))
+def test_a_replacement_fed_with_any_batch_books_the_same(cut: int) -> None:
+    """Batches end anywhere; the replacement goes with the batch that reaches its ts, or
+    alone once the old meter's readings are in (declared before the new meter reads)."""
+    rules, readings, declared = _case_readings("replacement")
+    (r,) = [Replacement(*d) for d in declared]
+    whole = feed(CounterState(), readings, rules, [r])
+
+    state = CounterState()
+    first, second = readings[:cut], readings[cut:]
+    reaches = any(ts >= r.ts for ts, _ in first)
+    got = feed(state, first, rules, [r] if reaches else [])
+    if not reaches and not any(ts < r.ts for ts, _ in second):
+        got_r = feed(state, [], rules, [r])  # declared between the batches
+        got.bookings += got_r.bookings
+        got.marks += got_r.marks
+        rest = feed(state, second, rules)
+    else:
+        rest = feed(state, second, rules, [] if reaches else [r])
+    assert got.bookings + rest.bookings == whole.bookings
+    assert got.marks + rest.marks == whole.marks
+
+
+def test_a_replacement_must_come_after_what_the_ledger_took() -> None:
+    state = CounterState()
+    feed(state, [(0.0, 100.0), (900.0, 110.0)], CounterRules())
+    with pytest.raises(ValueError, match=r"not after the ledger's latest reading \(ts 900"):
+        feed(state, [], CounterRules(), [Replacement(900.0, 111.0, 0.0)])
+    assert state.base_ts == 900.0 and state.base_value == 110.0  # untouched
+
+
+def test_a_replacement_whose_old_final_is_below_the_old_meter_is_refused() -> None:
+    state = CounterState()
+    feed(state, [(0.0, 100.0), (900.0, 110.0)], CounterRules())
+    below = re.escape("old_final 105.0 is below the old meter's reading 110.0 at ts 900.0")
+    with pytest.raises(ValueError, match=below):
+        feed(state, [], CounterRules(), [Replacement(1800.0, 105.0, 0.0)])
+
+
+def test_a_replacement_before_any_reading_starts_the_new_meter() -> None:
+    state = CounterState()
+    entries = feed(state, [(1800.0, 3.0)], CounterRules(), [Replacement(900.0, 50.0, 1.0)])
+    # nothing of the old meter was taken: 3 - 1 = 2 over 900..1800 from the new one
+    assert entries.bookings == [Booking(900.0, 1800.0, 2.0)]
+    assert entries.marks == [Mark(900.0, Flag.REPLACED)]
+
+
+def test_a_declared_replacement_faster_than_the_rating_is_held_out() -> None:
+    """A typo in old_final must not become a spike: it is held out like any jump."""
+    rules = CounterRules(max_rate=100.0)
+    entries = feed(
+        CounterState(), [(0.0, 100.0), (2700.0, 3.0)], rules, [Replacement(1800.0, 10_100.0, 0.0)]
+    )
+    # 10100 - 100 = 10000 in 1800 s, where 100 kWh/h allows 50; then 3 - 0 = 3
+    assert entries.marks == [
+        Mark(1800.0, Flag.REPLACED, 0.0, 0.0),
+        Mark(1800.0, Flag.IMPLAUSIBLE, 10_000.0, 0.0),
+    ]
+    assert entries.bookings == [Booking(1800.0, 2700.0, 3.0)]
+
+
+def test_a_long_gap_split_goes_evenly_over_its_days_and_accept_on_its_last() -> None:
+    rules, readings, _ = _case_readings("long-gap-is-held-out")
+    entries = feed(CounterState(), readings, rules)
+    (held,) = [m for m in entries.marks if m.flag is Flag.GAP_HELD]  # 50 over 0..172800
+    day = 86400
+    split = spread(repair_entries(held, repair(held, "split")), day)
+    assert split == {0: (25.0, 0.0, Flag.REPAIRED), day: (25.0, 0.0, Flag.REPAIRED),
+                     2 * day: (0.0, -50.0, Flag.GAP_HELD)}  # fmt: skip
+    accept = spread(repair_entries(held, repair(held, "accept")), day)
+    assert accept == {2 * day: (50.0, -50.0, Flag.GAP_HELD | Flag.REPAIRED)}
+
+
+@pytest.mark.parametrize(
+    ("mark", "action", "estimate", "message"),
+    [
+        (Mark(60.0, Flag.GLITCH), "accept", None, "GLITCH"),
+        (Mark(60.0, Flag.IMPLAUSIBLE, 5.0), "accept", None, "with a `since`"),
+        (Mark(60.0, Flag.IMPLAUSIBLE, 5.0, 0.0), "undo", None, "action: 'undo' is not one of"),
+        (Mark(60.0, Flag.IMPLAUSIBLE, 5.0, 0.0), "estimate", None, "needs the amount"),
+        (Mark(60.0, Flag.IMPLAUSIBLE, 5.0, 0.0), "accept", 1.0, "only the action 'estimate'"),
+        (Mark(60.0, Flag.IMPLAUSIBLE, 5.0, 0.0), "estimate", -1.0, "finite amount >= 0"),
+        (Mark(60.0, Flag.GAP_HELD, 5.0, 0.0), "estimate", float("nan"), "finite amount >= 0"),
+    ],
+)
+def test_a_repair_that_cannot_be_done_says_why(
+    mark: Mark, action: str, estimate: float | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        repair(mark, action, estimate)  # type: ignore[arg-type]
