@@ -1,10 +1,14 @@
-"""The central energy rules' alarms: a budget's colour, evaluated every few minutes.
+"""The central energy rules' alarms, evaluated every few minutes: a budget's colour, and
+each building's meter balance over the last whole local day.
 
 Each run evaluates every budget at `now` and compares its colour with the one the last
 run saw (kept in the store, so a restart neither repeats nor forgets a raise):
 - yellow raises `budget.at_risk`, red raises `budget.over` (and clears `at_risk`: the
   worse alarm replaces the milder one), green clears both;
 - a new period starts from green: last month's red clears when this month is green.
+A building whose sub-meters miss more than `balance_threshold` of its main meter's energy
+(either way) over yesterday raises `energy.unaccounted` (source `balance:<main meter>`);
+a day back inside clears it.
 The alarms go through the same lifecycle as the edges' (cloud_api/store/sqlite_alarms.py),
 reported by "central", source `budget:<id>`, in the budget's site and building (a
 site-wide budget: building "").
@@ -17,10 +21,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud_api.energy.balance import building_balance, buildings_with_meters
 from cloud_api.energy.budgets import Budget, NoTariffError, evaluate
 from cloud_api.store import sqlite_alarms, sqlite_budgets
 from edge.model import Colour
-from edge.rules.alarm_codes import BUDGET_AT_RISK, BUDGET_OVER
+from edge.rules.alarm_codes import BUDGET_AT_RISK, BUDGET_OVER, ENERGY_UNACCOUNTED
 from edge.rules.conditions import Condition
 
 log = logging.getLogger("steward.api.energy")
@@ -97,6 +102,42 @@ def _conditions(
     return out
 
 
+def evaluate_balances(store, config, now: float) -> int:
+    """Yesterday's (local) balance of every building; transitions written."""
+    with store.reading() as db:
+        places = buildings_with_meters(db)
+    written = 0
+    for site, building in places:
+        calendar = config.calendar(site)
+        today = calendar.day_of(now)
+        start = calendar.day_bounds(today)[0] - 1
+        day = calendar.day_of(start)
+        start, end = calendar.day_bounds(day)
+        with store.reading() as db:
+            result = building_balance(db, config, site, building, start, end)
+        if result["colour"] is None:
+            continue  # no verdict (no main, no sub-meters, missing data): nothing to say
+        text = (
+            f"{building}: sub-meters account for {result['accounted_kwh']:.1f} of"
+            f" {result['main_kwh']:.1f} kWh on {day} ({result['share']:.1%} unaccounted,"
+            f" limit {result['threshold']:.0%})"
+        )
+        data = {k: result[k] for k in ("main_kwh", "accounted_kwh", "share", "threshold")}
+        data["day"] = day.isoformat()
+        condition = Condition(
+            ENERGY_UNACCOUNTED,
+            f"balance:{result['main']}",
+            result["colour"] == "yellow",
+            now,
+            Colour.YELLOW,
+            text,
+            data,
+        )
+        with store.writing() as db:
+            written += sqlite_alarms.apply_conditions(db, (site, building, REPORTER), [condition])
+    return written
+
+
 class EnergyEvaluator:
     """Runs evaluate_budgets every `every` seconds in a thread, at the API's clock."""
 
@@ -110,7 +151,11 @@ class EnergyEvaluator:
             self._thread.start()
 
     def run_once(self) -> list[ColourChange]:
-        return evaluate_budgets(self._store, self._config, self._clock())
+        """Budgets, then balances; the budgets' colour changes."""
+        now = self._clock()
+        changes = evaluate_budgets(self._store, self._config, now)
+        evaluate_balances(self._store, self._config, now)
+        return changes
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):

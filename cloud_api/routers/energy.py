@@ -13,6 +13,11 @@ The answer names the factor versions used (coal, CO2, tariff) and the meters sum
 Energy held out by the counter ledger (an implausible jump waiting for review) is not in
 the figures; `held_out_kwh` says how much.
 
+GET /v1/energy/balance?site&building&from&to
+- the main meter against its sub-meters (tags `system`, `parent`): accounted and
+  unaccounted kWh, the share, by system, green/yellow against `balance_threshold`
+  (default: yesterday, local).
+
 GET /v1/dual-control?site&building&year
 - the building's yearly total (kgce) and its intensities (kgce/m2, kWh/m2) against the
   configured quotas, each with its colour (see cloud_api/energy/dual_control.py).
@@ -30,6 +35,7 @@ from fastapi.responses import JSONResponse
 from cloud_api.auth import require_permission
 from cloud_api.body_types import Name
 from cloud_api.clock import request_now
+from cloud_api.energy.balance import building_balance
 from cloud_api.energy.dual_control import dual_control
 from cloud_api.energy.service import Scope, convert, factor_dict, hourly_energy, scope_meters
 from cloud_api.store.primary import sqlite_store
@@ -211,3 +217,24 @@ def dual_control_status(
             raise HTTPException(422, detail=f"year: {year} has not started")
     with sqlite_store(request.app.state.store).reading() as db:
         return JSONResponse(dual_control(db, config, site, building, at))
+
+
+@router.get("/v1/energy/balance", summary="Main meter against its sub-meters")
+def energy_balance(
+    request: Request,
+    site: Name,
+    building: Name,
+    from_: Annotated[str | None, Query(alias="from", description="local date")] = None,
+    to: Annotated[str | None, Query(description="local date, excluded")] = None,
+) -> JSONResponse:
+    config = request.app.state.energy_config
+    calendar = config.calendar(site)
+    today = calendar.day_of(request_now(request))
+    first = _local_date("from", from_) or today - timedelta(days=1)
+    last = _local_date("to", to) or first + timedelta(days=1)
+    if last <= first:
+        raise HTTPException(422, detail=f"to ({last}) must be after from ({first})")
+    start, end = calendar.day_bounds(first)[0], calendar.day_bounds(last)[0]
+    with sqlite_store(request.app.state.store).reading() as db:
+        out = building_balance(db, config, site, building, start, end)
+    return JSONResponse({**out, "from": first.isoformat(), "to": last.isoformat()})
