@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.energy.evaluator import EnergyEvaluator
-from cloud_api.energy_config import load_energy_config
+from cloud_api.energy_config import EnergyConfig, load_energy_config
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
 from cloud_api.routers import (
@@ -42,8 +42,13 @@ API_VERSION = "1"
 STATIC = Path(__file__).parent / "static"
 
 
-def open_store(settings: ApiSettings, metrics: ApiMetrics) -> Store:
-    primary = SqliteStore(settings.db, settings.sqlite_synchronous, limits=series_limits(settings))
+def open_store(
+    settings: ApiSettings, metrics: ApiMetrics, energy_config: EnergyConfig | None = None
+) -> Store:
+    rated_kw = None if energy_config is None else energy_config.rated_kw
+    primary = SqliteStore(
+        settings.db, settings.sqlite_synchronous, limits=series_limits(settings, rated_kw)
+    )
     if not settings.influx_url:
         return primary
     return InfluxSink(
@@ -69,7 +74,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = open_store(settings, metrics)
+        app.state.store = open_store(settings, metrics, energy_config)
         # One thread decodes, validates and stores batches, one after another (see
         # routers/ingest.py for why not more).
         app.state.ingest_worker = ThreadPoolExecutor(1, thread_name_prefix="ingest")

@@ -7,6 +7,7 @@ or the file given with --env-file), the defaults below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -108,13 +109,17 @@ class ApiSettings(BaseSettings):
         return self
 
 
-def series_limits(settings: ApiSettings) -> SeriesLimits:
-    """What the store's series catalogue and counter ledgers allow, from the settings."""
+def series_limits(
+    settings: ApiSettings, rated_kw: Callable[[str, str], float | None] | None = None
+) -> SeriesLimits:
+    """What the store's series catalogue and counter ledgers allow, from the settings
+    (and the meters' ratings from the energy configuration)."""
     return SeriesLimits(
         max_series_per_edge=settings.max_series_per_edge,
         counter_max_rate=settings.counter_max_rate,
         counter_confirm=settings.counter_confirm_readings,
         counter_max_spread=settings.counter_max_spread_seconds,
+        rated_kw=rated_kw or (lambda site, device: None),
     )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
@@ -48,6 +48,7 @@ DEFAULT_RECENT_LIMIT = 50_000
 DEFAULT_MAX_SERIES_PER_EDGE = 50_000
 # The most an energy register may rise per hour before a rise is implausible (a 100 MW
 # load, far above any public building's); units not listed have no bound.
+_PER_KWH = {"Wh": 1000.0, "kWh": 1.0, "MWh": 0.001}  # a kW rating as a counter's rate
 DEFAULT_COUNTER_MAX_RATE: dict[str, float] = {
     "Wh": 1e8,
     "kWh": 1e5,
@@ -68,11 +69,21 @@ class SeriesLimits:
     )  # unit -> most per hour
     counter_confirm: int = 2  # readings that must agree before a fall is a reset
     counter_max_spread: float = 31 * 86400.0  # a longer gap's energy is held out
+    # (site, device) -> the meter's rating in kW (energy configuration `rated_kw`), which
+    # bounds its counter tighter than the per-unit rate: a rise faster than the meter can
+    # measure is held out as implausible.
+    rated_kw: Callable[[str, str], float | None] = field(default=lambda site, device: None)
 
-    def counter_rules(self, unit: str, wrap: float | None) -> CounterRules:
+    def counter_rules(
+        self, unit: str, wrap: float | None, site: str = "", device: str = ""
+    ) -> CounterRules:
+        max_rate = self.counter_max_rate.get(unit)
+        rated = self.rated_kw(site, device) if device else None
+        if rated is not None and unit in _PER_KWH:
+            max_rate = rated * _PER_KWH[unit]
         return CounterRules(
             wrap=wrap,
-            max_rate=self.counter_max_rate.get(unit),
+            max_rate=max_rate,
             confirm=self.counter_confirm,
             max_spread=self.counter_max_spread,
         )
@@ -260,9 +271,11 @@ class SeriesBook:
         return self.counter_rules_of(db, series_id)
 
     def counter_rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules:
-        """The ledger rules of a (counter) series, from its unit and wrap."""
-        unit, wrap = db.execute("SELECT unit, wrap FROM series WHERE id=?", (series_id,)).fetchone()
-        return self.limits.counter_rules(unit, wrap)
+        """The ledger rules of a (counter) series, from its unit, wrap and meter rating."""
+        unit, wrap, site, device = db.execute(
+            "SELECT unit, wrap, site, device FROM series WHERE id=?", (series_id,)
+        ).fetchone()
+        return self.limits.counter_rules(unit, wrap, site, device)
 
     def forget(self) -> None:
         """The transaction rolled back: the caches may describe rows that are gone."""
@@ -424,7 +437,9 @@ class SeriesBook:
                 db.execute("UPDATE series SET wrap=? WHERE id=?", (wrap, series_id))
                 stored_wrap = wrap
         if kind == "counter":
-            self._counter_rules[series_id] = self.limits.counter_rules(unit, stored_wrap)
+            self._counter_rules[series_id] = self.limits.counter_rules(
+                unit, stored_wrap, site, device
+            )
         return _Series(series_id, unit, kind, wrap)
 
     def _take_new_series(self, db: sqlite3.Connection, edge: str, where: str, seq: int) -> None:

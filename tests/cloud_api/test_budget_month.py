@@ -56,7 +56,9 @@ def hourly_kw(first: date, last: date, scale_from: date, rng: np.random.Generato
     for day in days(first, last):
         scale = SCALE if day >= scale_from else 1.0
         for hour in range(24):
-            out.append((day, hour, profile_kw(day, hour) * scale * (1 + 0.05 * rng.standard_normal())))
+            out.append(
+                (day, hour, profile_kw(day, hour) * scale * (1 + 0.05 * rng.standard_normal()))
+            )
     return out
 
 
@@ -80,7 +82,12 @@ def ingest(api, token: str, hours: list) -> dict[date, float]:
                     "device": "main",
                     "tags": {"system": "main"},
                     "points": [
-                        {"point": "energy_import", "value": energy, "unit": "kWh", "kind": "counter"}
+                        {
+                            "point": "energy_import",
+                            "value": energy,
+                            "unit": "kWh",
+                            "kind": "counter",
+                        }
                     ],
                 }
             )
@@ -119,7 +126,13 @@ def month(tmp_path_factory: pytest.TempPathFactory):
         budget = round(0.9 * month_kwh, 1)
         r = api.client.put(
             "/v1/budgets/hq-march",
-            json={"site": "s1", "building": "hq", "period": "month", "amount": budget, "unit": "kWh"},
+            json={
+                "site": "s1",
+                "building": "hq",
+                "period": "month",
+                "amount": budget,
+                "unit": "kWh",
+            },
             headers=api.as_(manager),
         )
         assert r.status_code == 200, r.text
@@ -170,7 +183,7 @@ def test_the_month_turns_yellow_then_red_within_a_day_of_the_hand_computed_days(
 
 
 def test_the_status_reports_the_fit_figures_and_what_it_counted(month) -> None:
-    api, viewer, _, used, budget = month
+    api, viewer, _, used, _budget = month
     at = local_epoch(date(2026, 3, 10))
     status = api.client.get(
         "/v1/budgets/hq-march/status", params={"at": at}, headers=api.as_(viewer)
@@ -183,12 +196,14 @@ def test_the_status_reports_the_fit_figures_and_what_it_counted(month) -> None:
     assert status["period"]["first_day"] == "2026-03-01"
     assert status["period"]["timezone"] == "Asia/Shanghai"
     # used: March 1-9 as sent, by hand
-    assert status["used"] == pytest.approx(sum(used[d] for d in days(MONTH, date(2026, 3, 10))), rel=1e-6)
+    assert status["used"] == pytest.approx(
+        sum(used[d] for d in days(MONTH, date(2026, 3, 10))), rel=1e-6
+    )
     assert [m["device"] for m in status["meters"]] == ["main"]
 
 
 def test_colour_changes_raise_and_clear_budget_alarms(month) -> None:
-    api, viewer, _, used, budget = month
+    api, viewer, *_ = month
     evaluator = api.app.state.energy_evaluator
     seen: dict[str, date] = {}
     for d in days(MONTH, MONTH_END):

@@ -469,6 +469,38 @@ def test_an_implausible_jump_is_flagged_and_held_out_not_booked(store: SqliteSto
     assert day.flags == ["implausible"]
 
 
+def test_a_meter_rating_bounds_its_counter_tighter_than_the_unit(tmp_path: Path) -> None:
+    # m1 is rated 50 kW (energy configuration rated_kw): in 15 min it can measure at most
+    # 12.5 kWh. Readings 100, 110, 150, 151, 152 every 15 min: +10 is booked; 150 is 40
+    # up in 15 min, and 151 and 152 stay that far above 110 (41 in 30 min > 25, 42 in
+    # 45 min > 37.5), so 150 is a new level, implausible: 40 held out; then +1 +1 booked.
+    # Booked 12, held 40. Without the rating (the per-unit bound, 100 MW): 52 booked.
+    from cloud_api.settings import ApiSettings, series_limits
+
+    readings = [(0, 100.0), (900, 110.0), (1800, 150.0), (2700, 151.0), (3600, 152.0)]
+
+    def totals(store: SqliteStore) -> tuple[float, float, set[str]]:
+        hours = _buckets(store, _energy(store, readings), 3600).values()
+        flags = {f for h in hours for f in h.flags}
+        return sum(h.consumption for h in hours), sum(h.held_out for h in hours), flags
+
+    rated = SqliteStore(
+        tmp_path / "rated.sqlite",
+        limits=series_limits(ApiSettings(), lambda site, device: 50.0 if device == "m1" else None),
+    )
+    try:
+        booked, held, flags = totals(rated)
+        assert (booked, held) == (pytest.approx(12.0), pytest.approx(40.0))
+        assert "implausible" in flags
+    finally:
+        rated.close()
+    plain = SqliteStore(tmp_path / "plain.sqlite")
+    try:
+        assert totals(plain)[:2] == (pytest.approx(52.0), 0.0)
+    finally:
+        plain.close()
+
+
 def test_a_file_from_before_the_ledger_gets_its_counters_booked_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     store = SqliteStore(path)
