@@ -21,6 +21,7 @@ from cloud_api.routers import (
     edges,
     hazards,
     ingest,
+    latest,
     ops,
     passes,
     patrols,
@@ -83,7 +84,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    for module in (ingest, series, edges, alarms, access, patrols, hazards, passes, users, ops):
+    for module in (
+        ingest,
+        series,
+        latest,
+        edges,
+        alarms,
+        access,
+        patrols,
+        hazards,
+        passes,
+        users,
+        ops,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -41,6 +41,7 @@ from cloud_api.store.rollup import (
 )
 from cloud_api.store.sqlite_bulk import BulkInsert
 from cloud_api.store.sqlite_energy import ENERGY_SCHEMA, EnergyBook, backfill
+from cloud_api.store.sqlite_latest import LATEST_SCHEMA, backfill_latest, note_latest
 from edge.energy import CounterRules
 from edge.model import Quality, ReadingBatch, WirePoint
 
@@ -245,7 +246,7 @@ class SeriesBook:
     def migrate(self, db: sqlite3.Connection) -> None:
         """Create or upgrade the tables (db in autocommit mode)."""
         before = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA)
+        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA + LATEST_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(series)")}
         for column, kind in (("wrap", "REAL"), ("edge", "TEXT")):
             if column not in columns:  # a file from before ledger and ownership
@@ -254,6 +255,10 @@ class SeriesBook:
         if "series" in before and "energy" not in before:
             db.execute("BEGIN IMMEDIATE")
             backfill(db, lambda series_id: self._rules_of(db, series_id))
+            db.execute("COMMIT")
+        if "series" in before and "latest" not in before:
+            db.execute("BEGIN IMMEDIATE")
+            backfill_latest(db)
             db.execute("COMMIT")
 
     def _rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules | None:
@@ -282,8 +287,12 @@ class SeriesBook:
         add = rows.extend
         good: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
         odd = 0  # readings that are not a good number without a reason
+        record_starts: list[int] = []  # index of each record's first reading in rows
+        intervals: list[float | None] = []  # each record's poll interval
         for record in records:
             ts = record.ts
+            record_starts.append(len(rows) // 6)
+            intervals.append(record.interval)
             tags = record.tags
             device = devices.get((site, building, record.device))
             if device is None or device.edge != edge:
@@ -332,6 +341,7 @@ class SeriesBook:
             plain[0::3], plain[1::3], plain[2::3] = rows[0::6], rows[1::6], rows[2::6]
             _INSERT_PLAIN_SAMPLES.run(db, plain)
         self._update_rollups(db, good)
+        note_latest(db, rows, record_starts, intervals)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
         if booked:  # good's readings are in time order: _update_rollups sorted them
