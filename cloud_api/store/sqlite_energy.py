@@ -3,8 +3,10 @@
 Each counter series has a ledger state (its base reading and the suspect readings still
 waiting, see edge/energy/ledger.py) in `counter_ledger`, cached by the writer. A batch's good
 readings of a counter are fed to its ledger in time order; what the ledger books is
-spread over 15-min, 1-h and 1-day buckets in proportion to time and added to `energy`,
-one bulk upsert per batch (no statement per reading). A bucket in `energy` may have no
+spread over 15-min and 1-h buckets (UTC-aligned) in proportion to time, and the 15-min
+shares are summed into the site's local days (local_days.py: a local day is made of
+whole 15-min buckets); all of it is added to `energy`, one bulk upsert per batch (no
+statement per reading): energy_rows() makes the rows. A bucket in `energy` may have no
 rollup row: the energy of a gap lands in buckets without readings.
 
 Consumption no longer depends on query time or on the order buckets are read: it is
@@ -19,9 +21,10 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
+from cloud_api.store.local_days import LocalDays
 from cloud_api.store.rollup import STEPS
 from cloud_api.store.sqlite_bulk import BulkInsert
-from edge.energy import CounterRules, CounterState, feed, spread
+from edge.energy import CounterRules, CounterState, Entries, feed, spread
 
 ENERGY_SCHEMA = """
 CREATE TABLE IF NOT EXISTS energy(
@@ -52,7 +55,30 @@ _SAVE_STATES = BulkInsert(
     2,
     "ON CONFLICT(series_id) DO UPDATE SET state=excluded.state",
 )
-_STEPS = tuple(STEPS.values())
+_FINE, _HOUR, _DAY = STEPS["15m"], STEPS["1h"], STEPS["1d"]
+
+
+def energy_rows(series_id: int, entries: Entries, days: LocalDays) -> list:
+    """The `energy` rows of what the ledger booked and held out, flat, 6 values a row:
+    15-min and 1-h buckets spread by time, 1-day rows the sums of the 15-min ones per
+    local day of `days` (the series' site's)."""
+    rows: list = []
+    add = rows.extend
+    fine = spread(entries, _FINE)
+    for start, (booked, held, flags) in fine.items():
+        add((series_id, _FINE, start, booked, held, flags))
+    for start, (booked, held, flags) in spread(entries, _HOUR).items():
+        add((series_id, _HOUR, start, booked, held, flags))
+    daily: dict[int, tuple[float, float, int]] = {}
+    lo = hi = 0
+    for start, (booked, held, flags) in fine.items():
+        if not lo <= start < hi:
+            lo, hi = days.bounds(start)
+        b, h, f = daily.get(lo, (0.0, 0.0, 0))
+        daily[lo] = (b + booked, h + held, f | flags)
+    for start, (booked, held, flags) in daily.items():
+        add((series_id, _DAY, start, booked, held, flags))
+    return rows
 
 
 class EnergyBook:
@@ -78,8 +104,10 @@ class EnergyBook:
         self,
         db: sqlite3.Connection,
         counters: Iterable[tuple[int, CounterRules, list[tuple[float, float]]]],
+        days: LocalDays,
     ) -> None:
-        """Feed each counter's readings (in time order) to its ledger; store what it books."""
+        """Feed each counter's readings (in time order) to its ledger; store what it books
+        (1-day buckets: local days of `days`, the counters' site's)."""
         rows: list = []  # flat: 6 values a bucket
         add = rows.extend
         states: list = []
@@ -87,9 +115,7 @@ class EnergyBook:
             state = self._state(db, series_id)
             entries = feed(state, readings, rules)
             if entries.bookings or entries.marks:
-                for step in _STEPS:
-                    for start, (booked, held, flags) in spread(entries, step).items():
-                        add((series_id, step, start, booked, held, flags))
+                add(energy_rows(series_id, entries, days))
             states.extend((series_id, orjson.dumps(state.as_list()).decode()))
             self._staged[series_id] = state
         _ADD_ENERGY.run(db, rows)
@@ -107,15 +133,20 @@ class EnergyBook:
         return CounterState(state.base_ts, state.base_value, list(state.pending))
 
 
-def backfill(db: sqlite3.Connection, rules_of: Callable[[int], CounterRules | None]) -> int:
-    """Book every counter's stored readings (a file written before the ledger existed).
+def backfill(
+    db: sqlite3.Connection,
+    rules_of: Callable[[int], CounterRules | None],
+    days_of: Callable[[str], LocalDays],
+) -> int:
+    """Book every counter's stored readings (a file written before the ledger existed);
+    days_of(site): the site's local days.
 
     Runs inside the caller's transaction; the number of readings fed.
     """
     book = EnergyBook()
     fed = 0
-    series = db.execute("SELECT id FROM series WHERE kind='counter' ORDER BY id").fetchall()
-    for (series_id,) in series:
+    series = db.execute("SELECT id, site FROM series WHERE kind='counter' ORDER BY id").fetchall()
+    for series_id, site in series:
         rules = rules_of(series_id)
         if rules is None:
             continue
@@ -125,7 +156,7 @@ def backfill(db: sqlite3.Connection, rules_of: Callable[[int], CounterRules | No
             (series_id,),
         )
         while chunk := readings.fetchmany(100_000):
-            book.book(db, [(series_id, rules, chunk)])
+            book.book(db, [(series_id, rules, chunk)], days_of(site))
             book.committed()
             fed += len(chunk)
     return fed
