@@ -37,6 +37,8 @@ def utc_store(path: Path, **options: object) -> SqliteStore:
     """A store whose sites keep UTC days, as these tests' day figures are written (local
     days have their own tests: test_local_days.py)."""
     return SqliteStore(path, timezone_of=lambda site: "UTC", **options)  # type: ignore[arg-type]
+
+
 NOW = STORE_NOW
 
 
