@@ -144,9 +144,10 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         """recent_limit: readings held in samples_recent before they move to
         samples_indexed (a raw query scans samples_recent without an index); limits:
         what the series catalogue and counter ledgers allow; timezone_of(site): the IANA
-        zone whose local days are the site's 1-day buckets (default Asia/Shanghai for
-        every site; a file made under other zones is converted on open, see
-        sqlite_local_days.py)."""
+        zone whose local days are the site's 1-day buckets; a site recorded in another
+        zone is rebuilt on open (sqlite_local_days.py). None (tools without the energy
+        configuration): each site keeps the zone it is recorded in, Asia/Shanghai for
+        the others."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous: Synchronous = synchronous

@@ -3,8 +3,9 @@
 The store's 1-day buckets (rollups and energy) are local days of the series' site (see
 local_days.py); which zone each site's buckets were made in is recorded in
 `site_timezones`. SqliteStore is given `timezone_of(site) -> str` (the energy
-configuration's zone of the site; "Asia/Shanghai" for every site by default). On open,
-every site whose recorded zone differs from timezone_of(site) has its 1-day buckets
+configuration's zone of the site); without it, recorded sites keep their zone and others
+get "Asia/Shanghai" (see SiteDays). On open, every site whose recorded zone differs from
+its zone now (or that has none: a file from before local days) has its 1-day buckets
 rebuilt from its 15-min ones, which a local day is made of: a file written before local
 days (UTC days, no record) is converted, and so is one whose site changed zone. Each site
 is rebuilt in one transaction and logged with its progress; a new site's zone is recorded
@@ -48,17 +49,30 @@ _INSERT_DAY_ENERGY = BulkInsert(
 _PROGRESS_EVERY = 10.0  # seconds between progress lines
 
 
-def default_timezone_of(site: str) -> str:
-    return DEFAULT_TIMEZONE
-
-
 class SiteDays:
-    """The writer's local days per site; records a site's zone with its first batch."""
+    """The writer's local days per site; records a site's zone with its first batch.
+
+    With `timezone_of` the zones are the caller's (the energy configuration's): a site
+    recorded in another zone is rebuilt on open. Without it (a tool opening the file
+    with no configuration), a site keeps the zone it is recorded in, and a site without a
+    record gets the default, Asia/Shanghai.
+    """
 
     def __init__(self, timezone_of: TimezoneOf | None = None) -> None:
-        self.timezone_of = timezone_of or default_timezone_of
+        self._given = timezone_of
+        self._recorded: dict[str, str] = {}
         self._days: dict[str, LocalDays] = {}
         self._noted: set[str] = set()  # sites whose zone is recorded (or staged) in the file
+
+    def timezone_of(self, site: str) -> str:
+        if self._given is not None:
+            return self._given(site)
+        return self._recorded.get(site, DEFAULT_TIMEZONE)
+
+    def adopt(self, recorded: dict[str, str]) -> None:
+        """The zones the file records per site (read on open)."""
+        self._recorded = dict(recorded)
+        self._days.clear()
 
     def days(self, site: str) -> LocalDays:
         days = self._days.get(site)
@@ -86,6 +100,7 @@ def convert(db: sqlite3.Connection, site_days: SiteDays) -> list[str]:
     """Rebuild the 1-day buckets of every site whose recorded zone is not its zone now
     (db in autocommit mode); the sites rebuilt."""
     recorded = dict(db.execute("SELECT site, timezone FROM site_timezones"))
+    site_days.adopt(recorded)
     sites = [row[0] for row in db.execute("SELECT DISTINCT site FROM series ORDER BY site")]
     rebuilt = []
     for site in sites:

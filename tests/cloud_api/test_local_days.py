@@ -218,3 +218,24 @@ def test_a_site_whose_zone_changes_is_rebuilt(tmp_path: Path) -> None:
         store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT site, timezone FROM site_timezones").fetchall() == [("s1", "UTC")]
+
+
+def test_opening_without_zones_keeps_each_sites_recorded_zone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A tool (steward-api edges ...) opens the file without the energy configuration: the
+    # sites keep their zones, nothing is rebuilt.
+    path = tmp_path / "kept.sqlite"
+    utc_store(path).close()
+    store = utc_store(path)
+    feed(store, MIDNIGHT_PAIR)
+    store.close()
+    with caplog.at_level(logging.INFO, logger="steward.api.store"):
+        store = SqliteStore(path)
+    try:
+        assert "rebuilding" not in caplog.text
+        assert store.timezone("s1") == "UTC"
+        assert consumption(store) == {at("2023-11-14T00:00:00Z"): pytest.approx(6.0)}
+        assert store.timezone("another-site") == "Asia/Shanghai"  # not recorded: the default
+    finally:
+        store.close()
