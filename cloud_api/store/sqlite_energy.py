@@ -58,11 +58,10 @@ _SAVE_STATES = BulkInsert(
 _FINE, _HOUR, _DAY = STEPS["15m"], STEPS["1h"], STEPS["1d"]
 
 
-def energy_rows(series_id: int, entries: Entries, days: LocalDays) -> list:
-    """The `energy` rows of what the ledger booked and held out, flat, 6 values a row:
-    15-min and 1-h buckets spread by time, 1-day rows the sums of the 15-min ones per
-    local day of `days` (the series' site's)."""
-    rows: list = []
+def energy_rows(series_id: int, entries: Entries, rows: list, days: LocalDays) -> None:
+    """Append what `entries` adds to each bucket to `rows` (flat, 6 values a bucket):
+    15-min and 1-h buckets spread by time, 1-day buckets the sums of the 15-min ones per
+    local day of `days` (the series' site's, see sqlite_local_days.SiteDays)."""
     add = rows.extend
     fine = spread(entries, _FINE)
     for start, (booked, held, flags) in fine.items():
@@ -78,7 +77,6 @@ def energy_rows(series_id: int, entries: Entries, days: LocalDays) -> list:
         daily[lo] = (b + booked, h + held, f | flags)
     for start, (booked, held, flags) in daily.items():
         add((series_id, _DAY, start, booked, held, flags))
-    return rows
 
 
 class EnergyBook:
@@ -109,13 +107,12 @@ class EnergyBook:
         """Feed each counter's readings (in time order) to its ledger; store what it books
         (1-day buckets: local days of `days`, the counters' site's)."""
         rows: list = []  # flat: 6 values a bucket
-        add = rows.extend
         states: list = []
         for series_id, rules, readings in counters:
             state = self._state(db, series_id)
             entries = feed(state, readings, rules)
             if entries.bookings or entries.marks:
-                add(energy_rows(series_id, entries, days))
+                energy_rows(series_id, entries, rows, days)
             states.extend((series_id, orjson.dumps(state.as_list()).decode()))
             self._staged[series_id] = state
         _ADD_ENERGY.run(db, rows)
