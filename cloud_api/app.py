@@ -27,6 +27,7 @@ from cloud_api.routers import (
     energy_quality,
     hazards,
     ingest,
+    latest,
     ops,
     passes,
     patrols,
@@ -47,7 +48,10 @@ def open_store(
 ) -> Store:
     rated_kw = None if energy_config is None else energy_config.rated_kw
     primary = SqliteStore(
-        settings.db, settings.sqlite_synchronous, limits=series_limits(settings, rated_kw)
+        settings.db,
+        settings.sqlite_synchronous,
+        limits=series_limits(settings, rated_kw),
+        timezone_of=None if energy_config is None else energy_config.timezone,
     )
     if not settings.influx_url:
         return primary
@@ -106,7 +110,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.energy_config = energy_config
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
-    routers = (ingest, series, edges, alarms, access, patrols, hazards, passes, users)
+    routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
     for module in (*routers, energy, energy_quality, budgets, contracts, ops):
         app.include_router(module.router)
 

@@ -117,6 +117,7 @@ class Sample:
     device: str
     readings: list[Reading]
     tags: dict[str, str] = field(default_factory=dict)
+    interval: float | None = None  # the device's poll interval (s): the API's staleness yardstick
 
     def wire(self) -> dict:
         """The record body as sent upstream (seq is added by the outbox)."""
@@ -137,6 +138,8 @@ class Sample:
         body: dict = {"ts": self.ts, "device": self.device, "points": points}
         if self.tags:
             body["tags"] = self.tags
+        if self.interval is not None:
+            body["interval"] = self.interval
         return body
 
 
@@ -208,6 +211,7 @@ MAX_TEXT_VALUE = 1024  # characters of a text reading (a Modbus string is at mos
 MAX_TAGS = 32
 MAX_EVENT_DATA_BYTES = 16 * 1024  # an event's data, as JSON
 MAX_EVENT_DATA_KEYS = 64
+MAX_INTERVAL = 31 * 86400.0  # a device polled less often than monthly is not being polled
 
 TagKey = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN_TEXT)]
 TagValue = Annotated[str, Field(max_length=256, pattern=PLAIN_TEXT)]
@@ -272,6 +276,14 @@ class ReadingRecord(_Wire):
         default_factory=dict, max_length=MAX_TAGS, json_schema_extra=_tags_schema
     )
     points: list[WirePoint] = Field(min_length=1, max_length=2000)
+    interval: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_INTERVAL,
+        allow_inf_nan=False,
+        description="the device's poll interval in seconds; the API calls a series stale when"
+        " its latest reading is older than three of them. Absent (older edges): unknown",
+    )
 
     @model_validator(mode="after")
     def _good_points_have_values(self) -> ReadingRecord:

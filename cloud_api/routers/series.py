@@ -9,8 +9,12 @@ GET /v1/series/{id}/data
   an offset may arrive as a space when not URL-encoded, which is accepted). The interval
   is [from, to): raw readings with from <= ts < to, buckets whose start lies in it.
   Default: all of the series' history.
-- step: raw (default), 15m, 1h or 1d. Buckets are aligned to UTC (see store/rollup.py),
-  each with count, min, max, avg, first and last readings; counters also carry
+- step: raw (default), 15m, 1h or 1d. 15m and 1h buckets are aligned to UTC; 1d buckets
+  are the local days of the series' site, in the zone the answer names (`timezone`, an
+  IANA name; default Asia/Shanghai): each starts at a local midnight (its `start`, epoch
+  seconds) and lasts to the next one, 24 h, or 23 h / 25 h on a daylight-saving change
+  day (see store/local_days.py). Each bucket has count, min, max, avg, first and last
+  readings; counters also carry
   `consumption`, `held_out` and `flags` from the counter ledger (edge/energy/ledger.py): the
   energy between two readings is spread over the time between them, so a bucket inside
   a gap has count 0 (and no min .. last) but its share of the gap's consumption.
@@ -96,6 +100,10 @@ class Bucket(BaseModel):
 class SeriesData(BaseModel):
     series: SeriesOut
     step: Step
+    timezone: str = Field(
+        description="the IANA time zone of the series' site: step 1d buckets are its local"
+        " days (each starts at a local midnight; 23 h or 25 h on a DST change day)"
+    )
     from_: float = Field(alias="from")
     to: float | None = Field(description="null: no upper bound")
     points: list[RawReading] | list[Bucket]
@@ -232,6 +240,7 @@ def series_data(
     body = {
         "series": _series_out(info),
         "step": step,
+        "timezone": store.timezone(info.site),
         "from": start,
         "to": end if math.isfinite(end) else None,
         "points": page.rows,  # dataclasses, which orjson serialises natively

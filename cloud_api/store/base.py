@@ -247,7 +247,12 @@ class Store(Protocol):
         limit: int,
         after: str | None = None,
     ) -> Page:
-        """Buckets of `step` seconds with start <= bucket start < end, in time order."""
+        """Buckets of `step` seconds with start <= bucket start < end, in time order;
+        step 86400 buckets are the local days of the series' site (see timezone())."""
+        ...
+
+    def timezone(self, site: str) -> str:
+        """The IANA zone whose local days are the site's 1-day buckets."""
         ...
 
     def add_edge(self, identity: EdgeIdentity, token_hash: str) -> None: ...

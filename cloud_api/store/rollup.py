@@ -1,8 +1,10 @@
 """Rollup arithmetic: pure functions over (ts, value) readings, no I/O.
 
 A rollup bucket summarises the good numeric readings of one series in one interval of
-15 min, 1 h or 1 day. Buckets are aligned on multiples of their length since the Unix
-epoch, so 1-day buckets are UTC days. A bucket covers [start, start + step).
+15 min, 1 h or 1 day. 15-min and 1-h buckets are aligned on multiples of their length
+since the Unix epoch (UTC); 1-day buckets are the local days of the series' site (see
+local_days.py), keyed by the epoch of their local midnight and made of whole 15-min
+buckets. A bucket covers [start, next bucket's start).
 
 For every bucket the store keeps count, sum, min, max, the first and last reading with
 their timestamps, and `increase`: the sum of the non-negative steps between consecutive
@@ -17,7 +19,7 @@ is kept for the file format and no longer read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 STEPS: dict[str, int] = {"15m": 900, "1h": 3600, "1d": 86400}
@@ -152,6 +154,19 @@ def regroup(buckets: dict[int, Aggregate], step: int) -> dict[int, Aggregate]:
     coarse: dict[int, Aggregate] = {}
     for start, agg in buckets.items():
         outer = start // step * step
+        held = coarse.get(outer)
+        coarse[outer] = agg if held is None else combine(held, agg)
+    return coarse
+
+
+def regroup_by(
+    buckets: dict[int, Aggregate], outer_of: Callable[[int], int]
+) -> dict[int, Aggregate]:
+    """Coarser buckets from finer ones given in time order, each going to the bucket
+    outer_of(its start) names (15 min -> local days)."""
+    coarse: dict[int, Aggregate] = {}
+    for start, agg in buckets.items():
+        outer = outer_of(start)
         held = coarse.get(outer)
         coarse[outer] = agg if held is None else combine(held, agg)
     return coarse

@@ -56,12 +56,15 @@ from cloud_api.store.sqlite_edges import (
     adopt_per_lane_cursors,
     set_aside_per_lane_cursors,
 )
+from cloud_api.store.sqlite_local_days import TimezoneOf
 from cloud_api.store.sqlite_security import SecurityQueries
 from cloud_api.store.sqlite_series import DEFAULT_RECENT_LIMIT, SeriesBook, SeriesLimits
 from edge.energy import CounterRules
 from edge.model import Backlog, EventBatch, IngestAck, ReadingBatch
 
-SCHEMA_VERSION = 2  # 2: series owner and wrap, counter ledgers (sqlite_series.py)
+# 2: series owner and wrap, counter ledgers (sqlite_series.py); 3: 1-day buckets are the
+# sites' local days (site_timezones), latest values
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events(
@@ -138,17 +141,22 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         synchronous: Synchronous = "NORMAL",
         recent_limit: int = DEFAULT_RECENT_LIMIT,
         limits: SeriesLimits | None = None,
+        timezone_of: TimezoneOf | None = None,
     ) -> None:
         """recent_limit: readings held in samples_recent before they move to
         samples_indexed (a raw query scans samples_recent without an index); limits:
-        what the series catalogue and counter ledgers allow."""
+        what the series catalogue and counter ledgers allow; timezone_of(site): the IANA
+        zone whose local days are the site's 1-day buckets; a site recorded in another
+        zone is rebuilt on open (sqlite_local_days.py). None (tools without the energy
+        configuration): each site keeps the zone it is recorded in, Asia/Shanghai for
+        the others."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous: Synchronous = synchronous
         self._write_lock = threading.Lock()
         self._db = _connect(self.path, synchronous)
         # Holds caches of committed state, used only under the write lock.
-        self._series = SeriesBook(recent_limit, limits)
+        self._series = SeriesBook(recent_limit, limits, timezone_of)
         self._migrate()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all_readers: list[sqlite3.Connection] = []
@@ -243,6 +251,10 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
                 conn.close()
             self._all_readers.clear()
 
+    def timezone(self, site: str) -> str:
+        """The IANA zone whose local days are the site's 1-day buckets."""
+        return self._series.site_days.days(site).timezone
+
     def ping(self) -> None:
         with self._reader() as db:
             db.execute("SELECT 1").fetchone()
@@ -290,7 +302,7 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
                 if dropped and batch.dropped_through < new[0].seq - 1:
                     raise IngestRefusedError("dropped_through", _unreported_jump(batch, acked))
                 if isinstance(batch, ReadingBatch):
-                    points = self._series.store_readings(db, edge.name, batch, new)  # type: ignore[arg-type]
+                    points = self._series.store_readings(db, edge.name, batch, new, received_at)  # type: ignore[arg-type]
                 else:
                     self._store_events(db, edge, batch, new)  # type: ignore[arg-type]
                 acked = new[-1].seq

@@ -3,8 +3,10 @@
 Each counter series has a ledger state (its base reading and the suspect readings still
 waiting, see edge/energy/ledger.py) in `counter_ledger`, cached by the writer. A batch's good
 readings of a counter are fed to its ledger in time order; what the ledger books is
-spread over 15-min, 1-h and 1-day buckets in proportion to time and added to `energy`,
-one bulk upsert per batch (no statement per reading). A bucket in `energy` may have no
+spread over 15-min and 1-h buckets (UTC-aligned) in proportion to time, and the 15-min
+shares are summed into the site's local days (local_days.py: a local day is made of
+whole 15-min buckets); all of it is added to `energy`, one bulk upsert per batch (no
+statement per reading): energy_rows() makes the rows. A bucket in `energy` may have no
 rollup row: the energy of a gap lands in buckets without readings.
 
 Consumption no longer depends on query time or on the order buckets are read: it is
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
+from cloud_api.store.local_days import LocalDays
 from cloud_api.store.rollup import STEPS
 from cloud_api.store.sqlite_bulk import BulkInsert
 from cloud_api.store.sqlite_energy_quality import QUALITY_SCHEMA, note_marks
@@ -60,7 +63,28 @@ _SAVE_STATES = BulkInsert(
     2,
     "ON CONFLICT(series_id) DO UPDATE SET state=excluded.state",
 )
-_STEPS = tuple(STEPS.values())
+_FINE, _HOUR, _DAY = STEPS["15m"], STEPS["1h"], STEPS["1d"]
+
+
+def energy_rows(series_id: int, entries: Entries, rows: list, days: LocalDays) -> None:
+    """Append what `entries` adds to each bucket to `rows` (flat, 6 values a bucket):
+    15-min and 1-h buckets spread by time, 1-day buckets the sums of the 15-min ones per
+    local day of `days` (the series' site's, see sqlite_local_days.SiteDays)."""
+    add = rows.extend
+    fine = spread(entries, _FINE)
+    for start, (booked, held, flags) in fine.items():
+        add((series_id, _FINE, start, booked, held, flags))
+    for start, (booked, held, flags) in spread(entries, _HOUR).items():
+        add((series_id, _HOUR, start, booked, held, flags))
+    daily: dict[int, tuple[float, float, int]] = {}
+    lo = hi = 0
+    for start, (booked, held, flags) in fine.items():
+        if not lo <= start < hi:
+            lo, hi = days.bounds(start)
+        b, h, f = daily.get(lo, (0.0, 0.0, 0))
+        daily[lo] = (b + booked, h + held, f | flags)
+    for start, (booked, held, flags) in daily.items():
+        add((series_id, _DAY, start, booked, held, flags))
 
 
 class EnergyBook:
@@ -86,15 +110,17 @@ class EnergyBook:
         self,
         db: sqlite3.Connection,
         counters: Iterable[tuple[int, CounterRules, list[tuple[float, float]]]],
+        days: LocalDays,
     ) -> None:
-        """Feed each counter's readings (in time order) to its ledger; store what it books."""
+        """Feed each counter's readings (in time order) to its ledger; store what it books
+        (1-day buckets: local days of `days`, the counters' site's)."""
         rows: list = []  # flat: 6 values a bucket
         states: list = []
         for series_id, rules, readings in counters:
             state = self._state(db, series_id)
             entries = feed(state, readings, rules)
             if entries.bookings or entries.marks:
-                energy_rows(series_id, entries, rows)
+                energy_rows(series_id, entries, rows, days)
                 if entries.marks:
                     note_marks(db, series_id, entries.marks)
             states.extend((series_id, orjson.dumps(state.as_list()).decode()))
@@ -120,29 +146,25 @@ def save_state(db: sqlite3.Connection, series_id: int, state: CounterState) -> N
     _SAVE_STATES.run(db, [series_id, orjson.dumps(state.as_list()).decode()])
 
 
-def energy_rows(series_id: int, entries: Entries, rows: list) -> None:
-    """Append what `entries` adds to each bucket of every step to `rows` (flat, 6 values a
-    bucket), for add_energy()."""
-    add = rows.extend
-    for step in _STEPS:
-        for start, (booked, held, flags) in spread(entries, step).items():
-            add((series_id, step, start, booked, held, flags))
-
-
 def add_energy(db: sqlite3.Connection, rows: list) -> None:
     """Add energy_rows()'s rows to the `energy` table (summed into existing buckets)."""
     _ADD_ENERGY.run(db, rows)
 
 
-def backfill(db: sqlite3.Connection, rules_of: Callable[[int], CounterRules | None]) -> int:
-    """Book every counter's stored readings (a file written before the ledger existed).
+def backfill(
+    db: sqlite3.Connection,
+    rules_of: Callable[[int], CounterRules | None],
+    days_of: Callable[[str], LocalDays],
+) -> int:
+    """Book every counter's stored readings (a file written before the ledger existed);
+    days_of(site): the site's local days.
 
     Runs inside the caller's transaction; the number of readings fed.
     """
     book = EnergyBook()
     fed = 0
-    series = db.execute("SELECT id FROM series WHERE kind='counter' ORDER BY id").fetchall()
-    for (series_id,) in series:
+    series = db.execute("SELECT id, site FROM series WHERE kind='counter' ORDER BY id").fetchall()
+    for series_id, site in series:
         rules = rules_of(series_id)
         if rules is None:
             continue
@@ -152,7 +174,7 @@ def backfill(db: sqlite3.Connection, rules_of: Callable[[int], CounterRules | No
             (series_id,),
         )
         while chunk := readings.fetchmany(100_000):
-            book.book(db, [(series_id, rules, chunk)])
+            book.book(db, [(series_id, rules, chunk)], days_of(site))
             book.committed()
             fed += len(chunk)
     return fed

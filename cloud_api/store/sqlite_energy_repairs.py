@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+from cloud_api.store.local_days import DEFAULT_TIMEZONE, LocalDays
 from cloud_api.store.sqlite_energy import (
     add_energy,
     energy_rows,
@@ -86,9 +87,18 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _days_of_series(db: sqlite3.Connection, series_id: int) -> LocalDays:
+    """The local days of the series' site, as its file records them (sqlite_local_days)."""
+    row = db.execute(
+        "SELECT t.timezone FROM series s JOIN site_timezones t ON t.site = s.site WHERE s.id=?",
+        (series_id,),
+    ).fetchone()
+    return LocalDays(row[0] if row else DEFAULT_TIMEZONE)
+
+
 def _add(db: sqlite3.Connection, series_id: int, entries: Entries) -> None:
     rows: list = []
-    energy_rows(series_id, entries, rows)
+    energy_rows(series_id, entries, rows, _days_of_series(db, series_id))
     add_energy(db, rows)
 
 

@@ -1,6 +1,8 @@
 """The series queries of the SQLite store, each over one reader connection.
 
 The tables are sqlite_series.py's and sqlite_energy.py's; these functions only read them.
+1-day buckets are the local days of the series' site (sqlite_local_days.py), keyed by the
+epoch of their local midnight.
 Every page is found by keyset (the position after the last row handed out), never by
 skipping rows, so a deep page costs what the first one does.
 """
@@ -16,7 +18,7 @@ import orjson
 
 from cloud_api.store.base import BadCursorError, BucketRow, Page, RawRow, SeriesInfo
 from cloud_api.store.rollup import Aggregate
-from cloud_api.store.sqlite_series import ROLLUP_COLUMNS
+from cloud_api.store.sqlite_rollups import ROLLUP_COLUMNS
 from edge.energy import flag_names
 
 _SERIES_COLUMNS = "id, site, building, device, point, unit, kind, tags, edge, wrap"

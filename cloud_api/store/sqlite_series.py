@@ -15,12 +15,16 @@ Series created before ownership existed belong to the first edge that writes the
 Readings go to samples_recent, which has no index, and move in bulk, sorted by series,
 to samples_indexed every DEFAULT_RECENT_LIMIT readings (see the schema for why).
 
-Rollups (see rollup.py for their meaning) are maintained in the same transaction: the
-batch's good numeric readings are aggregated in Python per (series, step, bucket) first,
-then each touched bucket is written once by an upsert that merges it with what the
-bucket held (rollup.merge()'s rules, in SQL: no read, no cache). Readings older than a
-bucket's latest one (late data) merge the same way; nothing a rollup reports depends on
-the order its readings arrived in.
+Rollups (see rollup.py for their meaning) are maintained in the same transaction by
+sqlite_rollups.py: the batch's good numeric readings are aggregated in Python per
+(series, step, bucket) first, then each touched bucket is written once by an upsert that
+merges it with what the bucket held (rollup.merge()'s rules, in SQL: no read, no cache).
+Readings older than a bucket's latest one (late data) merge the same way; nothing a
+rollup reports depends on the order its readings arrived in. 1-day buckets are local
+days of the batch's site (sqlite_local_days.py), as are the energy table's.
+
+Each series' latest reading is kept in `latest` (sqlite_latest.py), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -29,18 +33,20 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
 
 import orjson
 
 from cloud_api.store.base import SeriesCapError, SeriesChangedError, SeriesOwnerError
-from cloud_api.store.rollup import (
-    STEPS,
-    aggregate_sorted,
-    regroup,
-)
 from cloud_api.store.sqlite_bulk import BulkInsert
 from cloud_api.store.sqlite_energy import ENERGY_SCHEMA, EnergyBook, backfill
+from cloud_api.store.sqlite_latest import LATEST_SCHEMA, backfill_latest, note_latest
+from cloud_api.store.sqlite_local_days import (
+    SITE_TIMEZONES_SCHEMA,
+    SiteDays,
+    TimezoneOf,
+    convert,
+)
+from cloud_api.store.sqlite_rollups import update_rollups
 from edge.energy import CounterRules
 from edge.model import Quality, ReadingBatch, WirePoint
 
@@ -171,40 +177,6 @@ INSERT INTO samples_indexed(rowid, series_id, ts, value, text, quality, reason)
     ORDER BY series_id, ts, rowid
 """
 SAMPLE_TABLES = ("samples_indexed", "samples_recent")  # in the order readings arrived
-# A batch's bucket meets the stored one inside the upsert, by rollup.merge()'s rules
-# (E: the stored row, N: excluded, the batch's): E before N is combine(E, N), N before E
-# is combine(N, E), readings that interleave are merge_ignoring_order(E, N). Doing it in
-# SQL costs nothing more (the upsert reads the stored row anyway) and spares Python a
-# read, a cache and a merge for each of the ~3,000 buckets a batch touches. In an
-# UPDATE, every column on the right is the stored row's value.
-_E_FIRST = "last_ts <= excluded.first_ts"
-_N_FIRST = "excluded.last_ts <= first_ts"
-_UPSERT_ROLLUPS = BulkInsert(
-    "INSERT INTO rollups(series_id, step, bucket_start, count, sum, min, max, first, last,"
-    " first_ts, last_ts, increase)",
-    12,
-    "ON CONFLICT(step, bucket_start, series_id) DO UPDATE SET"
-    " count=count+excluded.count,"
-    " sum=sum+excluded.sum,"
-    " min=CASE WHEN min < excluded.min THEN min ELSE excluded.min END,"
-    " max=CASE WHEN max > excluded.max THEN max ELSE excluded.max END,"
-    f" first=CASE WHEN {_E_FIRST} THEN first WHEN {_N_FIRST} THEN excluded.first"
-    " WHEN first_ts <= excluded.first_ts THEN first ELSE excluded.first END,"
-    f" first_ts=CASE WHEN {_E_FIRST} THEN first_ts WHEN {_N_FIRST} THEN excluded.first_ts"
-    " WHEN first_ts <= excluded.first_ts THEN first_ts ELSE excluded.first_ts END,"
-    f" last=CASE WHEN {_E_FIRST} THEN excluded.last WHEN {_N_FIRST} THEN last"
-    " WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,"
-    f" last_ts=CASE WHEN {_E_FIRST} THEN excluded.last_ts WHEN {_N_FIRST} THEN last_ts"
-    " WHEN excluded.last_ts >= last_ts THEN excluded.last_ts ELSE last_ts END,"
-    f" increase=CASE WHEN {_E_FIRST}"
-    " THEN increase + excluded.increase + max(excluded.first - last, 0.0)"
-    f" WHEN {_N_FIRST} THEN excluded.increase + increase + max(first - excluded.last, 0.0)"
-    " ELSE increase + excluded.increase END",
-)
-ROLLUP_COLUMNS = "count, sum, min, max, first, last, first_ts, last_ts, increase"
-
-_by_ts = itemgetter(0)
-_aggregate_values = attrgetter(*ROLLUP_COLUMNS.split(", "))  # an Aggregate as a row
 _GOOD = Quality.GOOD
 _GOOD_TEXT = _GOOD.value
 _QUALITY_TEXT = {q: q.value for q in Quality}
@@ -241,11 +213,17 @@ class SeriesBook:
     """
 
     def __init__(
-        self, recent_limit: int = DEFAULT_RECENT_LIMIT, limits: SeriesLimits | None = None
+        self,
+        recent_limit: int = DEFAULT_RECENT_LIMIT,
+        limits: SeriesLimits | None = None,
+        timezone_of: TimezoneOf | None = None,
     ) -> None:
         """recent_limit: readings held in samples_recent before they move to
-        samples_indexed (a raw query scans samples_recent without an index)."""
+        samples_indexed (a raw query scans samples_recent without an index);
+        timezone_of(site): the IANA zone whose local days the site's 1-day buckets are
+        (default: Asia/Shanghai for every site)."""
         self._recent_limit = recent_limit
+        self.site_days = SiteDays(timezone_of)
         self.limits = limits if limits is not None else SeriesLimits()
         self._devices: dict[tuple[str, str, str], _Device] = {}  # (site, building, device)
         self._recent_rows: int | None = None  # rows in samples_recent; None: count them
@@ -256,15 +234,22 @@ class SeriesBook:
     def migrate(self, db: sqlite3.Connection) -> None:
         """Create or upgrade the tables (db in autocommit mode)."""
         before = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA)
+        db.executescript(SERIES_SCHEMA + ENERGY_SCHEMA + LATEST_SCHEMA + SITE_TIMEZONES_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(series)")}
         for column, kind in (("wrap", "REAL"), ("edge", "TEXT")):
             if column not in columns:  # a file from before ledger and ownership
                 db.execute(f"ALTER TABLE series ADD COLUMN {column} {kind}")
         db.execute("CREATE INDEX IF NOT EXISTS series_by_edge ON series(edge)")
+        # 1-day buckets of UTC days, or of a site's former zone, become its local days; a
+        # file from before the ledger has no energy rows yet: backfill books local days.
+        convert(db, self.site_days)
         if "series" in before and "energy" not in before:
             db.execute("BEGIN IMMEDIATE")
-            backfill(db, lambda series_id: self._rules_of(db, series_id))
+            backfill(db, lambda series_id: self._rules_of(db, series_id), self.site_days.days)
+            db.execute("COMMIT")
+        if "series" in before and "latest" not in before:
+            db.execute("BEGIN IMMEDIATE")
+            backfill_latest(db)
             db.execute("COMMIT")
 
     def _rules_of(self, db: sqlite3.Connection, series_id: int) -> CounterRules | None:
@@ -284,23 +269,34 @@ class SeriesBook:
         self._owned.clear()
         self._counter_rules.clear()
         self._energy.forget()
+        self.site_days.forget()
 
     def committed(self) -> None:
         self._energy.committed()
 
     def store_readings(
-        self, db: sqlite3.Connection, edge: str, batch: ReadingBatch, records: list
+        self,
+        db: sqlite3.Connection,
+        edge: str,
+        batch: ReadingBatch,
+        records: list,
+        received_at: float = 0.0,
     ) -> int:
         """Store new reading records of `edge` and update rollups and consumption; the
         number of readings stored. Raises BatchRefusedError (see the module docstring)."""
         site, building = batch.site, batch.building
+        days = self.site_days.for_batch(db, site, received_at)
         devices = self._devices
         rows: list = []  # flat: 6 values a reading
         add = rows.extend
         good: defaultdict[int, list[tuple[float, float]]] = defaultdict(list)
         odd = 0  # readings that are not a good number without a reason
+        record_starts: list[int] = []  # index of each record's first reading in rows
+        intervals: list[float | None] = []  # each record's poll interval
         for record in records:
             ts = record.ts
+            record_starts.append(len(rows) // 6)
+            intervals.append(record.interval)
             tags = record.tags
             device = devices.get((site, building, record.device))
             if device is None or device.edge != edge:
@@ -348,11 +344,12 @@ class SeriesBook:
             plain: list = [None] * (3 * stored)
             plain[0::3], plain[1::3], plain[2::3] = rows[0::6], rows[1::6], rows[2::6]
             _INSERT_PLAIN_SAMPLES.run(db, plain)
-        self._update_rollups(db, good)
+        update_rollups(db, good, days)
+        note_latest(db, rows, record_starts, intervals)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
         if booked:  # good's readings are in time order: _update_rollups sorted them
-            self._energy.book(db, booked)
+            self._energy.book(db, booked, days)
         self._note_recent(db, stored)
         return stored
 
@@ -456,44 +453,3 @@ class SeriesBook:
                 seq,
             )
         self._owned[edge] = owned + 1  # forget() drops the count if the batch rolls back
-
-    def _update_rollups(
-        self,
-        db: sqlite3.Connection,
-        good: dict[int, list[tuple[float, float]]],
-    ) -> None:
-        # Flat, 12 values a bucket, one list per step, series in id order: the upsert then
-        # visits rollups in its key order (step, bucket_start, series_id), page after page.
-        fine_rows: list = []
-        hour_rows: list = []
-        day_rows: list = []
-        fine_step, hour_step, day_step = STEPS["15m"], STEPS["1h"], STEPS["1d"]
-        for series_id in sorted(good):
-            readings = good[series_id]
-            if len(readings) > 1:
-                readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
-            # Aggregate the batch once at 15 min, then coarser from those. Usually a batch's
-            # readings of a series fall in one 15-min bucket, hence one hour and one day:
-            # that path builds no dicts (this loop runs for every series of every batch).
-            fine = aggregate_sorted(readings, fine_step)
-            if len(fine) == 1:
-                ((start, agg),) = fine.items()
-                values = _aggregate_values(agg)
-                fine_rows.extend((series_id, fine_step, start))
-                fine_rows.extend(values)
-                hour_rows.extend((series_id, hour_step, start // hour_step * hour_step))
-                hour_rows.extend(values)
-                day_rows.extend((series_id, day_step, start // day_step * day_step))
-                day_rows.extend(values)
-                continue
-            hourly = regroup(fine, hour_step)
-            for rows, step, buckets in (
-                (fine_rows, fine_step, fine),
-                (hour_rows, hour_step, hourly),
-                (day_rows, day_step, regroup(hourly, day_step)),
-            ):
-                for start, agg in buckets.items():
-                    rows.extend((series_id, step, start))
-                    rows.extend(_aggregate_values(agg))
-        upserts = fine_rows + hour_rows + day_rows
-        _UPSERT_ROLLUPS.run(db, upserts)  # merged with stored buckets there, see its SQL

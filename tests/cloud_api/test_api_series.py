@@ -156,8 +156,17 @@ def test_rollups_over_http_with_consumption_for_counters(api) -> None:
         **{3600 * h: pytest.approx(25 / 23) for h in range(1, 24)},
         86400: 0.0,
     }
-    day = {b["start"] - DAY0: b["consumption"] for b in buckets(energy, "1d")}
-    assert day == {0: pytest.approx(55.0), 86400: 0.0}  # 20 + 4 + 6 + 25
+    # Days are local days of Asia/Shanghai (UTC+8, the default): DAY0 is 08:00 there, so
+    # 2023-11-14 runs from DAY0 - 8 h to DAY0 + 16 h = 57,600 and holds the 30 of hour 0
+    # plus 25 * (57,600 - 3,600) / 82,800 of the gap; 2023-11-15 holds the rest of it,
+    # 25 * (86,400 - 57,600) / 82,800, and the last reading (0 kWh). 30 + 25 = 55 in all.
+    answer = api.get(f"/v1/series/{energy}/data", params={"step": "1d"}).json()
+    assert answer["timezone"] == "Asia/Shanghai"
+    day = {b["start"] - DAY0: b["consumption"] for b in answer["points"]}
+    assert day == {
+        -8 * 3600: pytest.approx(30 + 25 * 54_000 / 82_800),  # 46.304...
+        16 * 3600: pytest.approx(25 * 28_800 / 82_800),  # 8.695...
+    }
     reset = next(b for b in buckets(energy, "15m") if b["start"] == DAY0 + 900)
     assert reset["flags"] == ["reset", "gap"] and reset["held_out"] == 0.0
     inside_gap = next(b for b in buckets(energy, "15m") if b["start"] == DAY0 + 7200)

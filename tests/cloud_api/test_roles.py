@@ -48,6 +48,7 @@ TABLE: list[tuple[str, str, dict | None, dict[str, int]]] = [
     ("GET", "/v1/series", None, OK_ALL),
     ("GET", "/v1/series/1", None, OK_ALL),
     ("GET", "/v1/series/1/data", None, OK_ALL),
+    ("GET", "/v1/latest", None, OK_ALL),
     ("GET", "/v1/edges", None, OK_ALL),
     ("GET", "/v1/hazards", None, OK_ALL),
     ("GET", "/v1/hazards/1", None, OK_ALL),

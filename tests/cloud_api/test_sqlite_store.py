@@ -26,10 +26,19 @@ from api_testkit import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloud_api.store import sqlite_series
 from cloud_api.store.base import EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 
 EDGE = EdgeIdentity(STORE_EDGE_NAME, "s1")
+
+
+def utc_store(path: Path, **options: object) -> SqliteStore:
+    """A store whose sites keep UTC days, as these tests' day figures are written (local
+    days have their own tests: test_local_days.py)."""
+    return SqliteStore(path, timezone_of=lambda site: "UTC", **options)  # type: ignore[arg-type]
+
+
 NOW = STORE_NOW
 
 
@@ -190,7 +199,7 @@ COUNTER = [
 
 
 def _ingest_counter(store_path: Path, splits: list[int], reopen: bool) -> SqliteStore:
-    store = SqliteStore(store_path)
+    store = utc_store(store_path)
     bounds = [0, *splits, len(COUNTER)]
     for lo, hi in itertools.pairwise(bounds):
         records = [
@@ -200,7 +209,7 @@ def _ingest_counter(store_path: Path, splits: list[int], reopen: bool) -> Sqlite
         store.ingest(EDGE, parse(reading_batch(records)), NOW)
         if reopen:  # a restarted API: nothing cached
             store.close()
-            store = SqliteStore(store_path)
+            store = utc_store(store_path)
     return store
 
 
@@ -267,7 +276,7 @@ def test_a_failed_batch_leaves_nothing_and_the_next_one_is_whole(
         raise RuntimeError("disk on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store._series, "_update_rollups", broken)
+        patch.setattr(sqlite_series, "update_rollups", broken)
         with pytest.raises(RuntimeError):
             ingest(store, simple_batch(3, 2, device="m-new"))
     assert samples(store) == before
@@ -350,7 +359,7 @@ def test_rollups_and_raw_match_a_recomputation_whatever_the_batching(history: di
     ]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "h.sqlite"
-        store = SqliteStore(path, recent_limit=history["recent_limit"])
+        store = utc_store(path, recent_limit=history["recent_limit"])
         try:
             for i, batch in enumerate(batches):
                 ingest(store, batch)
@@ -359,7 +368,7 @@ def test_rollups_and_raw_match_a_recomputation_whatever_the_batching(history: di
                         assert ingest(store, batches[replayed]).ack.accepted == 0
                 if i in history["reopen_after"]:  # a restarted API: nothing cached
                     store.close()
-                    store = SqliteStore(path, recent_limit=history["recent_limit"])
+                    store = utc_store(path, recent_limit=history["recent_limit"])
             energy = _series_id(store, "m1", "energy")
             temp = _series_id(store, "m1", "temp")
             temps = [(ts, value / 100 - 5) for ts, value in readings]
@@ -379,7 +388,7 @@ def test_rollups_and_raw_match_a_recomputation_whatever_the_batching(history: di
             if readings == sorted(readings):
                 # In time order, consumption does not depend on batching, retries or
                 # restarts: the same as one batch into a fresh store.
-                with contextlib.closing(SqliteStore(Path(directory) / "one.sqlite")) as one:
+                with contextlib.closing(utc_store(Path(directory) / "one.sqlite")) as one:
                     whole = reading_batch([r for batch in batches for r in batch["records"]])
                     ingest(one, whole)
                     for step in (900, 3600, 86400):
@@ -503,7 +512,7 @@ def test_a_meter_rating_bounds_its_counter_tighter_than_the_unit(tmp_path: Path)
 
 def test_a_file_from_before_the_ledger_gets_its_counters_booked_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    store = SqliteStore(path)
+    store = utc_store(path)
     _energy(store, [(0, 1000.0), (60, 0.0), (120, 1000.1), (180, 1000.2)])
     store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:  # as version 1 left a file
@@ -512,7 +521,7 @@ def test_a_file_from_before_the_ledger_gets_its_counters_booked_on_open(tmp_path
             " ALTER TABLE series DROP COLUMN edge; ALTER TABLE series DROP COLUMN wrap;"
             " PRAGMA user_version=1;"
         )
-    store = SqliteStore(path)
+    store = utc_store(path)
     try:
         series_id = _series_id(store, "m1", "energy")
         assert _used(store, series_id, 86400) == {0: pytest.approx(0.2)}  # 0.1 + 0.1

@@ -142,7 +142,9 @@ class Bus:
             ts = self.clock()
             readings = poller.fail_all(ts, f"internal error: {exc}")
             result = PollResult(readings, [], False, f"internal error: {exc}")
-        for sample in split_by_send_time(poller.id, result.readings, poller.config.tags):
+        for sample in split_by_send_time(
+            poller.id, result.readings, poller.config.tags, interval=poller.config.interval
+        ):
             self.on_sample(sample)
         for event in result.events:
             self.on_event(event)
@@ -184,21 +186,26 @@ MAX_SAMPLE_SPREAD = 0.25
 
 
 def split_by_send_time(
-    device: str, readings: list[Reading], tags: dict[str, str], spread: float = MAX_SAMPLE_SPREAD
+    device: str,
+    readings: list[Reading],
+    tags: dict[str, str],
+    spread: float = MAX_SAMPLE_SPREAD,
+    interval: float | None = None,
 ) -> list[Sample]:
     """The poll's records: one per group of requests sent within `spread` of the group's
-    first; each reading takes its record's ts, so what is printed is what is stored."""
+    first; each reading takes its record's ts, so what is printed is what is stored.
+    Each record carries the device's poll `interval` (the API's staleness yardstick)."""
     if not readings:
         return []
     stamps = [r.ts for r in readings]
     first = min(stamps)
     if max(stamps) - first <= spread:  # the usual case: one record, readings in plan order
-        samples = [Sample(first, device, readings, tags)]
+        samples = [Sample(first, device, readings, tags, interval)]
     else:
         samples = []
         for r in sorted(readings, key=lambda r: r.ts):  # stable: plan order within a ts
             if not samples or r.ts - samples[-1].ts > spread:
-                samples.append(Sample(r.ts, device, [], tags))
+                samples.append(Sample(r.ts, device, [], tags, interval))
             samples[-1].readings.append(r)
     for sample in samples:
         for r in sample.readings:
