@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
 from cloud_api.energy_config import EnergyConfig, load_energy_config
 from cloud_api.metrics import ApiMetrics
@@ -87,6 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             energy_config,
             lambda: app.state.clock(),
             settings.energy_evaluate_seconds,
+            app.state.fit_cache,
         )
         app.state.energy_evaluator.start()
         try:
@@ -108,6 +110,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.energy_config = energy_config
+    app.state.fit_cache = FitCache()  # baseline fits shared by status reads and the evaluator
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)

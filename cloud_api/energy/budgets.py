@@ -88,9 +88,10 @@ def period_bounds(calendar, period: Period, at: float) -> tuple[date, float, flo
 
 
 @dataclass
-class _FitCache:
+class FitCache:
     """Fitted models by (meters, training window): a period's forecasts all use the
-    same fit, refitted after `ttl` seconds so late data still arrives in it."""
+    same fit, refitted after `ttl` seconds so late data still arrives in it. One per app
+    (app.state.fit_cache): series ids mean nothing across store files."""
 
     ttl: float = 600.0
     _fits: dict[tuple, tuple[float, Baseline]] = field(default_factory=dict)
@@ -110,9 +111,6 @@ class _FitCache:
             self._fits[key] = (time.monotonic(), model)
 
 
-FITS = _FitCache()
-
-
 @dataclass(frozen=True)
 class Evaluation:
     budget: Budget
@@ -129,7 +127,10 @@ class Evaluation:
     factors: list[dict]
 
 
-def evaluate(db: sqlite3.Connection, config, budget: Budget, at: float) -> Evaluation:
+def evaluate(
+    db: sqlite3.Connection, config, budget: Budget, at: float, fits: FitCache | None = None
+) -> Evaluation:
+    """The budget's status at `at`; `fits` keeps fitted models between calls."""
     calendar = config.calendar(budget.site)
     first_day, p_start, p_end = period_bounds(calendar, budget.period, at)
     meters = scope_meters(db, budget.scope)
@@ -138,7 +139,7 @@ def evaluate(db: sqlite3.Connection, config, budget: Budget, at: float) -> Evalu
     used = hourly_energy(db, ids, p_start, now_h)
     used_factor, factors = _unit_per_kwh(config, calendar, budget.unit, used.hour_start)
 
-    model, reason = _model(db, config, calendar, budget, ids, p_start)
+    model, reason = _model(db, config, calendar, budget, ids, p_start, fits or FitCache())
     forecast = None
     if model is not None and model.ok:
         hours = np.arange(now_h, p_end, HOUR, dtype=np.float64)
@@ -191,7 +192,13 @@ def _days(calendar, start: float, end: float) -> list[tuple[float, float]]:
 
 
 def _model(
-    db: sqlite3.Connection, config, calendar, budget: Budget, ids: list[int], p_start: float
+    db: sqlite3.Connection,
+    config,
+    calendar,
+    budget: Budget,
+    ids: list[int],
+    p_start: float,
+    fits: FitCache,
 ) -> tuple[Baseline | None, str | None]:
     if not ids:
         return None, f"no meters in {budget.scope.describe()}"
@@ -207,11 +214,11 @@ def _model(
         )
     temp_key = temperature_series(db, config, budget.site, budget.building)
     key = (tuple(ids), t_start, p_start, temp_key, budget.site)
-    model = FITS.get(key)
+    model = fits.get(key)
     if model is None:
         history = hourly_energy(db, ids, t_start, p_start)
         model = fit_model(calendar, history, hourly_temperature(db, temp_key, history.hour_start))
-        FITS.put(key, model)
+        fits.put(key, model)
     return model, None if model.ok else model.verdict
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from cloud_api.energy.budgets import Budget, Evaluation, evaluate
+from cloud_api.energy.budgets import Budget, Evaluation, FitCache, evaluate
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,13 @@ class Figure:
 
 
 def dual_control(
-    db: sqlite3.Connection, config, site: str, building: str, at: float, threshold: float = 0.9
+    db: sqlite3.Connection,
+    config,
+    site: str,
+    building: str,
+    at: float,
+    threshold: float = 0.9,
+    fits: FitCache | None = None,
 ) -> dict:
     calendar = config.calendar(site)
     year = calendar.day_of(at).year
@@ -55,7 +61,7 @@ def dual_control(
             probe = Budget(
                 f"dual-control:{building}", site, building, {}, "year", 1.0, unit, threshold
             )  # type: ignore[arg-type]
-            by_unit[unit] = evaluate(db, config, probe, at)
+            by_unit[unit] = evaluate(db, config, probe, at, fits)
         e = by_unit[unit]
         divide = 1.0
         reason = None

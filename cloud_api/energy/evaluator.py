@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud_api.energy.balance import building_balance, buildings_with_meters
-from cloud_api.energy.budgets import Budget, NoTariffError, evaluate
+from cloud_api.energy.budgets import Budget, FitCache, NoTariffError, evaluate
 from cloud_api.store import sqlite_alarms, sqlite_budgets
 from edge.model import Colour
 from edge.rules.alarm_codes import BUDGET_AT_RISK, BUDGET_OVER, ENERGY_UNACCOUNTED
@@ -40,7 +40,7 @@ class ColourChange:
     transitions: int
 
 
-def evaluate_budgets(store, config, now: float) -> list[ColourChange]:
+def evaluate_budgets(store, config, now: float, fits: FitCache | None = None) -> list[ColourChange]:
     """Evaluate every budget at `now`; raise and clear alarms where a colour changed."""
     with store.reading() as db:
         rows = sqlite_budgets.list_plans(db, "budget")
@@ -49,7 +49,7 @@ def evaluate_budgets(store, config, now: float) -> list[ColourChange]:
         budget = Budget.from_body(row.id, row.body)
         try:
             with store.reading() as db:
-                result = evaluate(db, config, budget, now)
+                result = evaluate(db, config, budget, now, fits)
                 last = sqlite_budgets.last_colour(db, row.id)
         except NoTariffError as exc:
             log.warning("budget %s not evaluated: %s", row.id, exc)
@@ -141,8 +141,16 @@ def evaluate_balances(store, config, now: float) -> int:
 class EnergyEvaluator:
     """Runs evaluate_budgets every `every` seconds in a thread, at the API's clock."""
 
-    def __init__(self, store, config, clock: Callable[[], float], every: float) -> None:
+    def __init__(
+        self,
+        store,
+        config,
+        clock: Callable[[], float],
+        every: float,
+        fits: FitCache | None = None,
+    ) -> None:
         self._store, self._config, self._clock, self._every = store, config, clock, every
+        self._fits = fits
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="energy-evaluator", daemon=True)
 
@@ -153,7 +161,7 @@ class EnergyEvaluator:
     def run_once(self) -> list[ColourChange]:
         """Budgets, then balances; the budgets' colour changes."""
         now = self._clock()
-        changes = evaluate_budgets(self._store, self._config, now)
+        changes = evaluate_budgets(self._store, self._config, now, self._fits)
         evaluate_balances(self._store, self._config, now)
         return changes
 

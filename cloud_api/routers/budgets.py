@@ -142,7 +142,9 @@ def budget_status(request: Request, budget_id: BudgetId, at: Instant | None = No
     with _store(request).reading() as db:
         row = _row(db, budget_id)
         try:
-            result = evaluate(db, config, Budget.from_body(budget_id, row.body), when)
+            result = evaluate(
+                db, config, Budget.from_body(budget_id, row.body), when, request.app.state.fit_cache
+            )
         except NoTariffError as exc:
             raise HTTPException(409, detail=str(exc)) from None
     return JSONResponse(status_dict(result, config))
