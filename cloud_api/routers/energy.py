@@ -97,7 +97,7 @@ def energy(
     )
     hours = np.bincount(keys, minlength=n)
     measured = np.bincount(keys, weights=hourly.measured.astype(float), minlength=n)
-    info = _place(config, site, building)
+    info = _place(config, site, building, {m.building for m in meters})
     rows = []
     for i, (label, (_, b_end)) in enumerate(labels):
         row = {
@@ -171,22 +171,26 @@ def _buckets(
     return index_of_day[(ordinals - base).astype(np.int64)], labels
 
 
-def _place(config, site: str, building: str | None) -> tuple[float | None, float | None]:
-    """Area and occupants of the building, or of the site's configured buildings summed
-    (None when any is unknown: a partial sum would inflate the intensity)."""
+def _place(
+    config, site: str, building: str | None, summed: set[str]
+) -> tuple[float | None, float | None]:
+    """Area and occupants of the building, or summed over the buildings whose meters are
+    summed (`summed`; without meters, the site's configured buildings). None when any of
+    them is unknown: a partial sum would inflate the intensity."""
     if building is not None:
         info = config.building(site, building)
         if info is None:
             return None, None
         return info.area_m2, info.occupants
-    infos = config.buildings(site)
-    if not infos:
+    names = summed or {i.building for i in config.buildings(site)}
+    if not names:
         return None, None
-    areas = [i.area_m2 for i in infos]
-    people = [i.occupants for i in infos]
+    infos = [config.building(site, name) for name in sorted(names)]
+    areas = [None if i is None else i.area_m2 for i in infos]
+    people = [None if i is None else i.occupants for i in infos]
     return (
-        None if None in areas else float(sum(areas)),
-        None if None in people else float(sum(people)),
+        None if None in areas else float(sum(areas)),  # type: ignore[arg-type]
+        None if None in people else float(sum(people)),  # type: ignore[arg-type]
     )
 
 

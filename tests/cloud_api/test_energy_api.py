@@ -283,7 +283,6 @@ def test_site_wide_figures_sum_the_buildings(api) -> None:
     assert sorted(m["device"] for m in body["meters"]) == ["annex-meter", "main", "tree-main"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the area of the configured buildings only")
 def test_a_site_with_a_building_of_unknown_area_has_no_intensity(api) -> None:
     body = get(api, site="s2", **{"from": "2026-03-30", "to": "2026-03-31"})
     # 24 kWh each from "known" (100 m2) and "unknown" (no area): 48 kWh over an unknown
