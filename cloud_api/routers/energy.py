@@ -44,15 +44,23 @@ router = APIRouter(tags=["energy"], dependencies=[Depends(require_permission("re
 MAX_DAYS = 3 * 366
 
 
+# The API's range of instants (cloud_api/body_types.py); before it no factor is valid, and
+# far out of it the time zone maths overflows.
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 1, 1)
+
+
 def _local_date(name: str, text: str | None) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise HTTPException(
             422, detail=f"{name}: expected a local date YYYY-MM-DD, got {text!r}"
         ) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise HTTPException(422, detail=f"{name}: {day} is outside {FIRST_DATE} .. {LAST_DATE}")
+    return day
 
 
 @router.get("/v1/energy", summary="Energy by local day or month")

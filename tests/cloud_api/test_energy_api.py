@@ -304,6 +304,11 @@ def test_a_site_with_a_building_of_unknown_area_has_no_intensity(api) -> None:
         ({"from": "2026-03-30", "to": "tomorrow"}, "to"),
         ({"from": "2020-01-01", "to": "2026-01-01"}, "from .. to"),
         ({"from": "2026-03-30", "to": "2026-03-31", "step": "week"}, "step"),
+        # outside 2000-01-01 .. 2100-01-01 (the API's instants): no factor, no zone data
+        ({"from": "1999-12-31", "to": "2000-01-02"}, "from"),
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
+        ({"from": "2099-12-31", "to": "2100-01-02"}, "to"),
+        ({"from": "9999-12-29", "to": "9999-12-31"}, "from"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(api, params: dict, field: str) -> None:
