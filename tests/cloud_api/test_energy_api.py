@@ -328,3 +328,23 @@ def test_a_missing_site_is_a_422_naming_it(api) -> None:
 def test_without_a_token_401(api) -> None:
     r = api.client.get("/v1/energy", params={"site": "s1"})
     assert r.status_code == 401
+
+
+def test_factors_that_start_late_are_refused_at_start(tmp_path: Path) -> None:
+    """A CO2 factor valid only from 2026 leaves every earlier hour without one: the API
+    would answer 2025's energy with a 500. The configuration is refused up front instead,
+    naming the file, the line and the field."""
+    from device_profiles.sourced_yaml import ConfigError
+
+    config = write_config(
+        tmp_path,
+        "factors:\n  co2:\n    - version: mee-nbs-2023\n      valid_from: 2026-01-01\n",
+    )
+    with (
+        pytest.raises(ConfigError) as refused,
+        in_process_api(tmp_path, energy_config=config, energy_evaluate_seconds=0),
+    ):
+        pass
+    message = str(refused.value)
+    assert "energy.yaml: line 2, factors.co2" in message, message
+    assert "2026-01-01" in message and "2000-01-01" in message, message
