@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from cloud_api.auth import UserIdentity, require_permission
-from cloud_api.body_types import Name, Text
+from cloud_api.body_types import LocalDay, Name, Text
 from cloud_api.clock import request_now
 from cloud_api.energy.budgets import hourly_temperature, temperature_series
 from cloud_api.energy.savings import HourlySeries, contract_savings
@@ -46,8 +46,8 @@ ContractId = BudgetId
 
 class Span(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    first: date = Field(alias="from", description="local date, included")
-    to: date | None = Field(None, description="local date, excluded; none: until now")
+    first: LocalDay = Field(alias="from", description="local date, included")
+    to: LocalDay | None = Field(None, description="local date, excluded; none: until now")
 
     @model_validator(mode="after")
     def _ordered(self) -> Span:

@@ -33,7 +33,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from cloud_api.auth import require_permission
-from cloud_api.body_types import Name
+from cloud_api.body_types import FIRST_DAY, LAST_DAY, Name
 from cloud_api.clock import request_now
 from cloud_api.energy.balance import building_balance
 from cloud_api.energy.dual_control import dual_control
@@ -42,11 +42,6 @@ from cloud_api.store.primary import sqlite_store
 
 router = APIRouter(tags=["energy"], dependencies=[Depends(require_permission("read"))])
 MAX_DAYS = 3 * 366
-
-
-# The API's range of instants (cloud_api/body_types.py); before it no factor is valid, and
-# far out of it the time zone maths overflows.
-FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 1, 1)
 
 
 def _local_date(name: str, text: str | None) -> date | None:
@@ -58,8 +53,8 @@ def _local_date(name: str, text: str | None) -> date | None:
         raise HTTPException(
             422, detail=f"{name}: expected a local date YYYY-MM-DD, got {text!r}"
         ) from None
-    if not FIRST_DATE <= day <= LAST_DATE:
-        raise HTTPException(422, detail=f"{name}: {day} is outside {FIRST_DATE} .. {LAST_DATE}")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(422, detail=f"{name}: {day} is outside {FIRST_DAY} .. {LAST_DAY}")
     return day
 
 

@@ -261,6 +261,15 @@ def test_every_version_is_kept_with_who_and_when(scenario) -> None:
         ({"meters": {f"t{i}": "x" for i in range(9)}}, "meters"),
         ({"site": ""}, "site"),
         ({"colour": "green"}, "colour"),
+        # before 2000 no factor is valid (the savings were a 500), year 1 overflows
+        (
+            {
+                "baseline": {"from": "1998-01-01", "to": "1999-01-01"},
+                "reporting": {"from": "1999-01-01"},
+            },
+            "baseline.from",
+        ),
+        ({"reporting": {"from": "2025-09-01", "to": "2100-01-02"}}, "reporting.to"),
     ],
 )
 def test_a_bad_contract_is_a_422_naming_the_field(scenario, change: dict, field: str) -> None:
