@@ -129,9 +129,15 @@ class Evaluation:
     factors: list[dict]
 
 
-def evaluate(db: sqlite3.Connection, config, budget: Budget, at: float) -> Evaluation:
+def evaluate(
+    db: sqlite3.Connection, config, budget: Budget, at: float, period_at: float | None = None
+) -> Evaluation:
+    """The budget's status at `at`, for the period holding `period_at` (default `at`; a
+    period that has ended is evaluated at its end, which is the next period's start)."""
     calendar = config.calendar(budget.site)
-    first_day, p_start, p_end = period_bounds(calendar, budget.period, at)
+    first_day, p_start, p_end = period_bounds(
+        calendar, budget.period, at if period_at is None else period_at
+    )
     meters = scope_meters(db, budget.scope)
     ids = [m.series_id for m in meters]
     now_h = min(max(p_start, float(int(at // HOUR) * HOUR)), p_end)

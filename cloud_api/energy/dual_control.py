@@ -32,10 +32,20 @@ class Figure:
 
 
 def dual_control(
-    db: sqlite3.Connection, config, site: str, building: str, at: float, threshold: float = 0.9
+    db: sqlite3.Connection,
+    config,
+    site: str,
+    building: str,
+    at: float,
+    threshold: float = 0.9,
+    year: int | None = None,
 ) -> dict:
+    """The figures of `year` (default: the local year holding `at`) as they stand at `at`;
+    for a year that has ended, pass its end as `at` (which is the next year's first
+    instant: hence `year`)."""
     calendar = config.calendar(site)
-    year = calendar.day_of(at).year
+    year = calendar.day_of(at).year if year is None else year
+    year_start = calendar.year_bounds(year)[0]
     info = config.building(site, building)
     area = None if info is None else info.area_m2
     quota = config.quota(site, building, year)
@@ -55,7 +65,7 @@ def dual_control(
             probe = Budget(
                 f"dual-control:{building}", site, building, {}, "year", 1.0, unit, threshold
             )  # type: ignore[arg-type]
-            by_unit[unit] = evaluate(db, config, probe, at)
+            by_unit[unit] = evaluate(db, config, probe, at, period_at=year_start)
         e = by_unit[unit]
         divide = 1.0
         reason = None

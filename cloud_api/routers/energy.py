@@ -223,7 +223,7 @@ def dual_control_status(
         if at <= calendar.year_bounds(year)[0]:
             raise HTTPException(422, detail=f"year: {year} has not started")
     with sqlite_store(request.app.state.store).reading() as db:
-        return JSONResponse(dual_control(db, config, site, building, at))
+        return JSONResponse(dual_control(db, config, site, building, at, year=year))
 
 
 @router.get("/v1/energy/balance", summary="Main meter against its sub-meters")

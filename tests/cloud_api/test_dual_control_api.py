@@ -111,7 +111,6 @@ def test_totals_and_intensities_with_their_colours_against_hand_figures(api) -> 
     assert {x["kind"]: x["version"] for x in body["factors"]} == {"coal": "gb2589-2020-equivalent"}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: year=2025 answers 2026")
 def test_the_year_parameter_gives_that_year_as_it_ended(api) -> None:
     body = dual(api, building="hq", year=2025)
     assert body["year"] == 2025
