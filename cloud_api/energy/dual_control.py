@@ -24,7 +24,7 @@ from cloud_api.energy.budgets import Budget, Evaluation, evaluate
 class Figure:
     name: str
     unit: str
-    used: float
+    used: float | None  # None: an intensity without the building's area
     forecast: float | None
     quota: float | None
     colour: str | None
@@ -73,9 +73,9 @@ def dual_control(
             if not area:
                 figures.append(
                     Figure(
-                        f"{unit}_per_m2",
+                        f"{unit.lower()}_per_m2",
                         f"{unit}/m2",
-                        0.0,
+                        None,
                         None,
                         limit,
                         None,

@@ -126,7 +126,6 @@ def test_the_year_parameter_gives_that_year_as_it_ended(api) -> None:
     assert per_m2["reason"] == "no kgce_per_m2 quota configured for 2025"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: kWh_per_m2, used 0.0")
 def test_a_building_without_area_has_no_intensity_and_no_colour_for_it(api) -> None:
     body = dual(api, building="annex", year=2026)
     assert body["area_m2"] is None
