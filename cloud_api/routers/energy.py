@@ -37,7 +37,14 @@ from cloud_api.body_types import FIRST_DAY, LAST_DAY, Name
 from cloud_api.clock import request_now
 from cloud_api.energy.balance import building_balance
 from cloud_api.energy.dual_control import dual_control
-from cloud_api.energy.service import Scope, convert, factor_dict, hourly_energy, scope_meters
+from cloud_api.energy.service import (
+    Scope,
+    convert,
+    factor_dict,
+    hourly_energy,
+    quarter_energy,
+    scope_meters,
+)
 from cloud_api.store.primary import sqlite_store
 
 router = APIRouter(tags=["energy"], dependencies=[Depends(require_permission("read"))])
@@ -84,8 +91,10 @@ def energy(
     scope = Scope(site, building, {"system": system} if system else {})
     with sqlite_store(request.app.state.store).reading() as db:
         meters = scope_meters(db, scope)
-        hourly = hourly_energy(db, [m.series_id for m in meters], start, end)
-    figures = convert(config, calendar, hourly.hour_start, hourly.kwh)
+        ids = [m.series_id for m in meters]
+        hourly = hourly_energy(db, ids, start, end)
+        quarters = quarter_energy(db, config, ids, start, end)
+    figures = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
     ordinals = calendar.hour_features(hourly.hour_start)[2] if len(hourly) else np.zeros(0, int)
     keys, labels = _buckets(ordinals, first, last, step)
     n = len(labels)

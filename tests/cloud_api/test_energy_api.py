@@ -348,3 +348,51 @@ def test_factors_that_start_late_are_refused_at_start(tmp_path: Path) -> None:
     message = str(refused.value)
     assert "energy.yaml: line 2, factors.co2" in message, message
     assert "2026-01-01" in message and "2000-01-01" in message, message
+
+
+QUARTER_TARIFF = """
+tariffs:
+  - version: midday-valley
+    valid_from: 2026-01-01
+    source: a tariff with windows off the hour (like Zhejiang's EV valley 10:30-13:30)
+    prices: {flat: 0.6, valley: 0.3}
+    default_period: flat
+    seasons:
+      - months: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        windows: [["10:30", "13:30", valley]]
+"""
+
+
+def test_a_tariff_with_windows_off_the_hour_prices_quarter_hours(tmp_path: Path) -> None:
+    """10 kW all of 2026-03-02, 40 kW from 10:30 to 11:00: 240 + 30 x 0.5 = 255 kWh.
+    Valley 10:30-13:30: 3 h x 10 + 15 = 45 kWh x 0.3 = 13.5; flat: 210 kWh x 0.6 = 126;
+    139.5 CNY. (Pricing hour 10 at its mean price, 0.45, would give 141.75: the hour's
+    25 kWh were used 5 at 0.6 and 20 at 0.3.)"""
+    day = date(2026, 3, 2)
+    with in_process_api(
+        tmp_path,
+        now=local_epoch(date(2026, 3, 3)),
+        energy_config=write_config(tmp_path, QUARTER_TARIFF),
+        energy_evaluate_seconds=0,
+    ) as api:
+        load = [40.0 if q in (42, 43) else 10.0 for q in range(96)]  # 10:30-11:00
+        send = Sender(api, register_edge(api.db, "edge-q", "s1"))
+        send.counter("hq", "main", counter_readings(local_epoch(day), load), {"system": "main"})
+        manager = add_user(api.db, "mei", "energy_manager")
+        r = api.client.get(
+            "/v1/energy",
+            params={"site": "s1", "building": "hq", "from": "2026-03-02", "to": "2026-03-03"},
+            headers=api.as_(manager),
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["total"]["kwh"] == pytest.approx(255.0)
+        assert r.json()["total"]["cost"] == pytest.approx(139.5)
+        # a cost budget counts the same money
+        budget = {"site": "s1", "building": "hq", "period": "month", "amount": 1000, "unit": "cost"}
+        assert (
+            api.client.put("/v1/budgets/q", json=budget, headers=api.as_(manager)).status_code
+            == 200
+        )
+        r = api.client.get("/v1/budgets/q/status", headers=api.as_(manager))
+        assert r.status_code == 200, r.text
+        assert r.json()["used"] == pytest.approx(139.5)
