@@ -216,3 +216,23 @@ def test_a_bad_budget_id_is_a_422(api) -> None:
     r = put(api, "-starts-with-a-dash", budget())
     assert r.status_code == 422
     assert "budget_id" in r.json()["message"]
+
+
+def test_a_budget_that_fails_to_evaluate_does_not_stop_the_others(api, monkeypatch) -> None:
+    """The evaluator raises and clears budget alarms for every budget each run; one budget
+    whose evaluation fails (here made to fail) is logged and skipped, not the end of the run."""
+    from cloud_api.energy import evaluator as module
+
+    real = module.evaluate
+
+    def failing(db, config, budget, at, **more):
+        if budget.id == "a-broken":
+            raise ValueError("made to fail")
+        return real(db, config, budget, at, **more)
+
+    monkeypatch.setattr(module, "evaluate", failing)
+    assert put(api, "a-broken", budget()).status_code == 200  # listed first (by id)
+    assert put(api, "z-over", budget(unit="kWh", amount=1000.0)).status_code == 200
+    changes = {c.budget: c.after for c in api.app.state.energy_evaluator.run_once()}
+    assert changes.get("z-over") == "red"  # 2,400 kWh used of 1,000
+    assert "a-broken" not in changes
