@@ -7,6 +7,8 @@ GET /v1/energy?site&building&system&from&to&step=day|month
 - from, to: local dates (YYYY-MM-DD) in the site's time zone, `to` excluded; default: the
   local month so far;
 - step: day (default) or month.
+A scope no meter matches (a misspelt building, a system without sub-meters) is a 404:
+its energy is unknown, not 0 kWh.
 Each row says how much of it was measured (`measured_share`: hours in which every meter
 read and nothing was spread over a gap) and whether it is still running (`complete`).
 The answer names the factor versions used (coal, CO2, tariff) and the meters summed.
@@ -91,6 +93,8 @@ def energy(
     scope = Scope(site, building, {"system": system} if system else {})
     with sqlite_store(request.app.state.store).reading() as db:
         meters = scope_meters(db, scope)
+        if not meters:  # nothing measures it: unknown, not 0 kWh
+            raise HTTPException(404, detail=f"no meters match {scope.describe()}")
         ids = [m.series_id for m in meters]
         hourly = hourly_energy(db, ids, start, end)
         quarters = quarter_energy(db, config, ids, start, end)

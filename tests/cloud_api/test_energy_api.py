@@ -296,6 +296,26 @@ def test_a_site_with_a_building_of_unknown_area_has_no_intensity(api) -> None:
 
 
 @pytest.mark.parametrize(
+    ("scope", "described"),
+    [
+        ({"building": "nope"}, "s1/nope"),
+        ({"building": "hq", "system": "hvac"}, "s1/hq system=hvac"),
+        ({"system": "special"}, "s1 system=special"),
+    ],
+)
+def test_a_scope_without_meters_is_a_404_not_zero_kwh(api, scope: dict, described: str) -> None:
+    """No meter measures it: its energy is unknown, not 0 kWh (a misspelt building
+    answered a month of zeros)."""
+    r = api.client.get(
+        "/v1/energy",
+        params={"site": "s1", "from": "2026-03-30", "to": "2026-03-31", **scope},
+        headers=api.as_(api.viewer),
+    )
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no meters match {described}"
+
+
+@pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"from": "2026-04-03", "to": "2026-03-30"}, "to"),
