@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -37,6 +37,10 @@ def _epoch(value: object) -> object:
 
 
 Instant = Annotated[float, BeforeValidator(_epoch), Field(ge=EARLIEST, lt=LATEST)]
+# A local date (a period's first or last day) in the same range: before 2000 no energy
+# factor is valid, and far out of it the time zone maths overflows.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 1, 1)
+LocalDay = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -52,4 +56,4 @@ def _text(value: str) -> str:
 
 
 Text = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_text)]
-__all__ = ["Instant", "Name", "Text"]
+__all__ = ["FIRST_DAY", "LAST_DAY", "Instant", "LocalDay", "Name", "Text"]

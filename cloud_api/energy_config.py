@@ -14,7 +14,8 @@ STEWARD_API_ENERGY_CONFIG), loaded once and validated up front; without it, the 
             occupants: 450
             temperature: {device: weather-1, point: outdoor_temperature}
             rated_kw: {main-meter: 800}   # most a meter can plausibly draw (ledger)
-    factors:                           # dated versions; default GB/T 2589 and MEE-NBS 2023
+    factors:                           # dated versions; default GB/T 2589 and MEE-NBS 2023;
+                                       # the first of each from 2000-01-01 (the default)
       coal: [{version: gb2589-2020-equivalent}]
       co2:  [{version: mee-nbs-2022}, {version: mee-nbs-2023, valid_from: 2026-01-01}]
     tariff_file: zhejiang-tou.yaml     # or tariffs: [...] (the same entries as that file)
@@ -239,7 +240,17 @@ class Co2Entry(FactorEntry):
 
 def _table(kind: str) -> AfterValidator:
     def build(entries: list[FactorEntry]) -> FactorTable:
-        return FactorTable(kind, [e.factor(kind) for e in entries])  # type: ignore[arg-type]
+        table = FactorTable(kind, [e.factor(kind) for e in entries])  # type: ignore[arg-type]
+        # Every hour the API can be asked about (from 2000-01-01) needs a factor: a table
+        # that starts later would fail the figures of the hours before it.
+        first = min(table.versions, key=lambda f: f.valid_from)
+        if first.valid_from > SINCE_ALWAYS:
+            raise ValueError(
+                f"the first version, {first.version}, starts {first.valid_from}; hours"
+                f" before it would have no {kind} factor: let one version start"
+                f" {SINCE_ALWAYS} (leave out its valid_from)"
+            )
+        return table
 
     return AfterValidator(build)
 

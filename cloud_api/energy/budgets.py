@@ -33,8 +33,10 @@ from cloud_api.energy.service import (
     Scope,
     factor_dict,
     first_reading,
+    hourly_cost,
     hourly_energy,
     per_hour,
+    quarter_energy,
     scope_meters,
     versions_used,
 )
@@ -128,16 +130,29 @@ class Evaluation:
 
 
 def evaluate(
-    db: sqlite3.Connection, config, budget: Budget, at: float, fits: FitCache | None = None
+    db: sqlite3.Connection,
+    config,
+    budget: Budget,
+    at: float,
+    fits: FitCache | None = None,
+    period_at: float | None = None,
 ) -> Evaluation:
-    """The budget's status at `at`; `fits` keeps fitted models between calls."""
+    """The budget's status at `at`, for the period holding `period_at` (default `at`; a
+    period that has ended is evaluated at its end, which is the next period's start);
+    `fits` keeps fitted models between calls."""
     calendar = config.calendar(budget.site)
-    first_day, p_start, p_end = period_bounds(calendar, budget.period, at)
+    first_day, p_start, p_end = period_bounds(
+        calendar, budget.period, at if period_at is None else period_at
+    )
     meters = scope_meters(db, budget.scope)
     ids = [m.series_id for m in meters]
     now_h = min(max(p_start, float(int(at // HOUR) * HOUR)), p_end)
     used = hourly_energy(db, ids, p_start, now_h)
     used_factor, factors = _unit_per_kwh(config, calendar, budget.unit, used.hour_start)
+    used_amount = used.kwh * used_factor
+    if budget.unit == "cost":  # what was paid: 15-min buckets where the tariff needs them
+        quarters = quarter_energy(db, config, ids, p_start, now_h)
+        used_amount = hourly_cost(config.tariffs, calendar, used.hour_start, used.kwh, quarters)
 
     model, reason = _model(db, config, calendar, budget, ids, p_start, fits or FitCache())
     forecast = None
@@ -157,7 +172,7 @@ def evaluate(
         period_end=p_end,
         now=now_h,
         day_bounds=day_bounds,
-        used_by_hour=(used.hour_start, used.kwh * used_factor),
+        used_by_hour=(used.hour_start, used_amount),
         forecast_by_hour=forecast,
         budget=budget.amount,
         threshold=budget.threshold,
@@ -324,7 +339,8 @@ def _unit_per_kwh(config, calendar, unit: Unit, hours: np.ndarray) -> tuple[np.n
     if config.tariffs is None:
         raise NoTariffError("a cost budget needs a tariff: the energy configuration has none")
     try:
-        price, _ = config.tariffs.price_per_hour(calendar, hours)
+        # per kWh, hour by hour (an hour split by a window: its quarters' mean price)
+        price = hourly_cost(config.tariffs, calendar, hours, np.ones(len(hours)))
     except LookupError as exc:
         raise NoTariffError(f"a cost budget needs a tariff for every hour: {exc}") from None
     return price, versions_used(config.tariffs, calendar, hours)

@@ -24,7 +24,7 @@ from cloud_api.energy.budgets import Budget, Evaluation, FitCache, evaluate
 class Figure:
     name: str
     unit: str
-    used: float
+    used: float | None  # None: an intensity without the building's area
     forecast: float | None
     quota: float | None
     colour: str | None
@@ -39,9 +39,14 @@ def dual_control(
     at: float,
     threshold: float = 0.9,
     fits: FitCache | None = None,
+    year: int | None = None,
 ) -> dict:
+    """The figures of `year` (default: the local year holding `at`) as they stand at `at`;
+    for a year that has ended, pass its end as `at` (which is the next year's first
+    instant: hence `year`)."""
     calendar = config.calendar(site)
-    year = calendar.day_of(at).year
+    year = calendar.day_of(at).year if year is None else year
+    year_start = calendar.year_bounds(year)[0]
     info = config.building(site, building)
     area = None if info is None else info.area_m2
     quota = config.quota(site, building, year)
@@ -61,7 +66,7 @@ def dual_control(
             probe = Budget(
                 f"dual-control:{building}", site, building, {}, "year", 1.0, unit, threshold
             )  # type: ignore[arg-type]
-            by_unit[unit] = evaluate(db, config, probe, at, fits)
+            by_unit[unit] = evaluate(db, config, probe, at, fits, period_at=year_start)
         e = by_unit[unit]
         divide = 1.0
         reason = None
@@ -69,9 +74,9 @@ def dual_control(
             if not area:
                 figures.append(
                     Figure(
-                        f"{unit}_per_m2",
+                        f"{unit.lower()}_per_m2",
                         f"{unit}/m2",
-                        0.0,
+                        None,
                         None,
                         limit,
                         None,

@@ -54,6 +54,9 @@ def evaluate_budgets(store, config, now: float, fits: FitCache | None = None) ->
         except NoTariffError as exc:
             log.warning("budget %s not evaluated: %s", row.id, exc)
             continue
+        except Exception:  # one budget's failure must not stop the others' alarms
+            log.exception("budget %s not evaluated", row.id)
+            continue
         colour = result.status.colour
         before = None
         if last is not None and last[0] == result.period_start:

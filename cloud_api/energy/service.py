@@ -33,6 +33,7 @@ from edge.energy import Flag
 
 ENERGY_POINT = "energy_import"
 HOUR = 3600
+QUARTER = 900
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,64 @@ class Converted:
     cost_note: str | None = None  # why cost is None
 
 
-def convert(config, calendar, hours: np.ndarray, kwh: np.ndarray) -> Converted:
+def quarter_energy(
+    db: sqlite3.Connection, config, series_ids: Sequence[int], start: float, end: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The scope's booked kWh per 15-min bucket over [start, end) (bucket start, kWh; the
+    buckets with energy), for a tariff with a window boundary inside an hour; None when
+    the tariff prices whole hours (or there is none)."""
+    if config.tariffs is None or config.tariffs.step_needed() == HOUR:
+        return None
+    if not series_ids:
+        return np.zeros(0), np.zeros(0)
+    marks = ",".join("?" * len(series_ids))
+    rows = db.execute(
+        "SELECT bucket_start, SUM(booked) FROM energy WHERE step=? AND bucket_start >= ?"
+        f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
+        (QUARTER, start, end, *series_ids),
+    ).fetchall()
+    table = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return table[:, 0], table[:, 1]
+
+
+def hourly_cost(
+    tariffs,
+    calendar,
+    hours: np.ndarray,
+    kwh: np.ndarray,
+    quarters: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The cost of each hour's kWh (`hours`: consecutive hour starts).
+
+    A tariff whose windows all start and end on the hour prices whole hours. One with a
+    boundary inside an hour prices the hour's 15-min buckets (`quarters`, from
+    quarter_energy) each at its own price; without them (a forecast: when in the hour is
+    not known) the hour's kWh is taken as used evenly, at the mean of its quarters'
+    prices. LookupError when no tariff version covers some day."""
+    if tariffs.step_needed() == HOUR:
+        return kwh * tariffs.price_per_hour(calendar, hours)[0]
+    if not len(hours):
+        return np.zeros(0)
+    if quarters is None:
+        starts = (hours[:, None] + np.arange(0, HOUR, QUARTER)).ravel()
+        price = tariffs.prices_at(calendar, starts, QUARTER)[0]
+        return kwh * price.reshape(-1, HOUR // QUARTER).mean(axis=1)
+    q_start, q_kwh = quarters
+    index = ((q_start - hours[0]) // HOUR).astype(np.int64)
+    inside = (index >= 0) & (index < len(hours))
+    money = q_kwh[inside] * tariffs.prices_at(calendar, q_start[inside], QUARTER)[0]
+    return np.bincount(index[inside], weights=money, minlength=len(hours))
+
+
+def convert(
+    config,
+    calendar,
+    hours: np.ndarray,
+    kwh: np.ndarray,
+    quarters: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Converted:
+    """kWh per hour into kgce, CO2 and cost; `quarters` (quarter_energy over the same
+    hours) prices a tariff with windows off the hour exactly."""
     coal, coal_used = per_hour(config.coal, calendar, hours)
     co2, co2_used = per_hour(config.co2, calendar, hours)
     cost = None
@@ -201,9 +259,8 @@ def convert(config, calendar, hours: np.ndarray, kwh: np.ndarray) -> Converted:
     note = None
     if config.tariffs is not None:
         try:
-            price, _ = config.tariffs.price_per_hour(calendar, hours)
+            cost = hourly_cost(config.tariffs, calendar, hours, kwh, quarters)
             tariff_used = versions_used(config.tariffs, calendar, hours)
-            cost = kwh * price
         except LookupError as exc:  # no tariff version covers some of the hours
             note = f"no cost: {exc}"
     else:

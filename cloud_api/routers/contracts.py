@@ -28,11 +28,18 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from cloud_api.auth import UserIdentity, require_permission
-from cloud_api.body_types import Name, Text
+from cloud_api.body_types import LocalDay, Name, Text
 from cloud_api.clock import request_now
 from cloud_api.energy.budgets import hourly_temperature, temperature_series
 from cloud_api.energy.savings import HourlySeries, contract_savings
-from cloud_api.energy.service import Scope, convert, factor_dict, hourly_energy, scope_meters
+from cloud_api.energy.service import (
+    Scope,
+    convert,
+    factor_dict,
+    hourly_energy,
+    quarter_energy,
+    scope_meters,
+)
 from cloud_api.routers.budgets import BudgetId, _few_tags
 from cloud_api.store import sqlite_budgets
 from cloud_api.store.primary import sqlite_store
@@ -46,8 +53,8 @@ ContractId = BudgetId
 
 class Span(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    first: date = Field(alias="from", description="local date, included")
-    to: date | None = Field(None, description="local date, excluded; none: until now")
+    first: LocalDay = Field(alias="from", description="local date, included")
+    to: LocalDay | None = Field(None, description="local date, excluded; none: until now")
 
     @model_validator(mode="after")
     def _ordered(self) -> Span:
@@ -176,9 +183,10 @@ def savings(request: Request, contract_id: ContractId) -> JSONResponse:
                     ),
                 )
             )
+        quarters = quarter_energy(db, config, ids, start, end)  # the reporting period's
     result = contract_savings(periods[0][1], periods[1][1])
     reporting_hourly = periods[1][0]
-    figures = convert(config, calendar, reporting_hourly.hour_start, reporting_hourly.kwh)
+    figures = convert(config, calendar, reporting_hourly.hour_start, reporting_hourly.kwh, quarters)
     month_of = {}
     for i, ordinal in enumerate(periods[1][1].day_ordinal):
         d = date.fromordinal(int(ordinal))

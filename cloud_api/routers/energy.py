@@ -7,6 +7,8 @@ GET /v1/energy?site&building&system&from&to&step=day|month
 - from, to: local dates (YYYY-MM-DD) in the site's time zone, `to` excluded; default: the
   local month so far;
 - step: day (default) or month.
+A scope no meter matches (a misspelt building, a system without sub-meters) is a 404:
+its energy is unknown, not 0 kWh.
 Each row says how much of it was measured (`measured_share`: hours in which every meter
 read and nothing was spread over a gap) and whether it is still running (`complete`).
 The answer names the factor versions used (coal, CO2, tariff) and the meters summed.
@@ -33,11 +35,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from cloud_api.auth import require_permission
-from cloud_api.body_types import Name
+from cloud_api.body_types import FIRST_DAY, LAST_DAY, Name
 from cloud_api.clock import request_now
 from cloud_api.energy.balance import building_balance
 from cloud_api.energy.dual_control import dual_control
-from cloud_api.energy.service import Scope, convert, factor_dict, hourly_energy, scope_meters
+from cloud_api.energy.service import (
+    Scope,
+    convert,
+    factor_dict,
+    hourly_energy,
+    quarter_energy,
+    scope_meters,
+)
 from cloud_api.store.primary import sqlite_store
 
 router = APIRouter(tags=["energy"], dependencies=[Depends(require_permission("read"))])
@@ -48,11 +57,14 @@ def _local_date(name: str, text: str | None) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise HTTPException(
             422, detail=f"{name}: expected a local date YYYY-MM-DD, got {text!r}"
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(422, detail=f"{name}: {day} is outside {FIRST_DAY} .. {LAST_DAY}")
+    return day
 
 
 @router.get("/v1/energy", summary="Energy by local day or month")
@@ -81,8 +93,12 @@ def energy(
     scope = Scope(site, building, {"system": system} if system else {})
     with sqlite_store(request.app.state.store).reading() as db:
         meters = scope_meters(db, scope)
-        hourly = hourly_energy(db, [m.series_id for m in meters], start, end)
-    figures = convert(config, calendar, hourly.hour_start, hourly.kwh)
+        if not meters:  # nothing measures it: unknown, not 0 kWh
+            raise HTTPException(404, detail=f"no meters match {scope.describe()}")
+        ids = [m.series_id for m in meters]
+        hourly = hourly_energy(db, ids, start, end)
+        quarters = quarter_energy(db, config, ids, start, end)
+    figures = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
     ordinals = calendar.hour_features(hourly.hour_start)[2] if len(hourly) else np.zeros(0, int)
     keys, labels = _buckets(ordinals, first, last, step)
     n = len(labels)
@@ -97,7 +113,7 @@ def energy(
     )
     hours = np.bincount(keys, minlength=n)
     measured = np.bincount(keys, weights=hourly.measured.astype(float), minlength=n)
-    info = _place(config, site, building)
+    info = _place(config, site, building, {m.building for m in meters})
     rows = []
     for i, (label, (_, b_end)) in enumerate(labels):
         row = {
@@ -171,22 +187,26 @@ def _buckets(
     return index_of_day[(ordinals - base).astype(np.int64)], labels
 
 
-def _place(config, site: str, building: str | None) -> tuple[float | None, float | None]:
-    """Area and occupants of the building, or of the site's configured buildings summed
-    (None when any is unknown: a partial sum would inflate the intensity)."""
+def _place(
+    config, site: str, building: str | None, summed: set[str]
+) -> tuple[float | None, float | None]:
+    """Area and occupants of the building, or summed over the buildings whose meters are
+    summed (`summed`; without meters, the site's configured buildings). None when any of
+    them is unknown: a partial sum would inflate the intensity."""
     if building is not None:
         info = config.building(site, building)
         if info is None:
             return None, None
         return info.area_m2, info.occupants
-    infos = config.buildings(site)
-    if not infos:
+    names = summed or {i.building for i in config.buildings(site)}
+    if not names:
         return None, None
-    areas = [i.area_m2 for i in infos]
-    people = [i.occupants for i in infos]
+    infos = [config.building(site, name) for name in sorted(names)]
+    areas = [None if i is None else i.area_m2 for i in infos]
+    people = [None if i is None else i.occupants for i in infos]
     return (
-        None if None in areas else float(sum(areas)),
-        None if None in people else float(sum(people)),
+        None if None in areas else float(sum(areas)),  # type: ignore[arg-type]
+        None if None in people else float(sum(people)),  # type: ignore[arg-type]
     )
 
 
@@ -217,7 +237,9 @@ def dual_control_status(
             raise HTTPException(422, detail=f"year: {year} has not started")
     with sqlite_store(request.app.state.store).reading() as db:
         return JSONResponse(
-            dual_control(db, config, site, building, at, fits=request.app.state.fit_cache)
+            dual_control(
+                db, config, site, building, at, fits=request.app.state.fit_cache, year=year
+            )
         )
 
 
