@@ -14,7 +14,7 @@ from datetime import datetime
 from device_profiles import ConfigError, ProfileNotFound
 from simulators.clock import SimClock
 from simulators.faults import parse_fault
-from simulators.fleet import DeviceFleet, groups_from_args
+from simulators.fleet import DeviceFleet, groups_from_args, parse_feed, unit_ranges
 
 log = logging.getLogger("steward.sim")
 
@@ -48,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="simulated seconds per real second (0 freezes time)",
+    )
+    m.add_argument(
+        "--feeds",
+        action="append",
+        default=[],
+        metavar="UNIT:UNITS[:unmetered=SHARE]",
+        help="the meter at UNIT also measures the devices at UNITS (a distribution board's"
+        " meter: its own load plus theirs); with unmetered=SHARE it has no load of its own"
+        " and SHARE of what it measures is on no sub-meter (a main incomer), e.g."
+        " 1:2-15:unmetered=0.05",
     )
     m.add_argument("--start", type=_epoch, default=None, help="simulated start time (ISO 8601)")
     m.add_argument(
@@ -97,6 +107,7 @@ async def serve_meters(args: argparse.Namespace) -> None:
         groups_from_args(args.profile, args.units),
         seed=args.seed,
         clock=SimClock(args.start, args.speed),
+        feeds=[parse_feed(spec) for spec in args.feeds],
     )
     for spec in args.fault:
         units, fault = parse_fault(spec)
@@ -116,6 +127,9 @@ async def serve_meters(args: argparse.Namespace) -> None:
         f"{fleet.describe()}; speed x{args.speed:g}",
         flush=True,
     )
+    for feed in fleet.feeds:
+        extra = "" if feed.unmetered is None else f" (+{feed.unmetered:.0%} unmetered)"
+        print(f"steward-sim: unit {feed.unit} measures units {unit_ranges(list(feed.fed))}{extra}")
     for unit, fault in sorted(fleet.faults.active().items()):
         print(f"steward-sim: unit {unit} fault {fault.describe()}", flush=True)
     if args.idle_close:

@@ -4,9 +4,11 @@ The processes, as in production: the Modbus simulator (meters and HVAC zones ove
 TCP), the edge agent (polling, outbox, uplink), the central API (SQLite store) and, for
 the access side (simulators/demo_access.py), a Mosquitto broker and the access simulator
 playing a day of doors, badges, visitors and guard rounds. The demo registers the edge
-with the API, books the visitor passes, writes the site file, prints the URLs and a
-one-line status every few seconds, and stops everything on Ctrl-C: the edge first, so
-what it accepted stays in its outbox, then the simulators, the broker and the API.
+with the API, books the visitor passes, writes the site file and the energy configuration,
+sets a monthly energy budget as its energy manager, prints the URLs and a one-line status
+every few seconds (with the month's kWh, the meter balance and the budget's colour), and
+stops everything on Ctrl-C: the edge first, so what it accepted stays in its outbox, then
+the simulators, the broker and the API.
 """
 
 from __future__ import annotations
@@ -26,21 +28,30 @@ import yaml
 
 from simulators import demo_access
 from simulators.demo_access import AccessPlan
+from simulators.demo_energy import BUDGET_ID, BUDGET_KWH, EnergyPlan
 
 SITE, BUILDING, EDGE = "demo-site", "tower-a", "demo-edge"
 
 # A small office tower: the main incomer, floor and plant meters of every shipped model,
-# and four HVAC zones.
+# and four HVAC zones. Tags follow the meter tree (edge/energy/meter_tree.py): `system`
+# main | lighting-sockets | hvac | power | special, `parent` where a meter sits under
+# another. The simulator wires them the same way (FEEDS): the chiller plant's meter is on
+# the HVAC board that also supplies the four zone units, so it measures its own load plus
+# theirs; the main incomer measures every top-level sub-meter plus 5 % of load on none of
+# them (corridor lighting, the guard house), so the meter balance shows 5 % unaccounted.
 DEVICES = [
-    ("main-incomer", "chint/dtsu666", "1", {"system": "total", "floor": "B1"}),
+    ("main-incomer", "chint/dtsu666", "1", {"system": "main", "floor": "B1"}),
     ("floor-{unit}", "chint/dtsu666", "2-7", {"system": "lighting-sockets"}),
-    ("server-room-{unit}", "eastron/sdm630", "8-9", {"system": "it"}),
-    ("canteen-{unit}", "chint/ddsu666", "10-11", {"system": "kitchen"}),
-    ("lift-{unit}", "eastron/sdm120", "12-13", {"system": "lifts"}),
+    ("server-room-{unit}", "eastron/sdm630", "8-9", {"system": "special", "use": "it"}),
+    ("canteen-{unit}", "chint/ddsu666", "10-11", {"system": "special", "use": "kitchen"}),
+    ("lift-{unit}", "eastron/sdm120", "12-13", {"system": "power", "use": "lifts"}),
     ("chiller-plant", "schneider/iem3xxx", "14", {"system": "hvac"}),
-    ("pump-room", "acrel/adw300", "15", {"system": "pumps"}),
-    ("zone-{unit}", "steward/hvac-zone", "20-23", {"system": "hvac"}),
+    ("pump-room", "acrel/adw300", "15", {"system": "power", "use": "pumps"}),
+    ("zone-{unit}", "steward/hvac-zone", "20-23", {"system": "hvac", "parent": "chiller-plant"}),
 ]
+UNMETERED = 0.05
+FEEDS = ["14:20-23", f"1:2-15:unmetered={UNMETERED:g}"]  # steward-sim meters --feeds
+ENERGY = EnergyPlan(SITE, BUILDING)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,8 +151,8 @@ def _register_edge(workdir: Path, db: Path) -> Path:
 
 def _add_user(workdir: Path, db: Path, role: str) -> str:
     """A user's token: the viewer's for reading the API (and the docs page), the
-    operator's for booking visitor passes; stored next to the edge's token (created once
-    per store, like it)."""
+    operator's for booking visitor passes, the energy manager's for setting the budget;
+    stored next to the edge's token (created once per store, like it)."""
     token_file = workdir / f"{role}.token"
     if token_file.exists():
         return token_file.read_text().strip()
@@ -289,9 +300,11 @@ def run_demo(args: argparse.Namespace) -> int:
     token_file = _register_edge(workdir, db)
     viewer = _add_user(workdir, db, "viewer")
     operator = _add_user(workdir, db, "operator") if args.access else None
+    manager = _add_user(workdir, db, "energy_manager")
     start = time.time()
     anchor = start
     api_url = f"http://127.0.0.1:{args.api_port}"
+    energy_config = ENERGY.write_config(workdir, start)
 
     procs: list[tuple[str, subprocess.Popen]] = []
     stop_requested = False
@@ -310,7 +323,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 *("--port", str(args.api_port), "--no-access-log"),
             ],
             api_log,
-            env=api_env(args.speed),
+            env={**api_env(args.speed), "STEWARD_API_ENERGY_CONFIG": str(energy_config)},
         )
         procs.append(("API", api))
         if mosquitto is not None:
@@ -326,10 +339,13 @@ def run_demo(args: argparse.Namespace) -> int:
         ]
         for _, profile, units, _ in DEVICES:
             sim_args += ["--profile", profile, "--units", units]
+        for feed in FEEDS:
+            sim_args += ["--feeds", feed]
         sim = _spawn(sim_args, sim_log)
         procs.append(("Modbus simulator", sim))
         _wait_port(args.api_port, api, "the API", api_log)
         _wait_port(args.modbus_port, sim, "the Modbus simulator", sim_log)
+        budget_done = ENERGY.set_budget(api_url, manager)
         plan = None
         if mosquitto is not None:
             _wait_port(args.mqtt_port, broker, "the MQTT broker", broker_log)
@@ -358,6 +374,7 @@ def run_demo(args: argparse.Namespace) -> int:
             procs.append(("access simulator", access_sim))
 
         access_banner = "" if plan is None else plan.banner(api_url)
+        banners = ENERGY.banner(api_url, workdir, args.speed) + access_banner
         print(
             f"""
 Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). Open:
@@ -367,15 +384,20 @@ Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). O
   series catalogue    {api_url}/v1/series
   edges and backlog   {api_url}/v1/edges
   metrics             {api_url}/metrics
-{access_banner}  Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
+{banners}  Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
                       mbpoll -m tcp -p {args.modbus_port} -a 1 -r 8199 -c 2 -t 4:float -B 127.0.0.1
-Files in {workdir}: site.yaml, *.token, steward.sqlite, outbox.sqlite, *.log
+Files in {workdir}: site.yaml, energy.yaml, *.token, steward.sqlite, outbox.sqlite, *.log
 Press Ctrl-C to stop.
 """,
             flush=True,
         )
         if plan is not None:
             print(f"demo: {passes} visitor pass(es) booked by demo-operator", flush=True)
+        print(
+            f"demo: budget {BUDGET_ID} ({BUDGET_KWH:,.0f} kWh a month) {budget_done} by"
+            " demo-energy_manager",
+            flush=True,
+        )
         deadline = None if args.duration is None else time.monotonic() + args.duration
         next_status = time.monotonic() + args.status_every
         while not stop_requested:
@@ -395,7 +417,12 @@ Press Ctrl-C to stop.
                 )
                 return 1
             if time.monotonic() >= next_status:
-                print(f"demo: {_status(api_url, viewer, plan is not None)}", flush=True)
+                simulated_now = start + (time.time() - anchor) * args.speed
+                print(
+                    f"demo: {_status(api_url, viewer, plan is not None)}; "
+                    f"{ENERGY.status(api_url, viewer, simulated_now)}",
+                    flush=True,
+                )
                 next_status += args.status_every
             time.sleep(0.2)
         running = ", ".join(n for n in STOP_ORDER if n in dict(procs))

@@ -1,4 +1,8 @@
-"""A building's worth of simulated devices (meters, HVAC zones) on one Modbus server."""
+"""A building's worth of simulated devices (meters, HVAC zones) on one Modbus server.
+
+Feeds (Feed, parse_feed) make a meter measure other devices too: the main incomer the
+whole building, a distribution board's meter the units it supplies (simulators/meters.py).
+"""
 
 from __future__ import annotations
 
@@ -24,10 +28,52 @@ class DeviceGroup:
     units: list[int]
 
 
+@dataclass(frozen=True)
+class Feed:
+    """The meter at `unit` measures the devices at `fed` too (see SimulatedMeter.feed_from)."""
+
+    unit: int
+    fed: tuple[int, ...]
+    unmetered: float | None = None
+
+
+FEED_USAGE = (
+    "write UNIT:UNITS or UNIT:UNITS:unmetered=SHARE, e.g. 14:20-23 or 1:2-15:unmetered=0.05"
+)
+
+
+def parse_feed(spec: str) -> Feed:
+    """'1:2-15:unmetered=0.05' -> Feed(1, (2, ..., 15), 0.05)."""
+    from device_profiles.addressing import parse_units
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"feed {spec!r}: {FEED_USAGE}")
+    unmetered = None
+    if len(parts) == 3:
+        key, _, value = parts[2].partition("=")
+        try:
+            unmetered = float(value) if key.strip() == "unmetered" else None
+        except ValueError:
+            unmetered = None
+        if unmetered is None or not 0.0 <= unmetered < 1.0:
+            raise ValueError(f"feed {spec!r}: unmetered is a share from 0 to below 1; {FEED_USAGE}")
+    units = parse_units(parts[0])
+    if len(units) != 1:
+        raise ValueError(f"feed {spec!r}: one meter feeds, not {parts[0]!r}; {FEED_USAGE}")
+    return Feed(units[0], tuple(parse_units(parts[1])), unmetered)
+
+
 class DeviceFleet:
     """Devices of one or more models, addressed by unit id, sharing a clock and a fault table."""
 
-    def __init__(self, groups: Sequence[DeviceGroup], seed: int = 1, clock: SimClock | None = None):
+    def __init__(
+        self,
+        groups: Sequence[DeviceGroup],
+        seed: int = 1,
+        clock: SimClock | None = None,
+        feeds: Sequence[Feed] = (),
+    ):
         self.clock = clock or SimClock()
         self.faults = FaultTable()
         pairs = [(g.profile, u) for g in groups for u in g.units]
@@ -56,6 +102,34 @@ class DeviceFleet:
                 zone.image.refused = self._refused(unit)
                 self.zones[unit] = zone
                 self.images[unit] = zone.image
+        self.feeds = tuple(feeds)
+        self._connect(self.feeds)
+
+    def _connect(self, feeds: Sequence[Feed]) -> None:
+        """Give each feeding meter its devices; a device hangs under one meter at most,
+        and no meter under itself."""
+        parent: dict[int, int] = {}
+        for feed in feeds:
+            if feed.unit not in self.meters:
+                raise ValueError(f"feed {feed.unit}: unit {feed.unit} is not a simulated meter")
+            for unit in feed.fed:
+                if unit not in self.images:
+                    raise ValueError(f"feed {feed.unit}: unit {unit} is not simulated")
+                if unit in parent:
+                    raise ValueError(
+                        f"feed {feed.unit}: unit {unit} is fed by unit {parent[unit]} already"
+                    )
+                parent[unit] = feed.unit
+        for feed in feeds:
+            seen, up = [feed.unit], parent.get(feed.unit)
+            while up is not None:
+                if up in seen:
+                    raise ValueError(f"feeds form a cycle: {' -> '.join(map(str, [*seen, up]))}")
+                seen.append(up)
+                up = parent.get(up)
+        for feed in feeds:
+            devices = [self.meters.get(u) or self.zones[u] for u in feed.fed]
+            self.meters[feed.unit].feed_from(devices, feed.unmetered)  # type: ignore[arg-type]
 
     def _refused(self, unit: int):
         def refused() -> frozenset[str]:
@@ -74,7 +148,7 @@ class DeviceFleet:
         for unit, image in sorted(self.images.items()):
             by_profile.setdefault(image.profile.id, []).append(unit)
         return ", ".join(
-            f"{pid} x{len(us)} (units {_ranges(us)})" for pid, us in by_profile.items()
+            f"{pid} x{len(us)} (units {unit_ranges(us)})" for pid, us in by_profile.items()
         )
 
 
@@ -88,7 +162,7 @@ def groups_from_args(profiles: Sequence[str], units: Sequence[str]) -> list[Devi
     return [DeviceGroup(load(p), parse_units(u)) for p, u in zip(profiles, units, strict=True)]
 
 
-def _ranges(units: list[int]) -> str:
+def unit_ranges(units: list[int]) -> str:
     units = sorted(units)
     out, start, prev = [], units[0], units[0]
     for u in [*units[1:], None]:  # type: ignore[list-item]

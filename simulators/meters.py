@@ -4,17 +4,30 @@ The meter computes canonical quantities (the names every meter profile shares) p
 common extras vendors add (line voltages, per-phase PF and energy, totals), then the
 profile decides which of them exist and at which registers. Energy counters integrate
 power over simulated time, so they only ever go up.
+
+A meter may feed others (feed_from): a main incomer or a distribution board's meter then
+measures the devices below it too, so that its energy is theirs plus its own load, or,
+with an `unmetered` share, theirs divided by (1 - unmetered), as when a share of the
+building's load sits on no sub-meter. The meter tree of a demo then balances as the
+tags say it does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from device_profiles.schema import Profile
 from simulators.loads import LoadBank
 
 SQRT3 = math.sqrt(3.0)
+
+
+class Metered(Protocol):
+    """A simulated device with an electrical input: a meter or an HVAC zone."""
+
+    def values(self) -> Mapping[str, float | str]: ...
 
 
 def is_single_phase(profile: Profile) -> bool:
@@ -36,16 +49,40 @@ class SimulatedMeter:
         self._last_t: float | None = None
         self._cache_t: float | None = None
         self._cache: dict[str, float] = {}
+        self._fed: tuple[Metered, ...] = ()
+        self._fed_scale = 1.0
+        self._own_load = True
+        self._fed_start = 0.0
+
+    def feed_from(self, devices: Sequence[Metered], unmetered: float | None = None) -> None:
+        """Measure `devices` too, from now on: their power and energy are added to this
+        meter's own load; with `unmetered` (a share, 0 <= s < 1) this meter has no load of
+        its own and measures theirs / (1 - unmetered): `unmetered` of what it measures is
+        load that none of them sees."""
+        if unmetered is not None and not 0.0 <= unmetered < 1.0:
+            raise ValueError(f"unit {self.unit}: unmetered must be in [0, 1), got {unmetered}")
+        self.values()  # the own counter up to now, before the feed changes what it counts
+        self._fed = tuple(devices)
+        self._own_load = unmetered is None
+        self._fed_scale = 1.0 if unmetered is None else 1.0 / (1.0 - unmetered)
+        self._fed_start = sum(float(d.values()["energy_import"]) for d in self._fed)
+        self._cache_t = None
 
     def values(self) -> dict[str, float]:
         """Every quantity this meter knows, at the simulator's current time."""
         t = self.clock()
         if t == self._cache_t:
             return self._cache
-        p_total = self.bank.power_kw(self.index, t)
-        if self._last_t is not None and t > self._last_t:
+        p_total = self.bank.power_kw(self.index, t) if self._own_load else 0.0
+        if self._last_t is not None and t > self._last_t and self._own_load:
             self._integrate(self._last_t, t)
         self._last_t = t
+        energy = self._energy
+        if self._fed:
+            fed = [d.values() for d in self._fed]
+            p_total += self._fed_scale * sum(float(v["active_power"]) for v in fed)
+            fed_energy = sum(float(v["energy_import"]) for v in fed) - self._fed_start
+            energy += self._fed_scale * fed_energy
         params = self.bank.params[self.index]
         split = params.phase_split
         offsets = self.bank.phase_offsets[self.index]
@@ -55,9 +92,9 @@ class SimulatedMeter:
             "active_power": p_total,
             "power_factor": pf,
             "frequency": 50.0 + 0.03 * math.sin(t / 97.0),
-            "energy_import": self._energy,
+            "energy_import": energy,
             "energy_export": self._export,
-            "energy_total": self._energy + self._export,
+            "energy_total": energy + self._export,
             "reactive_power": p_total * tan_phi,
             "apparent_power": p_total / pf,
             "active_power_demand": p_total,
@@ -76,7 +113,7 @@ class SimulatedMeter:
             v[f"reactive_power_l{n}"] = power * tan_phi
             v[f"apparent_power_l{n}"] = power / pf
             v[f"power_factor_l{n}"] = pf
-            v[f"energy_import_l{n}"] = self._energy * share
+            v[f"energy_import_l{n}"] = energy * share
             v[f"energy_export_l{n}"] = self._export * share
             volts.append(volt)
             currents.append(current)

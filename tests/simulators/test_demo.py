@@ -1,18 +1,24 @@
 """The README's first command: the demo starts the Modbus simulator, the edge, the API, a
-Mosquitto broker and the access simulator; readings and access events reach the API, and
+Mosquitto broker and the access simulator; readings and access events reach the API, the
+energy side shows (today's kWh, the meter balance, the budget its energy manager set), and
 Ctrl-C stops all of them cleanly."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import re
 import signal
 import subprocess
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
 from servers import free_port, require_binary
+
+from simulators.demo_energy import BUDGET_ID, BUDGET_KWH
 
 
 def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c(tmp_path):
@@ -73,7 +79,9 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
         main_v = next(
             s for s in series if s["device"] == "main-incomer" and s["point"] == "voltage_l1"
         )
-        assert main_v["unit"] == "V" and main_v["tags"].get("system") == "total"
+        assert main_v["unit"] == "V" and main_v["tags"].get("system") == "main"
+        zone = next(s for s in series if s["device"] == "zone-20")
+        assert zone["tags"] == {"system": "hvac", "parent": "chiller-plant"}
         data = httpx.get(f"{api}/v1/series/{main_v['id']}/data", headers=headers, timeout=5)
         data = data.json()
         points = data["points"]
@@ -85,6 +93,7 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
             "MAIN",
             "S001",
         ), events
+        _check_energy(api, headers)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -100,8 +109,61 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
     assert f"viewer token        {viewer}" in out  # printed for the docs page and curl
     assert f"{api}/v1/alarms" in out and f"{api}/v1/access-events" in out
     assert " access events; " in out  # the status line counts them
+    # The status line: the month's kWh and the fresh demo's budget, which has no history
+    # to forecast from, so its colour comes from the use alone.
+    assert re.search(r"energy \d{4}-\d\d [\d,]+ kWh, ", out), out
+    assert "budget green: no forecast: no history before the period" in out, out
     assert all(not psutil.pid_exists(c.pid) or c.status() == psutil.STATUS_ZOMBIE for c in children)
     # The edge flushed its outbox on the way out, and held nothing back for its clock.
     log = (tmp_path / "edge.log").read_text()
     assert "everything sent was delivered" in log, log
     assert "held for the clock" not in log, log
+
+
+def _check_energy(api: str, headers: dict[str, str]) -> None:
+    """Today's energy, the meter balance and the budget status, as the API answers them.
+
+    The API's clock is the wall clock while the meters' runs 60 times faster: after a
+    minute of the test the simulated time may be past local midnight, so "today" is asked
+    as today and tomorrow."""
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    span = {"from": str(today), "to": str(today + dt.timedelta(days=2))}
+    place = {"site": "demo-site", "building": "tower-a"}
+    deadline = time.monotonic() + 60
+    energy = balance = {}
+    while time.monotonic() < deadline:
+        energy = httpx.get(
+            f"{api}/v1/energy", params={**place, **span}, headers=headers, timeout=10
+        ).json()
+        balance = httpx.get(
+            f"{api}/v1/energy/balance", params={**place, **span}, headers=headers, timeout=10
+        ).json()
+        if energy["total"]["kwh"] > 0 and balance["colour"] == "green":
+            break
+        time.sleep(1)
+    assert energy["total"]["kwh"] > 0, energy
+    # The energy configuration the demo wrote is the one the API reads.
+    assert (energy["timezone"], energy["area_m2"], energy["occupants"]) == (
+        "Asia/Shanghai",
+        36000.0,
+        1500,
+    )
+    assert energy["total"]["kwh_per_m2"] == energy["total"]["kwh"] / 36000.0
+    assert [m["device"] for m in energy["meters"]] == ["main-incomer"]  # the building: its main
+    assert {f["kind"] for f in energy["factors"]} >= {"coal", "co2", "tariff"}
+    assert all(f["example"] for f in energy["factors"] if f["kind"] == "tariff")
+    # The simulated main incomer is its sub-meters plus 5 % on none of them; the edge
+    # reads the meters at different instants, so a day just begun shows a few % around it.
+    assert balance["colour"] == "green", balance
+    assert balance["problems"] == [] and balance["unknown_systems"] == {}, balance
+    assert set(balance["by_system"]) == {"lighting-sockets", "hvac", "power", "special"}
+    subs = {m["device"] for m in balance["sub_meters"]}
+    assert "chiller-plant" in subs and "zone-20" not in subs  # a zone is in its parent
+    status = httpx.get(f"{api}/v1/budgets/{BUDGET_ID}/status", headers=headers, timeout=10)
+    assert status.status_code == 200, status.text
+    status = status.json()
+    assert status["amount"] == BUDGET_KWH and status["unit"] == "kWh"
+    assert status["colour"] in ("green", "yellow", "red")
+    assert status["forecast"] is None and "no history before the period" in status["reason"]
+    budget = httpx.get(f"{api}/v1/budgets/{BUDGET_ID}", headers=headers, timeout=10).json()
+    assert budget["updated_by"] == "demo-energy_manager", budget
