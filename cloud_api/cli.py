@@ -139,8 +139,13 @@ def _serve(settings: ApiSettings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from cloud_api.app import create_app
+    from device_profiles.sourced_yaml import ConfigError
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # the energy configuration: file, line and field
+        print(f"steward-api: bad energy configuration:\n{exc}", file=sys.stderr)
+        return 2
     tune_gc_for_ingest()
     uvicorn.run(
         app,

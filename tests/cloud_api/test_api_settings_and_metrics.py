@@ -4,6 +4,7 @@ prometheus_client exposes them and its parser reads them back."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +166,22 @@ def test_two_apps_in_one_process_expose_their_own_figures_in_prometheus_format(
         assert fa[name].type == kind, name
     assert _value(broken, "steward_store_up") == 0
     assert _value(broken, "steward_ingest_points_total") == 20
+
+
+def test_serve_with_a_bad_energy_configuration_says_where_and_exits_2(tmp_path: Path) -> None:
+    """No traceback for a typo in the energy file: one message naming file, line and field."""
+    import subprocess
+    import sys
+
+    energy = tmp_path / "energy.yaml"
+    energy.write_text("sites:\n  s1:\n    timezone: Asia/Shangai\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "cloud_api.cli", "serve", "--db", str(tmp_path / "s.sqlite")],
+        env={**os.environ, "STEWARD_API_ENERGY_CONFIG": str(energy)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{energy}: line 3" in done.stderr and "Asia/Shangai" in done.stderr
