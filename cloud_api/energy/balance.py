@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from cloud_api.energy.service import ENERGY_POINT, HOUR
+from cloud_api.energy.service import ENERGY_POINT, HOUR, KWH_PER_UNIT
 from edge.energy.meter_tree import balance, build_tree
 
 
@@ -32,13 +32,14 @@ def building_balance(
     db: sqlite3.Connection, config: Any, site: str, building: str, start: float, end: float
 ) -> dict:
     rows = db.execute(
-        "SELECT id, device, tags FROM series WHERE site=? AND building=? AND point=?"
-        " AND kind='counter' ORDER BY device",
+        "SELECT id, device, tags, unit FROM series WHERE site=? AND building=? AND point=?"
+        " AND kind='counter' AND unit IN ('Wh', 'kWh', 'MWh') ORDER BY device",
         (site, building, ENERGY_POINT),
     ).fetchall()
-    tags = {device: orjson.loads(text) for _, device, text in rows}
+    tags = {device: orjson.loads(text) for _, device, text, _ in rows}
     tree = build_tree(tags)
-    ids = {series_id: device for series_id, device, _ in rows}
+    ids = {series_id: device for series_id, device, _, _ in rows}
+    scale = {series_id: KWH_PER_UNIT[unit] for series_id, _, _, unit in rows}
     energy = dict.fromkeys(tags, 0.0)
     held = dict.fromkeys(tags, 0.0)
     if ids:
@@ -49,8 +50,8 @@ def building_balance(
             " GROUP BY series_id",
             (start, end, *ids),
         ):
-            energy[ids[series_id]] = booked
-            held[ids[series_id]] = held_out
+            energy[ids[series_id]] = booked * scale[series_id]
+            held[ids[series_id]] = held_out * scale[series_id]
     result = balance(tree, energy)
     threshold = config.balance_threshold
     colour = None

@@ -33,6 +33,7 @@ from edge.energy import Flag
 
 ENERGY_POINT = "energy_import"
 HOUR = 3600
+KWH_PER_UNIT = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}  # an energy meter's unit in kWh
 QUARTER = 900
 
 
@@ -119,32 +120,34 @@ class Hourly:
 def hourly_energy(
     db: sqlite3.Connection, series_ids: Sequence[int], start: float, end: float
 ) -> Hourly:
-    """The scope's hourly energy over [start, end) (start and end on whole hours)."""
+    """The scope's hourly energy in kWh over [start, end) (start and end on whole hours)."""
     first = int(start // HOUR) * HOUR
     hours = np.arange(first, end, HOUR, dtype=np.float64)
     kwh = np.zeros(len(hours))
     covered = np.zeros(len(hours), dtype=np.int64)
     gap = np.zeros(len(hours), dtype=bool)
-    held = 0.0
-    flags = 0
     if not series_ids or not len(hours):
-        return Hourly(hours, kwh, np.zeros(len(hours), dtype=bool), held, flags)
+        return Hourly(hours, kwh, np.zeros(len(hours), dtype=bool), 0.0, 0)
     marks = ",".join("?" * len(series_ids))
     span = (first, end)
-    # SQLite has no bitwise-or aggregate; the distinct flag values of an hour are few.
-    for bucket, booked, held_out, bits in db.execute(
-        "SELECT bucket_start, SUM(booked), SUM(held_out), group_concat(DISTINCT flags)"
-        f" FROM energy WHERE step={HOUR} AND bucket_start >= ? AND bucket_start < ?"
-        f" AND series_id IN ({marks}) GROUP BY bucket_start",
-        (*span, *series_ids),
-    ):
-        i = int((bucket - first) // HOUR)
-        kwh[i] = booked
-        held += held_out
-        for bit in map(int, bits.split(",")):
-            flags |= bit
-            if bit & (Flag.GAP | Flag.GAP_HELD):
-                gap[i] = True
+    held = 0.0
+    flags = 0
+    for scale, ids in by_scale(db, series_ids).items():
+        group = ",".join("?" * len(ids))
+        # SQLite has no bitwise-or aggregate; the distinct flag values of an hour are few.
+        for bucket, booked, held_out, bits in db.execute(
+            "SELECT bucket_start, SUM(booked), SUM(held_out), group_concat(DISTINCT flags)"
+            f" FROM energy WHERE step={HOUR} AND bucket_start >= ? AND bucket_start < ?"
+            f" AND series_id IN ({group}) GROUP BY bucket_start",
+            (*span, *ids),
+        ):
+            i = int((bucket - first) // HOUR)
+            kwh[i] += booked * scale
+            held += held_out * scale
+            for bit in map(int, bits.split(",")):
+                flags |= bit
+                if bit & (Flag.GAP | Flag.GAP_HELD):
+                    gap[i] = True
     for bucket, count in db.execute(
         f"SELECT bucket_start, COUNT(*) FROM rollups WHERE step={HOUR} AND bucket_start >= ?"
         f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
@@ -153,6 +156,18 @@ def hourly_energy(
         covered[int((bucket - first) // HOUR)] = count
     measured = (covered >= len(series_ids)) & ~gap
     return Hourly(hours, kwh, measured, held, flags)
+
+
+def by_scale(db: sqlite3.Connection, series_ids: Sequence[int]) -> dict[float, list[int]]:
+    """Meters count in their own unit (Wh, kWh, MWh): the series grouped by what one of
+    their units is in kWh, so each group is summed in SQL and then scaled."""
+    marks = ",".join("?" * len(series_ids))
+    groups: dict[float, list[int]] = {}
+    for series_id, unit in db.execute(
+        f"SELECT id, unit FROM series WHERE id IN ({marks})", tuple(series_ids)
+    ):
+        groups.setdefault(KWH_PER_UNIT.get(unit, 1.0), []).append(series_id)
+    return groups
 
 
 def first_reading(db: sqlite3.Connection, series_ids: Sequence[int]) -> float | None:
@@ -204,14 +219,17 @@ def quarter_energy(
         return None
     if not series_ids:
         return np.zeros(0), np.zeros(0)
-    marks = ",".join("?" * len(series_ids))
-    rows = db.execute(
-        "SELECT bucket_start, SUM(booked) FROM energy WHERE step=? AND bucket_start >= ?"
-        f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
-        (QUARTER, start, end, *series_ids),
-    ).fetchall()
-    table = np.array(rows, dtype=np.float64).reshape(-1, 2)
-    return table[:, 0], table[:, 1]
+    totals: dict[float, float] = {}
+    for scale, ids in by_scale(db, series_ids).items():
+        marks = ",".join("?" * len(ids))
+        for bucket, booked in db.execute(
+            "SELECT bucket_start, SUM(booked) FROM energy WHERE step=? AND bucket_start >= ?"
+            f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
+            (QUARTER, start, end, *ids),
+        ):
+            totals[bucket] = totals.get(bucket, 0.0) + booked * scale
+    buckets = sorted(totals)
+    return np.array(buckets, dtype=np.float64), np.array([totals[b] for b in buckets])
 
 
 def hourly_cost(

@@ -106,3 +106,31 @@ def test_a_tree_without_a_main_meter_says_so_and_raises_nothing(api) -> None:
                                                       "from": "2026-03-02"})  # fmt: skip
     assert r.status_code == 200
     assert r.json()["colour"] is None and "no main meter" in r.json()["note"]
+
+
+def test_a_sub_meter_counting_in_wh_is_converted_to_kwh(tmp_path) -> None:
+    # main 100 kW in kWh; one sub-meter 80 kW counting in Wh (80,000 Wh an hour): by hand
+    # 2,400 kWh and 1,920 kWh a day, 20 % unaccounted, not 1,920,000 "kWh".
+    with in_process_api(tmp_path, now=midnight(DAY1 + timedelta(days=2))) as api:
+        token = register_edge(api.db, "edge-wh", "s1", "wh")
+        records, seq = [], 0
+        for step in range(97):
+            ts = midnight(DAY1) + 900 * step
+            for device, tags, value, unit in (
+                ("main", {"system": "main"}, 25.0 * step, "kWh"),
+                ("plant", {"system": "power"}, 20_000.0 * step, "Wh"),
+            ):
+                seq += 1
+                records.append({"seq": seq, "ts": ts, "device": device, "tags": tags,
+                                "points": [{"point": "energy_import", "value": value,
+                                            "unit": unit, "kind": "counter"}]})  # fmt: skip
+        api.client.headers.update(api.as_(token))
+        batch = {"site": "s1", "building": "wh", "lane": "readings", "records": records}
+        assert post_batch(api.client, batch).status_code == 200
+        api.client.headers.update(api.as_(add_user(api.db, "vic", "viewer")))
+        where = {"site": "s1", "building": "wh", "from": "2026-03-02", "to": "2026-03-03"}
+        b = api.client.get("/v1/energy/balance", params=where).json()
+        assert b["accounted_kwh"] == pytest.approx(1920.0)
+        assert b["share"] == pytest.approx(0.2)
+        power = api.client.get("/v1/energy", params={**where, "system": "power"}).json()
+        assert power["total"]["kwh"] == pytest.approx(1920.0)
