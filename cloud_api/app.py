@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
+from cloud_api.energy.service import UnsupportedZoneError
 from cloud_api.energy_config import EnergyConfig, load_energy_config
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
@@ -116,6 +117,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
     for module in (*routers, energy, energy_quality, budgets, contracts, ops):
         app.include_router(module.router)
+
+    @app.exception_handler(UnsupportedZoneError)
+    async def unsupported_zone(request: Request, exc: UnsupportedZoneError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 422)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:

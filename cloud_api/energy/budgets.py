@@ -37,6 +37,7 @@ from cloud_api.energy.service import (
     hourly_energy,
     per_hour,
     quarter_energy,
+    require_whole_hours,
     scope_meters,
     versions_used,
 )
@@ -144,6 +145,7 @@ def evaluate(
     first_day, p_start, p_end = period_bounds(
         calendar, budget.period, at if period_at is None else period_at
     )
+    require_whole_hours(calendar, p_start - TRAINING_DAYS * 86400.0, p_end)
     meters = scope_meters(db, budget.scope)
     ids = [m.series_id for m in meters]
     now_h = min(max(p_start, float(int(at // HOUR) * HOUR)), p_end)

@@ -57,6 +57,8 @@ def evaluate_budgets(store, config, now: float, fits: FitCache | None = None) ->
         except Exception:  # one budget's failure must not stop the others' alarms
             log.exception("budget %s not evaluated", row.id)
             continue
+        if not result.meters:
+            continue  # no meters in its scope (yet): no colour, no alarm
         colour = result.status.colour
         before = None
         if last is not None and last[0] == result.period_start:

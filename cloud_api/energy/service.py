@@ -23,8 +23,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
@@ -35,6 +36,26 @@ ENERGY_POINT = "energy_import"
 HOUR = 3600
 KWH_PER_UNIT = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}  # an energy meter's unit in kWh
 QUARTER = 900
+
+
+class UnsupportedZoneError(ValueError):
+    """The site's time zone is not a whole number of hours from UTC somewhere in the
+    interval: the energy figures are built from UTC hours, so a local day would take
+    half an hour of the next (answered 422, naming the zone)."""
+
+
+def require_whole_hours(calendar, start: float, end: float) -> None:
+    """Refuse an interval in which the site's zone is off UTC by a part of an hour."""
+    zone = ZoneInfo(calendar.tz)
+    # Offsets change at most a few times a year: look at each day's start and the end.
+    for ts in (*np.arange(start, end, 86400.0), end):
+        offset = datetime.fromtimestamp(float(ts), zone).utcoffset()
+        if offset is not None and offset.total_seconds() % HOUR:
+            raise UnsupportedZoneError(
+                f"time zone {calendar.tz} is UTC{offset.total_seconds() / HOUR:+g} h on"
+                f" {datetime.fromtimestamp(float(ts), zone).date()}: Steward's energy figures"
+                " are built from whole UTC hours and need a zone whose offset is whole hours"
+            )
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ def status_dict(e: Evaluation, config) -> dict:
         "forecast_low": s.forecast_low,
         "forecast_high": s.forecast_high,
         "share_of_budget": None if s.forecast is None else s.forecast / e.budget.amount,
-        "colour": s.colour.value,
+        # No meters: nothing measured is not "green"; the reason says what is missing.
+        "colour": s.colour.value if e.meters else None,
         "crosses_on": None if s.crosses_on is None else s.crosses_on.isoformat(),
         "reason": s.reason or e.model_reason,
         "used_kwh": e.used_kwh,

@@ -38,6 +38,7 @@ from cloud_api.energy.service import (
     factor_dict,
     hourly_energy,
     quarter_energy,
+    require_whole_hours,
     scope_meters,
 )
 from cloud_api.routers.budgets import BudgetId, _few_tags
@@ -167,6 +168,7 @@ def savings(request: Request, contract_id: ContractId) -> JSONResponse:
             (body.reporting.first, report_to),
         ):
             start, end = calendar.day_bounds(first)[0], calendar.day_bounds(last)[0]
+            require_whole_hours(calendar, start, end)
             hourly = hourly_energy(db, ids, start, end)
             hod, day_type, ordinal = calendar.hour_features(hourly.hour_start)
             temperature = hourly_temperature(db, temp_id, hourly.hour_start)

@@ -45,6 +45,7 @@ from cloud_api.energy.service import (
     factor_dict,
     hourly_energy,
     quarter_energy,
+    require_whole_hours,
     scope_meters,
 )
 from cloud_api.store.primary import sqlite_store
@@ -90,6 +91,7 @@ def energy(
             422, detail=f"from .. to spans {(last - first).days} days; at most {MAX_DAYS}"
         )
     start, end = calendar.day_bounds(first)[0], calendar.day_bounds(last)[0]
+    require_whole_hours(calendar, start, end)
     scope = Scope(site, building, {"system": system} if system else {})
     with sqlite_store(request.app.state.store).reading() as db:
         meters = scope_meters(db, scope)
@@ -259,6 +261,7 @@ def energy_balance(
     if last <= first:
         raise HTTPException(422, detail=f"to ({last}) must be after from ({first})")
     start, end = calendar.day_bounds(first)[0], calendar.day_bounds(last)[0]
+    require_whole_hours(calendar, start, end)
     with sqlite_store(request.app.state.store).reading() as db:
         out = building_balance(db, config, site, building, start, end)
     return JSONResponse({**out, "from": first.isoformat(), "to": last.isoformat()})

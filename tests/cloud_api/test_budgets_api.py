@@ -155,6 +155,10 @@ def test_a_meter_group_without_meters_says_so(api) -> None:
     s = status(api, "hq-hvac")
     assert s["used"] == 0.0 and s["meters"] == []
     assert s["reason"].startswith("no forecast: no meters in s1/hq system=hvac;"), s["reason"]
+    # nothing measured is not "green": no colour, and the evaluator raises nothing for it
+    assert s["colour"] is None
+    changes = api.app.state.energy_evaluator.run_once()
+    assert "hq-hvac" not in {c.budget for c in changes}
 
 
 def test_roles(api) -> None:

@@ -134,3 +134,19 @@ def test_a_sub_meter_counting_in_wh_is_converted_to_kwh(tmp_path) -> None:
         assert b["share"] == pytest.approx(0.2)
         power = api.client.get("/v1/energy", params={**where, "system": "power"}).json()
         assert power["total"]["kwh"] == pytest.approx(1920.0)
+
+
+def test_a_zone_off_utc_by_half_an_hour_is_refused_not_misattributed(tmp_path) -> None:
+    # The figures are built from UTC hours: in Asia/Kolkata (UTC+5:30) each local day would
+    # take half an hour of the next. A clear 422 naming the zone, not wrong days.
+    energy = tmp_path / "energy.yaml"
+    energy.write_text("sites:\n  s1:\n    timezone: Asia/Kolkata\n")
+    with in_process_api(
+        tmp_path, now=midnight(DAY1 + timedelta(days=2)), energy_config=energy
+    ) as api:
+        api.client.headers.update(api.as_(add_user(api.db, "vic", "viewer")))
+        where = {"site": "s1", "building": "hq", "from": "2026-03-02", "to": "2026-03-03"}
+        for path in ("/v1/energy", "/v1/energy/balance"):
+            r = api.client.get(path, params=where)
+            assert r.status_code == 422, (path, r.text)
+            assert "Asia/Kolkata" in r.json()["detail"] and "whole" in r.json()["detail"]
