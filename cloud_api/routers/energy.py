@@ -1,12 +1,12 @@
 """Energy by local day or month: kWh, kgce, CO2, cost, per m2 and per person.
 
-GET /v1/energy?site&building&system&from&to&step=day|month
+GET /v1/energy?site&building&system&from&to&step=day|week|month
 - site (required), building (default: every building of the site), system (a meter group:
   the meters tagged `system: <value>`; default: the building's main meters, see
   cloud_api/energy/service.py for how no kWh is counted twice);
 - from, to: local dates (YYYY-MM-DD) in the site's time zone, `to` excluded; default: the
   local month so far;
-- step: day (default) or month.
+- step: day (default), week (ISO, Monday first) or month.
 A scope no meter matches (a misspelt building, a system without sub-meters) is a 404:
 its energy is unknown, not 0 kWh.
 Each row says how much of it was measured (`measured_share`: hours in which every meter
@@ -76,7 +76,7 @@ def energy(
     system: Name | None = None,
     from_: Annotated[str | None, Query(alias="from", description="local date")] = None,
     to: Annotated[str | None, Query(description="local date, excluded")] = None,
-    step: Literal["day", "month"] = "day",
+    step: Literal["day", "week", "month"] = "day",
 ) -> JSONResponse:
     config = request.app.state.energy_config
     calendar = config.calendar(site)
@@ -174,18 +174,27 @@ def _buckets(
         days = [first + timedelta(days=i) for i in range((last - first).days)]
         labels = [(d.isoformat(), (d, d + timedelta(days=1))) for d in days]
         return (ordinals - base).astype(np.int64), labels
-    months: list[tuple[int, int]] = []
-    d = first.replace(day=1)
-    while d < last:
-        months.append((d.year, d.month))
-        d = (d + timedelta(days=32)).replace(day=1)
+    # Weeks are ISO weeks (Monday first, labelled "2026-W10"); months calendar months.
+    # A bucket cut by `from` or `to` holds only the days inside them.
+    spans: list[tuple[str, date, date]] = []
+    if step == "week":
+        d = first - timedelta(days=first.weekday())
+        while d < last:
+            year, week, _ = d.isocalendar()
+            spans.append((f"{year:04d}-W{week:02d}", d, d + timedelta(days=7)))
+            d += timedelta(days=7)
+    else:
+        d = first.replace(day=1)
+        while d < last:
+            following = (d + timedelta(days=32)).replace(day=1)
+            spans.append((f"{d.year:04d}-{d.month:02d}", d, following))
+            d = following
     index_of_day = np.empty((last - first).days, dtype=np.int64)
     labels = []
-    for i, (y, m) in enumerate(months):
-        lo = max(first, date(y, m, 1))
-        hi = min(last, (date(y, m, 1) + timedelta(days=32)).replace(day=1))
+    for i, (label, lo, hi) in enumerate(spans):
+        lo, hi = max(first, lo), min(last, hi)
         index_of_day[lo.toordinal() - base : hi.toordinal() - base] = i
-        labels.append((f"{y:04d}-{m:02d}", (lo, hi)))
+        labels.append((label, (lo, hi)))
     return index_of_day[(ordinals - base).astype(np.int64)], labels
 
 

@@ -323,7 +323,7 @@ def test_a_scope_without_meters_is_a_404_not_zero_kwh(api, scope: dict, describe
         ({"from": "2026-13-01", "to": "2026-03-30"}, "from"),
         ({"from": "2026-03-30", "to": "tomorrow"}, "to"),
         ({"from": "2020-01-01", "to": "2026-01-01"}, "from .. to"),
-        ({"from": "2026-03-30", "to": "2026-03-31", "step": "week"}, "step"),
+        ({"from": "2026-03-30", "to": "2026-03-31", "step": "year"}, "step"),
         # outside 2000-01-01 .. 2100-01-01 (the API's instants): no factor, no zone data
         ({"from": "1999-12-31", "to": "2000-01-02"}, "from"),
         ({"from": "0001-01-01", "to": "0001-01-02"}, "from"),
@@ -416,3 +416,13 @@ def test_a_tariff_with_windows_off_the_hour_prices_quarter_hours(tmp_path: Path)
         r = api.client.get("/v1/budgets/q/status", headers=api.as_(manager))
         assert r.status_code == 200, r.text
         assert r.json()["used"] == pytest.approx(139.5)
+
+
+def test_step_week_is_the_iso_week_cut_by_from_and_to(api) -> None:
+    # Mon 2026-03-30 .. Thu 04-02 all lie in ISO week 2026-W14: 600 + 600 + 605 + 610
+    body = get(
+        api, site="s1", building="hq", step="week", **{"from": "2026-03-30", "to": "2026-04-03"}
+    )
+    rows = rows_by_start(body)
+    assert list(rows) == ["2026-W14"]
+    assert rows["2026-W14"]["kwh"] == pytest.approx(2415.0)
