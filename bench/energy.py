@@ -196,18 +196,19 @@ def measure_status(
     plan = [budgets[i % len(budgets)] for i in range(max(n, len(budgets)))]
     random.Random(seed).shuffle(plan)
     times: dict[str, list[float]] = {COLD: [], WARM: []}
+    cpu = {COLD: 0.0, WARM: 0.0}  # the server's, user + system
     first: dict[str, dict] = {}
-    cpu0 = sum(server.cpu_times()[:2])
     for budget_id in plan:
+        cpu0 = sum(server.cpu_times()[:2])
         seconds, body = timed_get(client, f"/v1/budgets/{budget_id}/status")
         kind = WARM if budget_id in first else COLD
+        cpu[kind] += sum(server.cpu_times()[:2]) - cpu0
         times[kind].append(seconds)
         first.setdefault(budget_id, body)
-    cpu = sum(server.cpu_times()[:2]) - cpu0
     return {
         "times": {k: sorted(v) for k, v in times.items()},
         "requests": len(plan),
-        "server_cpu_per_request": cpu / len(plan),
+        "server_cpu": {k: cpu[k] / max(1, len(times[k])) for k in cpu},
         "first": first,
     }
 

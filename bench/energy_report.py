@@ -64,9 +64,10 @@ def report(args, load0: tuple[float, float, float], led: dict, loaded, api: dict
     st, en = api["status"], api["energy"]
     first = st["first"]
     ok = True
+    cpu = st["server_cpu"]
     print(
-        f"budget status: {api['budgets']} budgets, {st['requests']} requests, server CPU"
-        f" {ms(st['server_cpu_per_request'])} a request on average"
+        f"budget status: {api['budgets']} budgets, {st['requests']} requests; server CPU a"
+        f" request on average: cold {ms(cpu[COLD])}, warm {ms(cpu[WARM])}"
     )
     for kind, what in ((COLD, "model fitted"), (WARM, "fit cached")):
         if st["times"][kind]:
