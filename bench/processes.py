@@ -29,7 +29,10 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
 
 
-def spawn(args: list[str], log: Path) -> subprocess.Popen:
-    """`args` in a session of its own, stdout and stderr appended to `log`."""
+def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`args` in a session of its own, stdout and stderr appended to `log`; `env`: its
+    whole environment (default: this process's)."""
     fh = open(log, "ab")  # noqa: SIM115 - lives as long as the process
-    return subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        args, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env
+    )
