@@ -29,6 +29,7 @@ from cloud_api.energy.baseline import Baseline, fit_hourly
 from cloud_api.energy.budget_status import BudgetStatus, budget_status
 from cloud_api.energy.service import (
     HOUR,
+    ROLLUPS_BY_SERIES,
     Hourly,
     Scope,
     factor_dict,
@@ -271,12 +272,14 @@ def hourly_temperature(
         return None
     out = np.full(len(hours), np.nan)
     first = hours[0]
-    for bucket, total, count in db.execute(
-        f"SELECT bucket_start, sum, count FROM rollups WHERE step={HOUR} AND series_id=?"
-        " AND bucket_start >= ? AND bucket_start < ?",
+    rows = db.execute(
+        f"SELECT bucket_start, sum / count FROM {ROLLUPS_BY_SERIES} WHERE step={HOUR}"
+        " AND series_id=? AND bucket_start >= ? AND bucket_start < ?",
         (series_id, first, hours[-1] + HOUR),
-    ):
-        out[int((bucket - first) // HOUR)] = total / count
+    ).fetchall()
+    if rows:
+        table = np.array(rows, dtype=np.float64)
+        out[((table[:, 0] - first) // HOUR).astype(np.int64)] = table[:, 1]
     return out
 
 

@@ -35,6 +35,14 @@ from edge.energy import Flag
 ENERGY_POINT = "energy_import"
 HOUR = 3600
 KWH_PER_UNIT = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}  # an energy meter's unit in kWh
+# A scope's rows are a few series' buckets over a span of time. The tables' primary keys
+# are time-major (ingest writes every series' current bucket side by side), so without a
+# hint SQLite walks every series' buckets of the span (350,000 rows for a year of 40
+# series, to keep 8,760) instead of the per-series index: measured 86 -> ~40 ms.
+ENERGY_BY_SERIES = "energy INDEXED BY energy_by_series"
+ROLLUPS_BY_SERIES = "rollups INDEXED BY rollups_by_series"
+_SPREAD_OVER_GAP = int(Flag.GAP | Flag.GAP_HELD)
+_FLAGS_UNION = " | ".join(f"MAX(flags & {int(bit)})" for bit in Flag)
 QUARTER = 900
 
 
@@ -155,26 +163,31 @@ def hourly_energy(
     flags = 0
     for scale, ids in by_scale(db, series_ids).items():
         group = ",".join("?" * len(ids))
-        # SQLite has no bitwise-or aggregate; the distinct flag values of an hour are few.
-        for bucket, booked, held_out, bits in db.execute(
-            "SELECT bucket_start, SUM(booked), SUM(held_out), group_concat(DISTINCT flags)"
-            f" FROM energy WHERE step={HOUR} AND bucket_start >= ? AND bucket_start < ?"
-            f" AND series_id IN ({group}) GROUP BY bucket_start",
+        # SQLite has no bitwise-or aggregate: OR the MAX of each bit (a handful of bits).
+        rows = db.execute(
+            f"SELECT bucket_start, SUM(booked), SUM(held_out), {_FLAGS_UNION}"
+            f" FROM {ENERGY_BY_SERIES} WHERE step={HOUR} AND bucket_start >= ?"
+            f" AND bucket_start < ? AND series_id IN ({group}) GROUP BY bucket_start",
             (*span, *ids),
-        ):
-            i = int((bucket - first) // HOUR)
-            kwh[i] += booked * scale
-            held += held_out * scale
-            for bit in map(int, bits.split(",")):
-                flags |= bit
-                if bit & (Flag.GAP | Flag.GAP_HELD):
-                    gap[i] = True
-    for bucket, count in db.execute(
-        f"SELECT bucket_start, COUNT(*) FROM rollups WHERE step={HOUR} AND bucket_start >= ?"
-        f" AND bucket_start < ? AND series_id IN ({marks}) GROUP BY bucket_start",
+        ).fetchall()
+        if not rows:
+            continue
+        table = np.array(rows, dtype=np.float64)
+        index = ((table[:, 0] - first) // HOUR).astype(np.int64)
+        kwh[index] += table[:, 1] * scale
+        held += float(table[:, 2].sum()) * scale
+        bits = table[:, 3].astype(np.int64)
+        flags |= int(np.bitwise_or.reduce(bits))
+        gap[index] |= (bits & _SPREAD_OVER_GAP) != 0
+    counts = db.execute(
+        f"SELECT bucket_start, COUNT(*) FROM {ROLLUPS_BY_SERIES} WHERE step={HOUR}"
+        f" AND bucket_start >= ? AND bucket_start < ? AND series_id IN ({marks})"
+        " GROUP BY bucket_start",
         (*span, *series_ids),
-    ):
-        covered[int((bucket - first) // HOUR)] = count
+    ).fetchall()
+    if counts:
+        table = np.array(counts, dtype=np.float64)
+        covered[((table[:, 0] - first) // HOUR).astype(np.int64)] = table[:, 1]
     measured = (covered >= len(series_ids)) & ~gap
     return Hourly(hours, kwh, measured, held, flags)
 
