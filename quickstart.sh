@@ -63,7 +63,11 @@ case "${1:-}" in
     need_apt victoria-metrics victoria-metrics
     python_env
     set +e
-    "$VENV/bin/python" -m pytest "$@"
+    # Two workers, each taking one test file at a time (pytest-xdist): most tests wait on
+    # real processes, sockets and clocks rather than the CPU. tests/conftest.py puts the
+    # longest files first, and --no-loadscope-reorder keeps that order. Options after
+    # `test` come last, so `-n 0` runs everything in this one process.
+    "$VENV/bin/python" -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
     rc=$?
     # pytest exit code 5 means "no tests collected": a broken selection, not a pass.
     [ $rc -eq 5 ] && say "pytest collected no tests"

@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import pytest
 from mosquitto import mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 from servers import spawn, stop
@@ -113,6 +114,7 @@ def has(code: str, source: str | None = None, active: bool | None = None):
     return check
 
 
+@pytest.mark.slow
 def test_kill_9_with_a_door_held_open_and_a_round_running_yields_each_alarm_once(tmp_path):
     edge_dir = tmp_path / "edge"
     edge_dir.mkdir()

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psutil
+import pytest
 from servers import free_port, require_binary
 
 from simulators.demo_energy import BUDGET_ID, BUDGET_KWH
 
 
+@pytest.mark.slow
 def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c(tmp_path):
     require_binary("mosquitto")  # the access side needs it; ./quickstart.sh installs it
     api_port, modbus_port, mqtt_port = free_port(), free_port(), free_port()

@@ -30,6 +30,12 @@ def acked(port: int, viewer: str) -> int:
     return edges[0]["lanes"].get("readings", {}).get("acked", 0)
 
 
+def uplink_state(site) -> str | None:
+    """The uplink's state in the agent's latest status snapshot (written every second)."""
+    agent = json.loads(edge_cli("status", str(site), "--json")).get("agent") or {}
+    return (agent.get("uplink") or {}).get("state")
+
+
 def wait_for(what: str, check, timeout: float = 30.0) -> None:
     """Poll `check()` until it holds; a busy 2-core machine may take a while to start."""
     deadline = time.monotonic() + timeout
@@ -67,7 +73,9 @@ def test_pause_holds_the_backlog_and_resume_delivers_it(tmp_path):
                 "the agent notices the pause",
                 lambda: "uplink paused until resumed" in (tmp_path / "edge.log").read_text(),
             )
-            time.sleep(1)  # a batch already on its way when the pause was noticed lands
+            # The send loop parks only after a batch already on its way when the pause was
+            # noticed has its answer (a fixed 1 s here was too short on a loaded machine).
+            wait_for("the uplink parks", lambda: uplink_state(site) == "paused")
             held = acked(port, viewer)
             time.sleep(3)
             assert acked(port, viewer) == held  # nothing sent while paused
