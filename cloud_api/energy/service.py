@@ -38,9 +38,13 @@ KWH_PER_UNIT = {"Wh": 0.001, "kWh": 1.0, "MWh": 1000.0}  # an energy meter's uni
 # A scope's rows are a few series' buckets over a span of time. The tables' primary keys
 # are time-major (ingest writes every series' current bucket side by side), so without a
 # hint SQLite walks every series' buckets of the span (350,000 rows for a year of 40
-# series, to keep 8,760) instead of the per-series index: measured 86 -> ~40 ms.
+# series, to keep 8,760) instead of the per-series index: measured 86 -> ~40 ms for one
+# series. For many series the index costs a sort for the GROUP BY and the time-major scan
+# wins (30 of 40 series: 166 ms plain, 393 ms with the hint, bench/README.md): hint only
+# for scopes of up to FEW_SERIES.
 ENERGY_BY_SERIES = "energy INDEXED BY energy_by_series"
 ROLLUPS_BY_SERIES = "rollups INDEXED BY rollups_by_series"
+FEW_SERIES = 8
 _SPREAD_OVER_GAP = int(Flag.GAP | Flag.GAP_HELD)
 _FLAGS_UNION = " | ".join(f"MAX(flags & {int(bit)})" for bit in Flag)
 QUARTER = 900
@@ -166,7 +170,8 @@ def hourly_energy(
         # SQLite has no bitwise-or aggregate: OR the MAX of each bit (a handful of bits).
         rows = db.execute(
             f"SELECT bucket_start, SUM(booked), SUM(held_out), {_FLAGS_UNION}"
-            f" FROM {ENERGY_BY_SERIES} WHERE step={HOUR} AND bucket_start >= ?"
+            f" FROM {ENERGY_BY_SERIES if len(ids) <= FEW_SERIES else 'energy'}"
+            f" WHERE step={HOUR} AND bucket_start >= ?"
             f" AND bucket_start < ? AND series_id IN ({group}) GROUP BY bucket_start",
             (*span, *ids),
         ).fetchall()
@@ -180,7 +185,8 @@ def hourly_energy(
         flags |= int(np.bitwise_or.reduce(bits))
         gap[index] |= (bits & _SPREAD_OVER_GAP) != 0
     counts = db.execute(
-        f"SELECT bucket_start, COUNT(*) FROM {ROLLUPS_BY_SERIES} WHERE step={HOUR}"
+        "SELECT bucket_start, COUNT(*) FROM"
+        f" {ROLLUPS_BY_SERIES if len(series_ids) <= FEW_SERIES else 'rollups'} WHERE step={HOUR}"
         f" AND bucket_start >= ? AND bucket_start < ? AND series_id IN ({marks})"
         " GROUP BY bucket_start",
         (*span, *series_ids),
