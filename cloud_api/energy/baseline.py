@@ -5,13 +5,14 @@
 μ is one mean per (day type × local hour): 3 × 24 = 72 cells, fewer when a cell has no data.
 The degree terms join only when a temperature series covers the hours well enough, and a
 term is kept only if it helps. Each slope may be one for every hour or one for occupied and
-one for unoccupied hours (occ: the cells whose mean load is above the midpoint of the cell
-means), CalTRACK-style; the selection, balance points and occupancy are described in
+one for unoccupied hours (occ: a working-hours schedule, e.g. workdays 08-18, the one that
+fits best), CalTRACK-style; the selection, balance points and occupancy are described in
 degree_terms.py.
 
 Fit figures follow ASHRAE Guideline 14 (n − p in both denominators):
     CV(RMSE) = sqrt(Σ (y − ŷ)² / (n − p)) / ȳ,     NMBE = Σ (y − ŷ) / ((n − p) · ȳ)
-with p = the cells with data + each kept slope + each kept balance point.
+with p = the cells with data + each kept slope + each kept balance point (+ 2 for the
+occupancy schedule's start and end when a slope depends on it).
 (NMBE of a least-squares fit with cell means is 0 by construction; it is reported anyway,
 and it is not 0 for the same figures over other hours.) Limits for hourly data: CV(RMSE)
 ≤ 30 %, |NMBE| ≤ 10 %. Data sufficiency is CalTRACK-style: at most 10 % of hours missing.
@@ -26,7 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cloud_api.energy.degree_terms import degree_terms, occupied_cells, select_degree_terms
+from cloud_api.energy.degree_terms import (
+    SCHEDULE_PARAMETERS,
+    degree_terms,
+    select_degree_terms,
+)
 from cloud_api.energy.temperature import fill_short_gaps
 from cloud_api.energy.uncertainty import effective_n, lag1_autocorrelation, sigma_per_hour
 
@@ -170,15 +175,20 @@ def fit_hourly(
     occupied = np.zeros(N_CELLS, dtype=bool)
     balance: dict[str, float] = {}
     slopes: dict[str, float] = {}
+    schedule = None
     if temp is not None:
-        occupied = occupied_cells(_cell_means(cell[rows], y[rows]))
-        balance, slopes = select_degree_terms(hs[rows], y[rows], cell[rows], temp[rows], occupied)
+        balance, slopes, schedule = select_degree_terms(
+            hs[rows], y[rows], cell[rows], temp[rows], N_CELLS
+        )
         if not balance:
             notes.append("temperature given but no degree term helps: the model ignores it")
-        elif any(key not in balance for key in slopes):
-            notes.append(_occupancy_note(occupied, slopes))
-    if all(key in balance for key in slopes):
-        occupied[:] = False  # no slope depends on occupancy
+        if schedule is not None:
+            occupied = schedule.cells(N_CELLS)
+            terms = "; ".join(f"{k.replace('_', ' ')} {v:.3g} kWh/K" for k, v in slopes.items())
+            notes.append(
+                f"occupied hours {schedule.describe()} (the schedule that fits best) have "
+                f"their own temperature slopes: {terms}"
+            )
     if not balance:
         rows = present  # without a temperature term every metered hour counts
     y_r, cell_r = y[rows], cell[rows]
@@ -192,6 +202,7 @@ def fit_hourly(
     cell_means = _cell_means(cell_r, y_r - x_r)
     n = len(y_r)
     p = int(seen.sum()) + len(slopes) + len(balance)
+    p += SCHEDULE_PARAMETERS if schedule is not None else 0
     if n - p <= 0:
         return Baseline(
             ok=False,
@@ -258,22 +269,6 @@ def _cell_means(cell: np.ndarray, values: np.ndarray) -> np.ndarray:
     counts = np.bincount(cell, minlength=N_CELLS)
     sums = np.bincount(cell, weights=values, minlength=N_CELLS)
     return np.divide(sums, counts, out=np.full(N_CELLS, np.nan), where=counts > 0)
-
-
-def _occupancy_note(occupied: np.ndarray, slopes: dict[str, float]) -> str:
-    """Which cells are occupied (as local hour ranges per day type) and the slopes."""
-    parts = []
-    for d, name in enumerate(DAY_TYPES):
-        hours = np.flatnonzero(occupied[d * 24 : (d + 1) * 24])
-        if len(hours):
-            runs = np.split(hours, np.flatnonzero(np.diff(hours) > 1) + 1)
-            spans = ", ".join(f"{r[0]:02d}-{r[-1] + 1:02d}" for r in runs)
-            parts.append(f"{name} {spans}")
-    terms = "; ".join(f"{key.replace('_', ' ')} {value:.3g} kWh/K" for key, value in slopes.items())
-    return (
-        f"separate slopes for occupied hours ({', '.join(parts)}; the cells whose mean use is "
-        f"above the midpoint of the cell means) and the other hours: {terms}"
-    )
 
 
 def _float_array(name: str, values: np.ndarray, n: int | None) -> np.ndarray:

@@ -13,18 +13,19 @@ import pytest
 from energy_synth import features, hours, office_profile, outdoor_temperature, simulated_hvac
 
 from cloud_api.energy.baseline import fit_hourly
-from cloud_api.energy.degree_terms import occupied_cells
+from cloud_api.energy.degree_terms import Schedule
 
 # The simulators' HVAC (energy_synth.simulated_hvac): 80 kW x hvac_factor(T) x weight, with
 # hvac_factor rising 0.7 / 17 per K below 12 °C and 1 / 11 per K above 24 °C. So the slope
 # of a fully occupied hour is 80 x 0.7 / 17 = 3.294 kWh/K (heating) and 80 / 11 = 7.273
 # kWh/K (cooling), times the hour's weight 0.3 + 0.7 x occupancy.
 HEATING_FULL, COOLING_FULL = 80 * 0.7 / 17, 80 / 11
-# Occupancy over workday 09-18, per hour (the mean of its four quarter-hour mid-points):
-# 1 except the lunch dip 1 - 0.25 exp(-((h - 12.25) / 0.6)^2): hour 11 0.927, hour 12
-# 0.817, hour 13 0.990 (hour 10 0.999). Mean over the 9 hours (1 + 0.999 + 0.927 + 0.817
-# + 0.990 + 4 x 1) / 9 = 0.970: weight 0.3 + 0.7 x 0.970 = 0.979.
-OCCUPIED_WEIGHT = 0.979
+# Occupancy over workday 08-18, per hour (the mean of its four quarter-hour mid-points):
+# hour 08 on the ramp (h - 7.5) / 1.5: (0.417 + 0.583 + 0.750 + 0.917) / 4 = 0.667; then 1
+# except the lunch dip 1 - 0.25 exp(-((h - 12.25) / 0.6)^2): hour 10 0.9996, 11 0.927,
+# 12 0.817, 13 0.990. Mean over the 10 hours (0.667 + 1 + 1.000 + 0.927 + 0.817 + 0.990
+# + 4 x 1) / 10 = 0.940: weight 0.3 + 0.7 x 0.940 = 0.958.
+OCCUPIED_WEIGHT = 0.958
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +35,13 @@ def year():
     return hs, day_type, hour
 
 
-def test_occupied_cells_are_those_above_the_midpoint_of_the_cell_means() -> None:
-    # lowest 10, highest 60: midpoint 35. 35.1 is above, 35 is not; a cell never seen is
-    # not occupied; a flat load has no occupied cell.
-    means = np.array([10.0, 20.0, 60.0, np.nan, 35.1, 35.0])
-    assert occupied_cells(means).tolist() == [False, False, True, False, True, False]
-    assert not occupied_cells(np.array([5.0, 5.0, np.nan])).any()
+def test_a_schedule_names_its_cells() -> None:
+    # Cell = day type x 24 + local hour (0 workday, 1 weekend, 2 holiday).
+    workdays = Schedule("workdays", 8, 18).cells(72)
+    assert np.flatnonzero(workdays).tolist() == list(range(8, 18))
+    every_day = Schedule("every day", 9, 21).cells(48)  # no holiday cells
+    assert np.flatnonzero(every_day).tolist() == [*range(9, 21), *range(33, 45)]
+    assert Schedule("workdays", 8, 18).describe() == "workdays 08-18"
 
 
 def test_hvac_reacting_in_working_hours_fits_with_occupied_slopes(year) -> None:
@@ -56,23 +58,23 @@ def test_hvac_reacting_in_working_hours_fits_with_occupied_slopes(year) -> None:
         "cooling_occupied",
         "cooling_unoccupied",
     }
-    assert model.p == 48 + 4 + 2  # cells, 4 slopes, 2 balance points
+    assert model.p == 48 + 4 + 2 + 2  # cells, 4 slopes, 2 balance points, start and end
     assert model.slopes["heating_occupied"] == pytest.approx(
         HEATING_FULL * OCCUPIED_WEIGHT, rel=0.1
     )
     assert model.slopes["cooling_occupied"] == pytest.approx(
         COOLING_FULL * OCCUPIED_WEIGHT, rel=0.1
     )
-    # Unoccupied hours weigh 0.3 (nights) to 0.405 (weekend days), a few more (08, 18)
-    # 0.53-0.77: the shared unoccupied slope lies between 0.3 and 0.45 of the full one.
+    # Unoccupied hours weigh 0.3 (nights) to 0.405 (weekend days), 07 and 18 0.36 and
+    # 0.53: the unoccupied slope lies between 0.3 and 0.45 of the full one.
     assert 0.3 < model.slopes["heating_unoccupied"] / HEATING_FULL < 0.45
     assert 0.3 < model.slopes["cooling_unoccupied"] / COOLING_FULL < 0.45
-    # Occupied: the workday's working hours, never a night or a weekend hour.
-    assert model.occupied[9:18].all()
-    assert not model.occupied[[0, 1, 2, 3, 4, 5, 6, 20, 21, 22, 23]].any()
-    assert not model.occupied[24:].any()
-    assert any(
-        note.startswith("separate slopes for occupied hours (workday ") for note in model.notes
+    # Occupied: workdays 08-18. The simulated occupancy ramps up 07:30-09:00 and down
+    # 17:30-19:00 (hour 08 weighs 0.77, 18 0.53, 07 0.36; 09-17 0.87-1; nights 0.3).
+    assert np.flatnonzero(model.occupied).tolist() == list(range(8, 18))
+    assert model.notes[0].startswith(
+        "occupied hours workdays 08-18 (the schedule that fits best) have their own "
+        "temperature slopes: heating occupied 3."
     )
     # It recovers the truth: the prediction follows the noise-free load.
     predicted, _ = model.predict(day_type, hour, temp)
@@ -115,7 +117,7 @@ def test_cooling_split_heating_shared_is_recovered(year) -> None:
     assert model.occupied[:24].tolist() == [8 <= h < 18 for h in range(24)]
     assert model.balance_points == {"heating": 14.0, "cooling": 24.0}
     assert set(model.slopes) == {"heating", "cooling_occupied", "cooling_unoccupied"}
-    assert model.p == 48 + 3 + 2
+    assert model.p == 48 + 3 + 2 + 2
     assert model.slopes["heating"] == pytest.approx(2.0, rel=0.05)
     assert model.slopes["cooling_occupied"] == pytest.approx(4.0, rel=0.05)
     assert model.slopes["cooling_unoccupied"] == pytest.approx(1.0, rel=0.1)
