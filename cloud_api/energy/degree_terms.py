@@ -30,8 +30,8 @@ columns are orthogonal after demeaning and their Gram blocks add up to the share
   number of hours (G14's, ρ the lag-1 autocorrelation of the shared model's residuals:
   correlated hourly residuals inflate the SSE drop of any extra slope by about
   (1 + ρ) / (1 − ρ)). Each extra parameter must cut the SSE by about ln(n') / n', 0.1 %
-  for a year of white noise. SSE / (n − p) alone would keep useless extra slopes about
-  a third of the time.
+  for a year of white noise. (A smaller SSE / (n − p) alone would keep two useless
+  extra slopes whenever their F > 1, about 37 % of the time.)
 So a load whose weather response does not depend on occupancy keeps the simpler model, or
 one of the same quality: of 30 simulated years of such an HVAC meter, 2 got a split with
 slopes 3 % apart (4.67 and 4.81 kWh/K) and predictions correlating 0.9998 with the truth.
