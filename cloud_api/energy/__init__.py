@@ -6,6 +6,8 @@
 - baseline.py: `fit_hourly` -> `Baseline`, a day-typed time-of-week model with optional
   heating/cooling degree terms, its fit figures (G14 CV(RMSE), NMBE with n - p) and a
   data-sufficiency verdict; a model that does not fit never predicts.
+- degree_terms.py: the heating/cooling terms, shared or per occupancy (occupied /
+  unoccupied hours), balance points by grid search.
 - budget_status.py: used + forecast against a budget -> colour, interval, crossing day.
 - savings.py: IPMVP Option C style avoided energy per local month, with excluded days named.
 

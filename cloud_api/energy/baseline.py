@@ -1,18 +1,18 @@
 """Hourly baseline: a day-typed time-of-week model with optional heating/cooling degree terms.
 
-    kwh(h) = μ[day type, local hour] + b_h · max(T_h − T, 0) + b_c · max(T − T_c, 0)
+    kwh(h) = μ[day type, local hour] + b_h(occ) · max(T_h − T, 0) + b_c(occ) · max(T − T_c, 0)
 
 μ is one mean per (day type × local hour): 3 × 24 = 72 cells, fewer when a cell has no data.
 The degree terms join only when a temperature series covers the hours well enough, and a
-term is kept only if it helps: its slope is positive with t > 1.645 (CalTRACK keeps terms
-with p < 0.1) and the model with it has a smaller residual variance SSE / (n − p) than the
-one without. Balance points are grid-searched (heating 8–20 °C, cooling 16–28 °C, 1 K
-steps, cooling ≥ heating as in CalTRACK §3.2), all candidates solved at once from Gram
-matrices of the cell-demeaned degree columns (Frisch–Waugh), so a year of hours is cheap.
+term is kept only if it helps. Each slope may be one for every hour or one for occupied and
+one for unoccupied hours (occ: a working-hours schedule, e.g. workdays 08-18, the one that
+fits best), CalTRACK-style; the selection, balance points and occupancy are described in
+degree_terms.py.
 
 Fit figures follow ASHRAE Guideline 14 (n − p in both denominators):
     CV(RMSE) = sqrt(Σ (y − ŷ)² / (n − p)) / ȳ,     NMBE = Σ (y − ŷ) / ((n − p) · ȳ)
-with p = the cells with data + one slope and one balance point per kept degree term.
+with p = the cells with data + each kept slope + each kept balance point (+ 2 for the
+occupancy schedule's start and end when a slope depends on it).
 (NMBE of a least-squares fit with cell means is 0 by construction; it is reported anyway,
 and it is not 0 for the same figures over other hours.) Limits for hourly data: CV(RMSE)
 ≤ 30 %, |NMBE| ≤ 10 %. Data sufficiency is CalTRACK-style: at most 10 % of hours missing.
@@ -27,23 +27,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cloud_api.energy.degree_terms import (
+    SCHEDULE_PARAMETERS,
+    degree_terms,
+    select_degree_terms,
+)
 from cloud_api.energy.temperature import fill_short_gaps
-from cloud_api.energy.uncertainty import effective_n, sigma_per_hour
+from cloud_api.energy.uncertainty import effective_n, lag1_autocorrelation, sigma_per_hour
 
 DAY_TYPES = ("workday", "weekend", "holiday")
 N_CELLS = len(DAY_TYPES) * 24
 MAX_MISSING_SHARE = 0.10
 CV_RMSE_LIMIT = 0.30
 NMBE_LIMIT = 0.10
-HEATING_GRID = np.arange(8.0, 21.0)
-COOLING_GRID = np.arange(16.0, 29.0)
-T_KEEP = 1.645
-HOUR = 3600.0
 
 
 @dataclass(frozen=True, eq=False)
 class Baseline:
-    """A fitted (or refused) hourly baseline. `ok` False: `verdict` says why, predict raises."""
+    """A fitted (or refused) hourly baseline. `ok` False: `verdict` says why, predict raises.
+
+    slopes (kWh per K): "heating" / "cooling" for a slope in every hour, or
+    "heating_occupied", "heating_unoccupied", ... per occupancy (degree_terms.py); a term
+    with only an occupied slope is 0 in unoccupied hours.
+    """
 
     ok: bool
     verdict: str
@@ -62,6 +68,10 @@ class Baseline:
     sigma_hour: float | None = None
     notes: tuple[str, ...] = ()
     cell_means: np.ndarray = field(default_factory=lambda: np.full(N_CELLS, np.nan))
+    # Per cell: fitted hours (0: the baseline never saw it, even where cell_means borrows
+    # the weekend's for holidays) and occupancy (which slope a split degree term uses).
+    cell_hours: np.ndarray = field(default_factory=lambda: np.zeros(N_CELLS, dtype=np.int64))
+    occupied: np.ndarray = field(default_factory=lambda: np.zeros(N_CELLS, dtype=bool))
 
     def predict(
         self,
@@ -80,7 +90,8 @@ class Baseline:
         if not self.ok:
             raise ValueError(f"this baseline does not forecast: {self.verdict}")
         dt, hod = _features(day_type_idx, hour_of_day, len(np.asarray(day_type_idx)))
-        kwh = self.cell_means[dt * 24 + hod]
+        cell = dt * 24 + hod
+        kwh = self.cell_means[cell]
         if self.uses_temperature:
             if temperature is None:
                 raise ValueError(
@@ -88,7 +99,7 @@ class Baseline:
                     "(e.g. the same days a year earlier when there is no weather forecast)"
                 )
             temp = _float_array("temperature", temperature, len(kwh))
-            kwh = kwh + _degree_terms(temp, self.balance_points, self.slopes)
+            kwh = kwh + degree_terms(temp, self.occupied[cell], self.balance_points, self.slopes)
         sigma = np.where(np.isnan(kwh), np.nan, self.sigma_hour)
         return kwh, sigma
 
@@ -161,21 +172,37 @@ def fit_hourly(
             )
 
     cell = dt * 24 + hod
-    balance, slopes = _select_degree_terms(y, cell, rows, temp) if temp is not None else ({}, {})
-    if temp is not None and not balance:
-        notes.append("temperature given but no degree term helps: the model ignores it")
+    occupied = np.zeros(N_CELLS, dtype=bool)
+    balance: dict[str, float] = {}
+    slopes: dict[str, float] = {}
+    schedule = None
+    if temp is not None:
+        balance, slopes, schedule = select_degree_terms(
+            hs[rows], y[rows], cell[rows], temp[rows], N_CELLS
+        )
+        if not balance:
+            notes.append("temperature given but no degree term helps: the model ignores it")
+        if schedule is not None:
+            occupied = schedule.cells(N_CELLS)
+            terms = "; ".join(f"{k.replace('_', ' ')} {v:.3g} kWh/K" for k, v in slopes.items())
+            notes.append(
+                f"occupied hours {schedule.describe()} (the schedule that fits best) have "
+                f"their own temperature slopes: {terms}"
+            )
     if not balance:
         rows = present  # without a temperature term every metered hour counts
     y_r, cell_r = y[rows], cell[rows]
-    x_r = _degree_terms(temp[rows], balance, slopes) if balance else np.zeros(len(y_r))
+    x_r = (
+        degree_terms(temp[rows], occupied[cell_r], balance, slopes)
+        if balance
+        else np.zeros(len(y_r))
+    )
     counts = np.bincount(cell_r, minlength=N_CELLS)
     seen = counts > 0
-    cell_means = np.full(N_CELLS, np.nan)
-    cell_means[seen] = (
-        np.bincount(cell_r, weights=y_r - x_r, minlength=N_CELLS)[seen] / counts[seen]
-    )
+    cell_means = _cell_means(cell_r, y_r - x_r)
     n = len(y_r)
-    p = int(seen.sum()) + 2 * len(balance)
+    p = int(seen.sum()) + len(slopes) + len(balance)
+    p += SCHEDULE_PARAMETERS if schedule is not None else 0
     if n - p <= 0:
         return Baseline(
             ok=False,
@@ -195,9 +222,10 @@ def fit_hourly(
         )
     y_hat = cell_means[cell_r] + x_r
     cv, nmbe, rmse = g14_figures(y_r, y_hat, p)
-    rho = _lag1_autocorrelation(hs[rows], y_r - y_hat)
+    rho = lag1_autocorrelation(hs[rows], y_r - y_hat)
     if not seen[48:].any() and seen[24:48].any():
         cell_means[48:] = cell_means[24:48]
+        occupied[48:] = occupied[24:48]
         notes.append("no holiday hours in the baseline: holidays are predicted as weekends")
 
     figures = f"CV(RMSE) {_pct(cv)}, NMBE {_pct(nmbe, 1)}"
@@ -231,89 +259,16 @@ def fit_hourly(
         sigma_hour=sigma_per_hour(rmse, n, rho),
         notes=tuple(notes),
         cell_means=cell_means,
+        cell_hours=counts,
+        occupied=occupied,
     )
 
 
-def _select_degree_terms(
-    y: np.ndarray, cell: np.ndarray, rows: np.ndarray, temp: np.ndarray
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Best of: no term, heating only, cooling only, both — by SSE / (n − p) among the
-    candidates whose every slope is positive with t > T_KEEP. Returns (balance, slopes)."""
-    y_r, cell_r, t_r = y[rows], cell[rows], temp[rows]
-    n = len(y_r)
-    n_cells = int((np.bincount(cell_r, minlength=N_CELLS) > 0).sum())
-    yd = _demean(y_r, cell_r)
-    sse0 = float(yd @ yd)
-    best: tuple[float, dict[str, float], dict[str, float]] = (_s2(sse0, n, n_cells), {}, {})
-    heat = _demean_columns(np.maximum(HEATING_GRID[None, :] - t_r[:, None], 0.0), cell_r)
-    cool = _demean_columns(np.maximum(t_r[:, None] - COOLING_GRID[None, :], 0.0), cell_r)
-    hh, cc, hc = np.einsum("ij,ij->j", heat, heat), np.einsum("ij,ij->j", cool, cool), heat.T @ cool
-    hy, cy = heat.T @ yd, cool.T @ yd
-    p1, p2 = n_cells + 2, n_cells + 4
-    for kind, grid, xx, xy in (
-        ("heating", HEATING_GRID, hh, hy),
-        ("cooling", COOLING_GRID, cc, cy),
-    ):
-        for j, tb in enumerate(grid):
-            if xx[j] <= 1e-9 or n - p1 <= 0:
-                continue
-            beta = xy[j] / xx[j]
-            s2 = _s2(sse0 - beta * xy[j], n, p1)
-            if beta > 0 and beta / np.sqrt(s2 / xx[j]) > T_KEEP and s2 < best[0]:
-                best = (s2, {kind: float(tb)}, {kind: float(beta)})
-    for i, tb_h in enumerate(HEATING_GRID):
-        for j, tb_c in enumerate(COOLING_GRID):
-            if tb_c < tb_h or hh[i] <= 1e-9 or cc[j] <= 1e-9 or n - p2 <= 0:
-                continue
-            gram = np.array([[hh[i], hc[i, j]], [hc[i, j], cc[j]]])
-            if np.linalg.det(gram) <= 1e-9 * hh[i] * cc[j]:
-                continue
-            rhs = np.array([hy[i], cy[j]])
-            beta = np.linalg.solve(gram, rhs)
-            s2 = _s2(sse0 - float(beta @ rhs), n, p2)
-            t_stats = beta / np.sqrt(s2 * np.diag(np.linalg.inv(gram)))
-            if np.all(beta > 0) and np.all(t_stats > T_KEEP) and s2 < best[0]:
-                best = (
-                    s2,
-                    {"heating": float(tb_h), "cooling": float(tb_c)},
-                    {"heating": float(beta[0]), "cooling": float(beta[1])},
-                )
-    return best[1], best[2]
-
-
-def _degree_terms(
-    temp: np.ndarray, balance: Mapping[str, float], slopes: Mapping[str, float]
-) -> np.ndarray:
-    out = np.zeros(len(temp))
-    if "heating" in balance:
-        out = out + slopes["heating"] * np.maximum(balance["heating"] - temp, 0.0)
-    if "cooling" in balance:
-        out = out + slopes["cooling"] * np.maximum(temp - balance["cooling"], 0.0)
-    return out
-
-
-def _demean(v: np.ndarray, cell: np.ndarray) -> np.ndarray:
+def _cell_means(cell: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mean of `values` per cell index; NaN for cells without hours."""
     counts = np.bincount(cell, minlength=N_CELLS)
-    sums = np.bincount(cell, weights=v, minlength=N_CELLS)
-    means = np.divide(sums, counts, out=np.zeros(N_CELLS), where=counts > 0)
-    return v - means[cell]
-
-
-def _demean_columns(x: np.ndarray, cell: np.ndarray) -> np.ndarray:
-    return np.column_stack([_demean(x[:, j], cell) for j in range(x.shape[1])])
-
-
-def _s2(sse: float, n: int, p: int) -> float:
-    return max(sse, 0.0) / (n - p) if n > p else np.inf
-
-
-def _lag1_autocorrelation(hs: np.ndarray, resid: np.ndarray) -> float:
-    """ρ from pairs of consecutive hours (both fitted, one hour apart) over Σ r²."""
-    denom = float(resid @ resid)
-    if denom <= 0 or len(resid) < 2:
-        return 0.0
-    adjacent = np.diff(hs) == HOUR
-    return float(np.sum(resid[:-1][adjacent] * resid[1:][adjacent]) / denom)
+    sums = np.bincount(cell, weights=values, minlength=N_CELLS)
+    return np.divide(sums, counts, out=np.full(N_CELLS, np.nan), where=counts > 0)
 
 
 def _float_array(name: str, values: np.ndarray, n: int | None) -> np.ndarray:

@@ -12,7 +12,19 @@ dropped them without a word: peers' #125):
 - temperature missing for more than 6 hours that day, or for hours inside a gap longer than
   6 h (CalTRACK interpolates gaps up to 6 h; the rest stay missing) — when the model uses
   temperature;
-- the baseline has no data for that kind of hour (a cell it never saw).
+- the baseline has no data for that kind of hour (a cell it never saw, or holidays when it
+  saw none: the model would predict them as weekends, a guess);
+- the day's mean outdoor temperature lies outside the range of the baseline's daily means
+  by more than TEMPERATURE_MARGIN_K (2 K): a regression is not extrapolated to weather it
+  never saw (a baseline of December to June reporting in summer claimed 22 % ± 1 pp where
+  12 % was true, bench/README.md "energy"). 2 K is about the year-to-year spread of a
+  season's warmest and coldest days, so a full-year baseline covers a warmer or colder
+  reporting year, and a half-year baseline does not cover the other season. Checked
+  whenever both periods have complete temperature for the day, whether or not the model
+  uses temperature (one fitted on mild months may have found no weather response that
+  the summer would show).
+A baseline period shorter than 365 days is named in the verdict and the notes: IPMVP
+Option C and CalTRACK ask for a full year, so that every season is in it.
 """
 
 from __future__ import annotations
@@ -68,6 +80,11 @@ class Savings:
     total: SavingsRow | None
     excluded_days: list[ExcludedDay]
     confidence: float
+    notes: tuple[str, ...] = ()
+
+
+TEMPERATURE_MARGIN_K = 2.0
+FULL_YEAR_DAYS = 365
 
 
 def contract_savings(
@@ -79,7 +96,7 @@ def contract_savings(
     A baseline that does not fit gives ok=False with its verdict and no figures.
     """
     rep = _checked("reporting", reporting)
-    _checked("baseline", baseline)
+    baseline = _checked("baseline", baseline)
     base_hs = np.asarray(baseline.hour_start, dtype=np.float64)
     if len(base_hs) and len(rep.hour_start) and rep.hour_start[0] < base_hs[-1] + 3600.0:
         raise ValueError(
@@ -113,7 +130,21 @@ def contract_savings(
         temperature = fill_short_gaps(rep.hour_start, rep.temperature)
     predicted, sigma = model.predict(rep.day_type, rep.hour_of_day, temperature)
 
-    excluded = _excluded_days(rep, model, predicted, temperature)
+    notes = []
+    span = int(np.max(baseline.day_ordinal) - np.min(baseline.day_ordinal)) + 1
+    if span < FULL_YEAR_DAYS:
+        notes.append(
+            f"the baseline period is {span} days, shorter than the full year IPMVP and "
+            "CalTRACK ask for: it has not seen every season, so reporting days outside its "
+            "temperatures are excluded, and the rest may still carry a seasonal bias"
+        )
+    base_range = _daily_temperature_range(baseline)
+    if base_range is None and rep.temperature is not None:
+        notes.append(
+            "the baseline period has no day with complete outdoor temperature: reporting "
+            "days are not checked against its weather"
+        )
+    excluded = _excluded_days(rep, model, temperature, base_range)
     keep = ~np.isin(rep.day_ordinal, [d.day.toordinal() for d in excluded])
     t = t_quantile(confidence, max(model.n - model.p, 1))
     months: list[SavingsRow] = []
@@ -122,25 +153,67 @@ def contract_savings(
         months.append(_row(label, keep & (month_of == label), rep, predicted, sigma, t))
     total = _row("total", keep, rep, predicted, sigma, t) if keep.any() else None
     n_days = len(np.unique(rep.day_ordinal[keep]))
+    tail = "".join(f"; {note}" for note in notes)
+    if total is None:
+        verdict = (
+            f"no savings: all {len(excluded)} reporting days excluded; baseline "
+            f"{model.verdict}{tail}"
+        )
+        return Savings(False, verdict, model, [], None, excluded, confidence, tuple(notes))
     verdict = (
         f"savings over {n_days} days in {len(months)} months, {len(excluded)} days excluded; "
-        f"baseline {model.verdict}"
+        f"baseline {model.verdict}{tail}"
     )
-    return Savings(True, verdict, model, months, total, excluded, confidence)
+    return Savings(True, verdict, model, months, total, excluded, confidence, tuple(notes))
+
+
+def _daily_temperature_range(series: HourlySeries) -> tuple[float, float] | None:
+    """(lowest, highest) daily mean outdoor temperature over the days whose every hour has
+    a temperature (gaps up to 6 h filled) and that have meter data; None without any."""
+    if series.temperature is None:
+        return None
+    means = _daily_means(series.hour_start, series.day_ordinal, series.temperature)
+    days, index = np.unique(series.day_ordinal, return_inverse=True)
+    metered = np.bincount(index, weights=np.isfinite(series.kwh), minlength=len(days)) > 0
+    usable = np.isfinite(means) & metered
+    if not usable.any():
+        return None
+    return float(means[usable].min()), float(means[usable].max())
+
+
+def _daily_means(hour_start: np.ndarray, day_ordinal: np.ndarray, temp: np.ndarray) -> np.ndarray:
+    """Mean filled temperature per day (np.unique order of day_ordinal); NaN for a day with
+    any hour still missing."""
+    filled = fill_short_gaps(hour_start, temp)
+    _, index = np.unique(day_ordinal, return_inverse=True)
+    hours = np.bincount(index)
+    sums = np.bincount(index, weights=np.nan_to_num(filled))
+    complete = np.bincount(index, weights=np.isnan(filled)) == 0
+    return np.where(complete, sums / hours, np.nan)
 
 
 def _excluded_days(
-    rep: HourlySeries, model: Baseline, predicted: np.ndarray, filled: np.ndarray | None
+    rep: HourlySeries,
+    model: Baseline,
+    filled: np.ndarray | None,
+    base_range: tuple[float, float] | None,
 ) -> list[ExcludedDay]:
     days, index = np.unique(rep.day_ordinal, return_inverse=True)
 
     def per_day(mask: np.ndarray) -> np.ndarray:
         return np.bincount(index, weights=mask.astype(np.float64), minlength=len(days))
 
+    cell = rep.day_type.astype(np.int64) * 24 + rep.hour_of_day.astype(np.int64)
+    unseen_hour = model.cell_hours[cell] == 0
     meter = per_day(np.isnan(rep.kwh))
-    unseen = per_day(np.isnan(predicted) & ~_temperature_gap(filled, len(predicted)))
+    unseen = per_day(unseen_hour)
     raw_gap = per_day(np.isnan(rep.temperature)) if filled is not None else np.zeros(len(days))
     long_gap = per_day(np.isnan(filled)) if filled is not None else np.zeros(len(days))
+    day_temp = (
+        _daily_means(rep.hour_start, rep.day_ordinal, rep.temperature)
+        if rep.temperature is not None and base_range is not None
+        else np.full(len(days), np.nan)
+    )
     out: list[ExcludedDay] = []
     for i, ordinal in enumerate(days):
         reasons = []
@@ -157,17 +230,19 @@ def _excluded_days(
                 f"{MAX_FILLED_GAP_HOURS} h (not interpolated)"
             )
         if unseen[i]:
-            kinds = sorted(
-                {DAY_TYPES[int(k)] for k in rep.day_type[(index == i) & np.isnan(predicted)]}
-            )
+            kinds = sorted({DAY_TYPES[int(k)] for k in rep.day_type[(index == i) & unseen_hour]})
             reasons.append(f"the baseline has no data for {' / '.join(kinds)} hours like these")
+        if base_range is not None and np.isfinite(day_temp[i]):
+            lo, hi = base_range
+            if not lo - TEMPERATURE_MARGIN_K <= day_temp[i] <= hi + TEMPERATURE_MARGIN_K:
+                reasons.append(
+                    f"daily mean outdoor temperature {day_temp[i]:.1f} °C is outside the "
+                    f"baseline's {lo:.1f} to {hi:.1f} °C by more than "
+                    f"{TEMPERATURE_MARGIN_K:g} K"
+                )
         if reasons:
             out.append(ExcludedDay(date.fromordinal(int(ordinal)), "; ".join(reasons)))
     return out
-
-
-def _temperature_gap(filled: np.ndarray | None, n: int) -> np.ndarray:
-    return np.isnan(filled) if filled is not None else np.zeros(n, dtype=bool)
 
 
 def _row(

@@ -26,6 +26,7 @@ from statistics import NormalDist
 import numpy as np
 
 G14_FACTOR = 1.26
+HOUR = 3600.0
 
 
 def t_quantile(confidence: float, df: float) -> float:
@@ -46,6 +47,15 @@ def t_quantile(confidence: float, df: float) -> float:
     g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384.0
     g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160.0
     return float(z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4)
+
+
+def lag1_autocorrelation(hour_start: np.ndarray, resid: np.ndarray) -> float:
+    """ρ from pairs of consecutive hours (both fitted, one hour apart) over Σ r²."""
+    denom = float(resid @ resid)
+    if denom <= 0 or len(resid) < 2:
+        return 0.0
+    adjacent = np.diff(np.asarray(hour_start, dtype=np.float64)) == HOUR
+    return float(np.sum(resid[:-1][adjacent] * resid[1:][adjacent]) / denom)
 
 
 def effective_n(n: int, rho: float) -> float:

@@ -228,6 +228,7 @@ def savings(request: Request, contract_id: ContractId) -> JSONResponse:
             "excluded_days": [
                 {"day": e.day.isoformat(), "reason": e.reason} for e in result.excluded_days
             ],
+            "notes": list(result.notes),
             "factors": [factor_dict(f) for f in figures.factors],
             "meters": [{"series_id": m.series_id, "device": m.device} for m in meters],
         }

@@ -170,6 +170,22 @@ def test_the_baseline_fit_figures_are_reported(scenario) -> None:
     assert fit["missing_share"] == 0.0
 
 
+def test_a_baseline_shorter_than_a_year_is_named(scenario) -> None:
+    # Mar 1 .. Aug 31: 184 days. Its daily means run from 9.3 °C (1 March: 17 + 11 sin(2 pi
+    # (60 - 105) / 365)) to 28 °C; the reporting period's lowest, 30 November, is 9.1 °C
+    # (17 + 11 sin(2 pi (334 - 105) / 365)): within 2 K, so no day is out for its weather.
+    api, _, _ = scenario
+    body = savings(api, "chiller")
+    note = (
+        "the baseline period is 184 days, shorter than the full year IPMVP and CalTRACK ask "
+        "for: it has not seen every season, so reporting days outside its temperatures are "
+        "excluded, and the rest may still carry a seasonal bias"
+    )
+    assert body["notes"] == [note]
+    assert body["verdict"].endswith(note)
+    assert all("outside the baseline" not in e["reason"] for e in body["excluded_days"])
+
+
 def test_avoided_coal_co2_and_cost_are_avoided_kwh_times_the_factors(scenario) -> None:
     api, _, _ = scenario
     body = savings(api, "chiller")

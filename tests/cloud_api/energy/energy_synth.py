@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from simulators import loads
+
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -65,3 +67,44 @@ def hvac_load(
     return heat_slope * np.maximum(heat_bp - temperature, 0.0) + cool_slope * np.maximum(
         temperature - cool_bp, 0.0
     )
+
+
+def simulated_hvac(
+    hour_start: np.ndarray,
+    holidays: frozenset[date] = frozenset(),
+    occupancy_dependent: bool = True,
+    seed: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An HVAC sub-meter built as bench/energy_data.py builds it from simulators/loads.py.
+
+    Per quarter hour (its mid-point): hvac_kw x hvac_factor(T) x (0.3 + 0.7 x occupancy)
+    + an always-on 5 kW (pumps, controls); occupancy is the simulators' working-hours
+    shape (ramps 07:30-09:00 and 17:30-19:00, lunch dip, weekends and holidays at 15 %),
+    hvac_factor 0 between 12 and 24 °C and growing linearly outside. Without
+    `occupancy_dependent` the factor is a constant 0.65 (the same yearly energy order).
+    Hourly kWh is the sum of the quarters; the noise-free sum is the truth. Noise as in
+    the bench: x (1 ± 5 %) per day and x (1 ± 8 %) per hour. The outdoor temperature per
+    hour is the mean of the quarters' (what the API reads from a gauge).
+
+    Returns (kwh with noise, noise-free kwh, temperature per hour).
+    """
+    hvac_kw = 80.0
+    mid = hour_start[:, None] + np.array([450.0, 1350.0, 2250.0, 3150.0])[None, :]
+    outdoor = np.vectorize(loads.outdoor_temperature)(mid)
+    factor = np.vectorize(loads.hvac_factor)(outdoor)
+    if occupancy_dependent:
+        minute = (((mid + 8 * 3600.0) / 60 + 3 * 1440) % (7 * 1440)).astype(np.int64)
+        occupancy = loads.occupancy_shape()[minute]
+        day_type, _, _ = features(hour_start, holidays)
+        occupancy = np.where(
+            (day_type == 2)[:, None] & (minute < 5 * 1440), 0.15 * occupancy, occupancy
+        )
+        weight = 0.3 + 0.7 * occupancy
+    else:
+        weight = np.full(mid.shape, 0.65)
+    truth = (hvac_kw * factor * weight + 5.0).sum(axis=1) / 4.0
+    rng = np.random.default_rng(seed)
+    days = ((hour_start - hour_start[0]) // 86400).astype(np.int64)
+    daily = rng.normal(1.0, 0.05, days[-1] + 1)[days]
+    kwh = truth * daily * rng.normal(1.0, 0.08, len(hour_start))
+    return kwh, truth, outdoor.mean(axis=1)
