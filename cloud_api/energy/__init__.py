@@ -1,7 +1,7 @@
 """Central energy maths, pure numpy (no I/O): baselines, forecasts, budget colour, savings.
 
 - uncertainty.py: Student-t quantiles, ASHRAE Guideline 14 (Annex B) uncertainty of a sum
-  of predicted hours, sums per day / month with their uncertainty.
+  of predicted hours from the baseline's daily residuals, sums per day / month.
 - temperature.py: outdoor temperature gaps (CalTRACK: interpolate up to 6 h).
 - baseline.py: `fit_hourly` -> `Baseline`, a day-typed time-of-week model with optional
   heating/cooling degree terms, its fit figures (G14 CV(RMSE), NMBE with n - p) and a

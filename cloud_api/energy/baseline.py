@@ -18,6 +18,14 @@ and it is not 0 for the same figures over other hours.) Limits for hourly data: 
 ≤ 30 %, |NMBE| ≤ 10 %. Data sufficiency is CalTRACK-style: at most 10 % of hours missing.
 A zero-kWh hour is a measurement here, not a missing one (CalTRACK counts 0 as missing for
 whole-building electricity, but an HVAC sub-meter is legitimately 0 at night).
+
+The uncertainty of predicted sums comes from the DAILY residuals (uncertainty.py): the
+hourly residuals summed per local day over the days whose every hour was fitted, with
+RMSE_day = sqrt(Σ d² / (n_days − p_day)). p_day counts what constrains the daily sums:
+one per day type seen (its 24 cell means force that day type's residuals to sum to 0
+over its hours, which is one constraint on its days' sums, not 24) + each kept slope
++ each kept balance point (+ 2 for the occupancy schedule). With n_days − p_day < 2
+there is no uncertainty (sigma NaN, and a note says why) rather than a guess.
 """
 
 from __future__ import annotations
@@ -33,13 +41,21 @@ from cloud_api.energy.degree_terms import (
     select_degree_terms,
 )
 from cloud_api.energy.temperature import fill_short_gaps
-from cloud_api.energy.uncertainty import effective_n, lag1_autocorrelation, sigma_per_hour
+from cloud_api.energy.uncertainty import (
+    HOURS_PER_DAY,
+    daily_residuals,
+    effective_n,
+    g14_sigma,
+    lag1_autocorrelation,
+    lag1_autocorrelation_days,
+)
 
 DAY_TYPES = ("workday", "weekend", "holiday")
 N_CELLS = len(DAY_TYPES) * 24
 MAX_MISSING_SHARE = 0.10
 CV_RMSE_LIMIT = 0.30
 NMBE_LIMIT = 0.10
+MIN_DAILY_DOF = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +81,14 @@ class Baseline:
     slopes: Mapping[str, float] = field(default_factory=dict)
     autocorrelation: float | None = None
     n_effective: float | None = None
+    # Daily-resolution uncertainty (module text): complete days, their parameters, the
+    # daily residuals' RMSE and lag-1 ρ, and σ of one predicted day; sigma_hour is
+    # sigma_day / sqrt(24), each hour's share for summing (never one hour's uncertainty).
+    n_days: int = 0
+    p_days: int = 0
+    rmse_day: float | None = None
+    autocorrelation_day: float | None = None
+    sigma_day: float | None = None
     sigma_hour: float | None = None
     notes: tuple[str, ...] = ()
     cell_means: np.ndarray = field(default_factory=lambda: np.full(N_CELLS, np.nan))
@@ -79,8 +103,10 @@ class Baseline:
         hour_of_day: np.ndarray,
         temperature: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(kwh, sigma) per hour. sigma is the G14 per-hour uncertainty (see uncertainty.py):
-        the 1-σ uncertainty of a sum of m hours is sqrt(Σ sigma²).
+        """(kwh, sigma) per hour. sigma is each hour's share of the G14 daily uncertainty
+        (see uncertainty.py): the 1-σ uncertainty of a sum of hours is sqrt(Σ sigma²), a
+        whole day's is sigma_day. sigma is NaN everywhere when the baseline has too few
+        complete days to say (see notes).
 
         NaN where the model cannot say: a cell the baseline never saw, or (temperature
         models) an hour without temperature. A temperature model needs `temperature`; with
@@ -100,7 +126,8 @@ class Baseline:
                 )
             temp = _float_array("temperature", temperature, len(kwh))
             kwh = kwh + degree_terms(temp, self.occupied[cell], self.balance_points, self.slopes)
-        sigma = np.where(np.isnan(kwh), np.nan, self.sigma_hour)
+        sigma_hour = np.nan if self.sigma_hour is None else self.sigma_hour
+        sigma = np.where(np.isnan(kwh), np.nan, sigma_hour)
         return kwh, sigma
 
 
@@ -223,6 +250,20 @@ def fit_hourly(
     y_hat = cell_means[cell_r] + x_r
     cv, nmbe, rmse = g14_figures(y_r, y_hat, p)
     rho = lag1_autocorrelation(hs[rows], y_r - y_hat)
+    day_index, day_resid = daily_residuals(hs, hod, rows, y_r - y_hat)
+    n_days = len(day_index)
+    seen_day_types = int(seen.reshape(len(DAY_TYPES), 24).any(axis=1).sum())
+    p_days = p - int(seen.sum()) + seen_day_types
+    rmse_day = rho_day = sigma_day = None
+    if n_days - p_days >= MIN_DAILY_DOF:
+        rmse_day = float(np.sqrt(np.sum(day_resid**2) / (n_days - p_days)))
+        rho_day = lag1_autocorrelation_days(day_index, day_resid)
+        sigma_day = g14_sigma(rmse_day, n_days, rho_day)
+    else:
+        notes.append(
+            f"no uncertainty: {n_days} complete days for {p_days} daily parameters "
+            f"(it is estimated from daily residuals and needs n_days − p_day ≥ {MIN_DAILY_DOF})"
+        )
     if not seen[48:].any() and seen[24:48].any():
         cell_means[48:] = cell_means[24:48]
         occupied[48:] = occupied[24:48]
@@ -256,7 +297,12 @@ def fit_hourly(
         slopes=slopes,
         autocorrelation=rho,
         n_effective=effective_n(n, rho),
-        sigma_hour=sigma_per_hour(rmse, n, rho),
+        n_days=n_days,
+        p_days=p_days,
+        rmse_day=rmse_day,
+        autocorrelation_day=rho_day,
+        sigma_day=sigma_day,
+        sigma_hour=None if sigma_day is None else sigma_day / np.sqrt(HOURS_PER_DAY),
         notes=tuple(notes),
         cell_means=cell_means,
         cell_hours=counts,

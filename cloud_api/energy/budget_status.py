@@ -1,11 +1,14 @@
 """Budget status: what is used, what the baseline forecasts to the period end, and the colour.
 
 forecast = used + Σ predicted hours from now to the period end (the projected total), with
-a 90 % interval forecast ± z · sqrt(Σ σ_h²) (z = 1.645; the model's σ_h already carries the
-G14 autocorrelation adjustment, see uncertainty.py); the low end never goes below `used`,
-as future use cannot be negative. Colour: red when used or forecast >= budget; yellow when
-forecast >= threshold × budget; else green. Without a model there is no forecast and the
-colour comes from `used` alone (red when used >= budget, else green).
+a 90 % interval forecast ± t · sqrt(Σ σ_h²) (t two-sided with the model's daily degrees of
+freedom; σ_h is each hour's share of the model's G14 daily uncertainty, so the sum is
+σ_day · sqrt(days left), a partial day counting as its share: see uncertainty.py); the
+low end never goes below `used`, as future use cannot be negative. Without σ (a model with
+too few complete days to estimate it) there is a forecast and no interval.
+Colour: red when used or forecast >= budget; yellow when forecast >= threshold × budget;
+else green. Without a model there is no forecast and the colour comes from `used` alone
+(red when used >= budget, else green).
 
 Missing hours of use (NaN) count as 0 and are reported: the use shown is then a lower bound.
 """
@@ -49,13 +52,15 @@ def budget_status(
     threshold: float = 0.9,
     model_verdict: str = "no baseline model",
     unit: str = "",
+    degrees_of_freedom: float = np.inf,
 ) -> BudgetStatus:
     """Status of one budget at `now` (epoch s) for the period [period_start, period_end).
 
     day_bounds: the period's local days as (date, start, end), in order. used_by_hour:
     (hour_start, amount) of the hours before now; forecast_by_hour: (hour_start, amount,
     sigma) of the hours from now to the period end, or None when there is no model (then
-    `model_verdict` says why). Amounts are in the budget's unit (`unit` names it in the
+    `model_verdict` says why); sigma all NaN: no interval. degrees_of_freedom: the
+    model's, for the t of the interval. Amounts are in the budget's unit (`unit` names it in the
     reason). crosses_on: the first local day by whose end used + forecast-so-far reaches
     the budget (a past day when the use already has).
     """
@@ -99,7 +104,10 @@ def budget_status(
     both = np.intersect1d(used_hs, f_hs)
     if len(both):
         raise ValueError(f"hour {both[0]} is in both used_by_hour and forecast_by_hour")
+    no_sigma = bool(np.isnan(f_sigma).all()) and len(f_sigma) > 0
     for name, arr in (("amount", f_amount), ("sigma", f_sigma)):
+        if name == "sigma" and no_sigma:
+            continue
         bad = np.flatnonzero(~np.isfinite(arr))
         if len(bad):
             raise ValueError(
@@ -107,7 +115,11 @@ def budget_status(
                 "a forecast needs every hour to the period end"
             )
     forecast = used + float(f_amount.sum())
-    half = t_quantile(INTERVAL, np.inf) * float(np.sqrt(np.sum(f_sigma**2)))
+    half = (
+        None
+        if no_sigma
+        else t_quantile(INTERVAL, degrees_of_freedom) * float(np.sqrt(np.sum(f_sigma**2)))
+    )
     crosses = _crossing(
         day_bounds,
         np.concatenate([used_hs, f_hs]),
@@ -133,8 +145,8 @@ def budget_status(
     return BudgetStatus(
         used=used,
         forecast=forecast,
-        forecast_low=max(used, forecast - half),
-        forecast_high=forecast + half,
+        forecast_low=None if half is None else max(used, forecast - half),
+        forecast_high=None if half is None else forecast + half,
         colour=colour,
         crosses_on=crosses,
         reason=why + gap_note,

@@ -181,6 +181,9 @@ def evaluate(
         threshold=budget.threshold,
         model_verdict=reason or (model.verdict if model is not None else "no baseline model"),
         unit=budget.unit,
+        degrees_of_freedom=(
+            max(model.n_days - model.p_days, 1) if forecast is not None else np.inf
+        ),
     )
     return Evaluation(
         budget,

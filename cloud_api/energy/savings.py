@@ -2,9 +2,10 @@
 
 The baseline model (baseline.py) is fitted on the baseline period and predicted on the
 reporting period's conditions (its calendar and outdoor temperature): that is the adjusted
-baseline. avoided = adjusted baseline − actual. Its uncertainty is G14's (uncertainty.py):
-t · sqrt(Σ σ_h²) over the month's included hours, t two-sided at `confidence` with the
-baseline's n − p degrees of freedom.
+baseline. avoided = adjusted baseline − actual. Its uncertainty is G14's at daily
+resolution (uncertainty.py): t · sqrt(Σ σ_h²) over the month's included hours, which is
+t · σ_day · sqrt(days), t two-sided at `confidence` with the baseline's n_days − p_day
+degrees of freedom (None when the baseline has too few complete days to estimate it).
 
 Days are left out of both sides, each named with its reason, never silently (CalTRACK
 dropped them without a word: peers' #125):
@@ -65,7 +66,7 @@ class SavingsRow:
     adjusted_baseline: float
     actual: float
     avoided: float
-    uncertainty: float  # half-width of the interval at Savings.confidence
+    uncertainty: float | None  # half-width of the interval at Savings.confidence
     fraction: float | None  # avoided / adjusted baseline
     days: int
     hours: int
@@ -146,7 +147,7 @@ def contract_savings(
         )
     excluded = _excluded_days(rep, model, temperature, base_range)
     keep = ~np.isin(rep.day_ordinal, [d.day.toordinal() for d in excluded])
-    t = t_quantile(confidence, max(model.n - model.p, 1))
+    t = t_quantile(confidence, max(model.n_days - model.p_days, 1))
     months: list[SavingsRow] = []
     month_of = np.array([_month_label(int(o)) for o in rep.day_ordinal])
     for label in sorted(set(month_of[keep].tolist())):
@@ -260,11 +261,15 @@ def _row(
         adjusted_baseline=adjusted,
         actual=actual,
         avoided=adjusted - actual,
-        uncertainty=t * float(np.sqrt(np.sum(sigma[mask] ** 2))),
+        uncertainty=None if np.isnan(sigma[mask]).any() else t * _sum_sigma(sigma[mask]),
         fraction=(adjusted - actual) / adjusted if adjusted > 0 else None,
         days=len(np.unique(rep.day_ordinal[mask])),
         hours=int(mask.sum()),
     )
+
+
+def _sum_sigma(sigma: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(sigma**2)))
 
 
 def _month_label(ordinal: int) -> str:

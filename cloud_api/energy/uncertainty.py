@@ -7,16 +7,28 @@ m reporting-period points predicted by a baseline regression fitted on n points:
 
 with CV the baseline's CV(RMSE) (divided by n − p), F the fractional savings and n' the
 effective number of points after lag-1 autocorrelation ρ of the residuals:
-n' = n (1 − ρ) / (1 + ρ) (G14 uses this for hourly and daily data, whose residuals are
-correlated). In energy units (E_m = F · m · ȳ and CV · ȳ = RMSE) the half-width is
+n' = n (1 − ρ) / (1 + ρ). In energy units (E_m = F · m · ȳ and CV · ȳ = RMSE) the
+half-width is
 
     ΔE_m = t · 1.26 · RMSE · sqrt( (n/n') · (1 + 2/n') · m ).
 
-So each predicted hour carries σ_h = 1.26 · RMSE · sqrt((n/n') (1 + 2/n')) and the
-uncertainty of any sum of m predicted hours is t · sqrt(Σ σ_h²) — which is how
-`Baseline.predict` reports sigma and how every sum here combines it. (Some versions of the
-formula write 1 + 2/n; using n' is the more cautious of the two. The 1.26 factor is G14's
-empirical correction; source confidence M: from memory, matching third-party G14 code.)
+The points here are DAYS, not hours: RMSE is that of the baseline's daily residual sums
+(the hourly residuals summed per local day, over the days whose every hour was fitted),
+ρ the lag-1 autocorrelation of that daily series, n the number of such days and t takes
+n_days − p_day degrees of freedom (p_day: see baseline.py). At hourly resolution the
+lag-1 ρ sees only hour-to-hour correlation: a day-to-day factor (a whole day 5 % high)
+correlates 24 hours with each other and with no neighbour a day away, so the hourly
+formula took it for short-range noise and its interval covered the true saving of a
+simulated office in 2 of 12 seeds (half-year baseline). A daily residual carries the
+day's whole error, whatever its hour-to-hour structure.
+
+Each predicted hour carries σ_h = σ_day / sqrt(24), with σ_day = 1.26 · RMSE_day ·
+sqrt((n/n') (1 + 2/n')), so that the uncertainty of any sum of predicted hours is
+t · sqrt(Σ σ_h²) = t · σ_day · sqrt(m), m = hours / 24: a partial day counts as its share.
+σ_h is not the uncertainty of one hour's prediction; it is only meant to be summed.
+(Some versions of the formula write 1 + 2/n; using n' is the more cautious of the two. The
+1.26 factor is G14's empirical correction; source confidence M: from memory, matching
+third-party G14 code.)
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ import numpy as np
 
 G14_FACTOR = 1.26
 HOUR = 3600.0
+DAY = 86400.0
+HOURS_PER_DAY = 24
 
 
 def t_quantile(confidence: float, df: float) -> float:
@@ -64,10 +78,49 @@ def effective_n(n: int, rho: float) -> float:
     return n * (1.0 - rho) / (1.0 + rho)
 
 
-def sigma_per_hour(rmse: float, n: int, rho: float) -> float:
-    """σ_h such that t · sqrt(Σ σ_h²) over m hours is G14's ΔE_m (see the module text)."""
+def g14_sigma(rmse: float, n: int, rho: float) -> float:
+    """σ per point such that t · σ · sqrt(m) is G14's ΔE_m for m points (module text)."""
     n_eff = effective_n(n, rho)
     return float(G14_FACTOR * rmse * np.sqrt((n / n_eff) * (1.0 + 2.0 / n_eff)))
+
+
+def daily_residuals(
+    hour_start: np.ndarray, hour_of_day: np.ndarray, fitted: np.ndarray, resid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(day index, Σ residuals) per local day whose every hour was fitted.
+
+    hour_start, hour_of_day and fitted (bool) cover every hour of the period; resid is
+    aligned with hour_start[fitted]. A day's index counts days from the first one's local
+    midnight (hour_start − local hour · 3600, rounded to whole days: a DST hour of
+    difference rounds away). A day is complete when it holds hours 0 and 23 and all its
+    hours are fitted; a day with a missing hour would sum fewer hours' errors.
+    """
+    hs = np.asarray(hour_start, dtype=np.float64)
+    hod = np.asarray(hour_of_day, dtype=np.int64)
+    fitted = np.asarray(fitted, dtype=bool)
+    if not len(hs):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    midnight = hs - hod * HOUR
+    day = np.round((midnight - midnight[0]) / DAY).astype(np.int64)
+    day -= day.min()
+    n_days = int(day.max()) + 1
+    hours = np.bincount(day, minlength=n_days)
+    fitted_hours = np.bincount(day[fitted], minlength=n_days)
+    first = np.bincount(day[hod == 0], minlength=n_days) > 0
+    last = np.bincount(day[hod == HOURS_PER_DAY - 1], minlength=n_days) > 0
+    complete = first & last & (fitted_hours == hours)
+    sums = np.bincount(day[fitted], weights=np.asarray(resid, dtype=np.float64), minlength=n_days)
+    index = np.flatnonzero(complete)
+    return index, sums[index]
+
+
+def lag1_autocorrelation_days(day_index: np.ndarray, resid: np.ndarray) -> float:
+    """ρ from pairs of consecutive days (both complete) over Σ r², as for hours."""
+    denom = float(resid @ resid)
+    if denom <= 0 or len(resid) < 2:
+        return 0.0
+    adjacent = np.diff(np.asarray(day_index)) == 1
+    return float(np.sum(resid[:-1][adjacent] * resid[1:][adjacent]) / denom)
 
 
 def sum_sigma(sigma: np.ndarray) -> float:

@@ -11,7 +11,12 @@ import pytest
 from energy_synth import features, hours, hvac_load, office_profile, outdoor_temperature
 
 from cloud_api.energy.baseline import fit_hourly, g14_figures
-from cloud_api.energy.uncertainty import sum_by_key, t_quantile
+from cloud_api.energy.uncertainty import (
+    daily_residuals,
+    lag1_autocorrelation_days,
+    sum_by_key,
+    t_quantile,
+)
 
 HOLIDAYS = frozenset({date(2024, 4, 4), date(2024, 4, 5), date(2024, 5, 1), date(2024, 5, 2)})
 
@@ -22,8 +27,9 @@ def test_tiny_case_matches_the_hand_computation() -> None:
     # RMSE = sqrt(10 / (6 - 3)) = 1.825742; mean = 53 / 6 = 8.833333;
     # CV(RMSE) = 1.825742 / 8.833333 = 0.206688. NMBE = 0 / (3 * 8.83) = 0.
     # Lag-1 products over consecutive hours: -2*0 + 0*2 + 2*-1 + -1*1 + 1*0 = -3, rho =
-    # -3 / 10 < 0 -> 0, n' = n = 6; sigma per hour = 1.26 * 1.825742 * sqrt(1 + 2/6)
-    # = 1.26 * 1.825742 * 1.154701 = 2.656313.
+    # -3 / 10 < 0 -> 0. The uncertainty comes from daily residuals: these six hours make
+    # no complete day (hours 0..23 all fitted), so there is none: sigma NaN, and a note.
+    # p_day = 2 day types seen (workday, weekend).
     hs = np.arange(6) * 3600.0
     kwh = np.array([10.0, 12.0, 14.0, 4.0, 6.0, 7.0])
     model = fit_hourly(hs, kwh, np.array([0, 0, 0, 1, 1, 0]), np.array([9, 9, 9, 9, 9, 10]))
@@ -33,13 +39,15 @@ def test_tiny_case_matches_the_hand_computation() -> None:
     assert model.cv_rmse == pytest.approx(0.206688, abs=1e-6)
     assert model.nmbe == pytest.approx(0.0, abs=1e-12)
     assert model.autocorrelation == pytest.approx(-0.3)
-    assert model.sigma_hour == pytest.approx(2.656313, abs=1e-6)
+    assert (model.n_days, model.p_days) == (0, 2)
+    assert model.sigma_hour is None and model.sigma_day is None
+    assert "no uncertainty: 0 complete days for 2 daily parameters" in " ".join(model.notes)
     assert model.verdict.startswith("fits: CV(RMSE) 21 %, NMBE 0.0 %")
     # Holidays never seen: predicted as weekends, and the model says so. (workday, 11)
     # never seen either: NaN, not a guess.
     kwh_hat, sigma = model.predict(np.array([0, 1, 2, 0]), np.array([9, 9, 9, 11]))
     np.testing.assert_allclose(kwh_hat[:3], [12.0, 5.0, 5.0])
-    assert math.isnan(kwh_hat[3]) and math.isnan(sigma[3])
+    assert math.isnan(kwh_hat[3]) and np.isnan(sigma).all()
     assert any("holidays are predicted as weekends" in note for note in model.notes)
 
 
@@ -188,3 +196,22 @@ def test_malformed_arrays_are_named(change: dict, message: str) -> None:
 def test_kwh_of_another_length_is_named() -> None:
     with pytest.raises(ValueError, match=r"kwh has 5 values, expected 6"):
         fit_hourly(np.arange(6) * 3600.0, np.ones(5), np.zeros(6, int), np.arange(6))
+
+
+def test_daily_residuals_keep_only_complete_days() -> None:
+    # Three local days of hours; day 1 misses hour 5, day 2 has only hours 0-11. Residual
+    # r = 1 on day 0 (24 h: sum 24) and on day 1 (23 fitted hours), 2 on day 2. Only day 0
+    # is complete: ([0], [24]). Lag-1 over days 0 and 2 (not consecutive): no pair, rho 0.
+    hs = hours(date(2024, 1, 1), 3)[: 24 + 24 + 12]
+    _, hod, _ = features(hs)
+    fitted = np.ones(len(hs), dtype=bool)
+    fitted[24 + 5] = False
+    resid = np.where(np.arange(len(hs)) < 48, 1.0, 2.0)[fitted]
+    index, sums = daily_residuals(hs, hod, fitted, resid)
+    assert index.tolist() == [0] and sums.tolist() == [24.0]
+    both = np.array([0, 2]), np.array([3.0, -3.0])
+    assert lag1_autocorrelation_days(*both) == 0.0
+    # Days 0, 1, 2 with sums 3, -3, 3: pairs -9, -9 over 27 -> -2/3.
+    assert lag1_autocorrelation_days(np.array([0, 1, 2]), np.array([3.0, -3, 3])) == (
+        pytest.approx(-2 / 3)
+    )

@@ -122,3 +122,33 @@ def test_the_interval_never_goes_below_what_is_already_used() -> None:
     assert (got.used, got.forecast) == (10.0, 24.0)
     assert got.forecast_low == 10.0
     assert got.forecast_high == pytest.approx(24.0 + 61.545, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("sigma", "dof", "low", "high"),
+    [
+        # t(90 %, 10) = 1.8125 (t table) x sqrt(12 x 1^2) = 3.464102: half-width 6.2787
+        # (t_quantile is good to 1e-3, so to within 0.004 here).
+        (1.0, 10, 240 - 6.2787, 240 + 6.2787),
+        # A model too short to estimate its uncertainty: a forecast and no interval.
+        (np.nan, 10, None, None),
+    ],
+)
+def test_the_interval_takes_the_models_degrees_of_freedom(sigma, dof, low, high) -> None:
+    # One day, now at 12:00; 10 kWh in each hour used and forecast: 120 + 120 = 240.
+    d = date(2024, 3, 1)
+    start, end = local_midnight(d), local_midnight(d + timedelta(days=1))
+    hs = np.arange(start, end, 3600.0)
+    status = budget_status(
+        period_start=start,
+        period_end=end,
+        now=hs[12],
+        day_bounds=[(d, start, end)],
+        used_by_hour=(hs[:12], np.full(12, 10.0)),
+        forecast_by_hour=(hs[12:], np.full(12, 10.0), np.full(12, sigma)),
+        budget=1000.0,
+        degrees_of_freedom=dof,
+    )
+    assert status.forecast == pytest.approx(240.0)
+    for got, want in ((status.forecast_low, low), (status.forecast_high, high)):
+        assert got == (None if want is None else pytest.approx(want, abs=4e-3))

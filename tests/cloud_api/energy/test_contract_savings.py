@@ -158,7 +158,9 @@ def test_the_90_percent_interval_covers_the_true_saving_in_most_draws(rho: float
     # draws (white, or AR(1) with rho 0.6 as hourly residuals are); the truth is known, so
     # the true avoided energy of the month is 12 % of the true load. G14's interval (with
     # its 1.26 factor) should cover it in about 96 % of draws; without the autocorrelation
-    # adjustment n/n' it would be half as wide for rho 0.6 and cover about 70 %.
+    # adjustment it would be half as wide for rho 0.6 and cover about 70 %. The daily
+    # residual sums (uncertainty.py) carry the hour-to-hour correlation themselves: 138
+    # and 136 of 150 covered, as with the former hourly-resolution formula.
     draws, sd = 150, 4.0
     hs_b, hs_r = hours(date(2023, 9, 1), 120), hours(date(2024, 1, 8), 28)
     feats_b, feats_r = features(hs_b, HOLIDAYS), features(hs_r, HOLIDAYS)
@@ -179,33 +181,40 @@ def test_the_90_percent_interval_covers_the_true_saving_in_most_draws(rho: float
 
 
 def test_one_day_of_savings_by_hand() -> None:
-    # Baseline: two weeks (1-14 Jan 2024, no holidays), the office profile plus a residual
-    # of +1/-1 alternating by hour, reversed in week 2, so each (day type, hour) cell holds
-    # v+1 and v-1: cell means = the profile exactly, SSE = 336 x 1^2 = 336.
+    # Baseline: two weeks (1-14 Jan 2024, Monday to Sunday twice, no holidays), the office
+    # profile plus a residual of +1 on every hour of day k = 0, 2, 4, ... and -1 on days
+    # 1, 3, 5, ... Day k and day k + 7 (same weekday) have opposite signs, and the weekend
+    # cells hold Sat -1, Sun +1, Sat +1, Sun -1, so each (day type, hour) cell holds as
+    # many +1 as -1: cell means = the profile exactly, hourly residuals +-1, SSE = 336.
     # n = 336, p = 48 cells (workday, weekend): RMSE = sqrt(336 / 288) = 1.0801234.
-    # Lag-1 products: -1 for 334 pairs, +1 across the week boundary (hour 23 of week 1 is
-    # -1, hour 0 of week 2 is -1): rho = -333 / 336 < 0 -> 0, n' = n.
-    # sigma_h = 1.26 x 1.0801234 x sqrt(1 + 2/336) = 1.26 x 1.0833333 = 1.365.
+    # Daily residuals: +24, -24, +24, ... over 14 complete days: sum of squares
+    # 14 x 576 = 8064; p_day = 2 day types; RMSE_day = sqrt(8064 / 12) = 25.922963.
+    # Consecutive days: 13 products of -576: rho_day < 0 -> 0, n' = 14.
+    # sigma_day = 1.26 x 25.922963 x sqrt(1 + 2/14) = 1.26 x 25.922963 x 1.069045
+    # = 34.918144; per hour / sqrt(24) = 7.127636.
     # Reporting: Monday 15 Jan, actual = 0.9 x profile. Adjusted = 10 h x 60 + 14 h x 20
-    # = 880; actual 792; avoided 88; fraction 0.1. Uncertainty = t(90 %, 288) x sqrt(24)
-    # x 1.365 = 1.6502 x 4.898979 x 1.365 = 11.035.
+    # = 880; actual 792; avoided 88; fraction 0.1. Uncertainty of one day = t(90 %, 12)
+    # x sigma_day = 1.7823 x 34.918144 = 62.235 (t table: 1.782).
     hs_b = hours(date(2024, 1, 1), 14)
     dt_b, hod_b, ord_b = features(hs_b)
-    sign = np.where(np.arange(len(hs_b)) % 2 == 0, 1.0, -1.0)
-    sign[168:] *= -1
+    sign = np.where((ord_b - ord_b[0]) % 2 == 0, 1.0, -1.0)
     base = HourlySeries(hs_b, office_profile(dt_b, hod_b) + sign, dt_b, hod_b, ord_b)
     hs_r = hours(date(2024, 1, 15), 1)
     dt_r, hod_r, ord_r = features(hs_r)
     rep = HourlySeries(hs_r, 0.9 * office_profile(dt_r, hod_r), dt_r, hod_r, ord_r)
     result = contract_savings(base, rep)
     assert result.ok, result.verdict
-    assert (result.baseline.n, result.baseline.p) == (336, 48)
-    assert result.baseline.rmse == pytest.approx(1.0801234, abs=1e-6)
-    assert result.baseline.sigma_hour == pytest.approx(1.365, abs=1e-6)
+    model = result.baseline
+    assert (model.n, model.p, model.n_days, model.p_days) == (336, 48, 14, 2)
+    assert model.rmse == pytest.approx(1.0801234, abs=1e-6)
+    assert model.rmse_day == pytest.approx(25.922963, abs=1e-6)
+    assert model.autocorrelation_day == pytest.approx(-13 / 14)
+    assert model.sigma_day == pytest.approx(34.918144, abs=1e-6)
+    assert model.sigma_hour == pytest.approx(7.127636, abs=1e-6)
     (row,) = result.months
     assert (row.label, row.days, row.hours) == ("2024-01", 1, 24)
     assert row.adjusted_baseline == pytest.approx(880.0)
     assert row.actual == pytest.approx(792.0)
     assert row.avoided == pytest.approx(88.0)
     assert row.fraction == pytest.approx(0.1)
-    assert row.uncertainty == pytest.approx(11.035, abs=0.01)
+    assert row.uncertainty == pytest.approx(62.235, abs=0.01)
