@@ -233,3 +233,17 @@ def test_a_steady_load_at_exactly_the_limit_is_at_risk_but_never_over() -> None:
     # predicted (so far + 100 kW x time left) / 0.25 = 100 >= 100: predicted to hit, from
     # 10:03, the first reading with half the 5-min rate window covered
     assert [(c.code, c.active, c.ts) for c in conds] == [("demand.at_risk", True, at(10, 3))]
+
+
+def test_a_glitch_on_a_block_boundary_waits_for_the_ledger() -> None:
+    rule = DemandRule(DemandConfig("main", limit_kw=100.0))
+    # +2 kWh a minute (120 kW); the reading at 13:15 exactly is a bus-error 0. The ledger
+    # holds it as suspect and books 13:14 -> 13:16 (4 kWh) when 13:16 comes back in line;
+    # the block 13:00-13:15 must not close on the suspect reading with 13:14-13:15 unknown.
+    readings = [(at(13, m), 5000.0 + 2 * m) for m in range(31)]
+    readings[15] = (at(13, 15), 0.0)
+    rule.feed_energy(readings)
+    b0, b1 = rule.blocks
+    # 13:00-13:15: 14 x 2 + half of the 4 kWh step = 30 kWh -> 120 kW, complete
+    assert b0.covered == 900.0 and b0.demand_kw == pytest.approx(120.0)
+    assert b1.demand_kw == pytest.approx(120.0)
