@@ -21,7 +21,9 @@ Demand figures (kW = kWh / hours):
 
 Conditions (source: `config.source`):
   demand.at_risk  (yellow) the predicted block average >= limit - margin; cleared when a
-                  prediction falls below limit - margin - hysteresis
+                  prediction falls below limit - margin - hysteresis. With a gap in the
+                  block the kWh so far is a lower bound, so a raise is still justified;
+                  with no prediction (a quiet meter) it stays as it was.
   demand.over     (red) a closed block's average exceeds the limit (> limit; a block at
                   exactly the limit is not over); cleared ("back under") by the next
                   closed block that does not exceed it
@@ -39,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.energy.ledger import CounterRules, CounterState, Replacement, feed
 from edge.rules.alarm_codes import DEMAND_AT_RISK, DEMAND_OVER, default_colour
@@ -65,6 +67,12 @@ class DemandConfig:
     counter_rules: CounterRules = field(default_factory=CounterRules)
 
     def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"demand config {self.source!r}: unknown time zone {self.tz!r}"
+            ) from exc
         if not (self.limit_kw > 0 and math.isfinite(self.limit_kw)):
             raise ValueError(f"demand config {self.source!r}: limit_kw must be > 0")
         if self.margin_kw < 0 or self.hysteresis_kw < 0:
@@ -150,17 +158,20 @@ class DemandRule:
     def feed_energy(
         self, readings: Iterable[tuple[float, float]], replacements: Iterable[Replacement] = ()
     ) -> list[Condition]:
-        """Counter readings (ts, kWh) in time order, through edge.energy's ledger."""
+        """Counter readings (ts, kWh) in time order, through edge.energy's ledger.
+
+        A replacement is applied just before the first reading at or after its ts (pass it
+        with that reading's batch). Blocks close only as far as the ledger has booked: a
+        suspect reading (a possible glitch) waits for the next one to decide it."""
         self._use("energy")
         out: list[Condition] = []
         replacements = list(replacements)
         for ts, value in readings:
-            if self._end is not None and ts <= self._end:
+            latest = self._counter.latest_ts  # suspect readings waiting included
+            if latest is not None and ts <= latest:
                 self._count("late")
                 continue
-            due = [
-                r for r in replacements if r.ts <= ts and (self._end is None or r.ts > self._end)
-            ]
+            due = [r for r in replacements if r.ts <= ts and (latest is None or r.ts > latest)]
             base = self._counter.base_ts
             entries = feed(self._counter, [(ts, value)], self.config.counter_rules, due)
             for b in entries.bookings:
@@ -169,7 +180,10 @@ class DemandRule:
             flat = not entries.bookings and not entries.marks and base is not None
             if flat and self._counter.base_ts == ts and not self._counter.pending:
                 self._step(base, ts, 0.0)  # type: ignore[arg-type]  # a flat good step: 0 kWh
-            self._advance(ts, out)
+            # The data reaches as far as the ledger has judged: a suspect reading waits.
+            booked_to = self._counter.base_ts
+            if booked_to is not None and (self._end is None or booked_to > self._end):
+                self._advance(booked_to, out)
         return out
 
     def tick(self, now: float) -> list[Condition]:

@@ -247,3 +247,13 @@ def test_a_glitch_on_a_block_boundary_waits_for_the_ledger() -> None:
     # 13:00-13:15: 14 x 2 + half of the 4 kWh step = 30 kWh -> 120 kW, complete
     assert b0.covered == 900.0 and b0.demand_kw == pytest.approx(120.0)
     assert b1.demand_kw == pytest.approx(120.0)
+
+
+def test_hysteresis_delays_the_all_clear() -> None:
+    cfg = DemandConfig("main", limit_kw=100.0, margin_kw=5.0, hysteresis_kw=10.0)
+    rule = DemandRule(cfg)
+    conds = rule.feed_power(profile(range(46), scenario_kw))
+    cleared = [c for c in conds if c.code == "demand.at_risk" and not c.active]
+    # clears below 100 - 5 - 10 = 85: 11:33 gives 85.6 (kept); 11:34: so far 4 kWh, rate
+    # (1 x 140 + 4 x 60) / 5 = 76 kW, (4 + 76 x 11/60) / 0.25 = 71.7333
+    assert [(c.ts, round(c.data["kw"], 4)) for c in cleared] == [(at(11, 34), 71.7333)]
