@@ -71,7 +71,9 @@ def test_block_at_exactly_the_limit_is_not_over_then_over_then_back_under() -> N
     # the latest window, 11:30-11:45, all at 60 kW
     assert rule.sliding_kw == pytest.approx(60.0)
     assert rule.counts["at_risk"] == 1 and rule.counts["over"] == 1
-    assert rule.counts["back_under"] == 1
+    assert rule.counts["back_under"] == 1 and rule.counts["blocks_over"] == 1
+    # sliding windows over 100 kW: those ending 11:16 .. 11:37 (see the sliding test)
+    assert rule.counts["windows_over"] == 22
 
 
 def test_prediction_is_kwh_so_far_plus_recent_rate_times_time_left() -> None:
@@ -257,3 +259,23 @@ def test_hysteresis_delays_the_all_clear() -> None:
     # clears below 100 - 5 - 10 = 85: 11:33 gives 85.6 (kept); 11:34: so far 4 kWh, rate
     # (1 x 140 + 4 x 60) / 5 = 76 kW, (4 + 76 x 11/60) / 0.25 = 71.7333
     assert [(c.ts, round(c.data["kw"], 4)) for c in cleared] == [(at(11, 34), 71.7333)]
+
+
+def test_sliding_basis_judges_each_minutes_window() -> None:
+    rule = DemandRule(DemandConfig("main", limit_kw=100.0, margin_kw=5.0, basis="sliding"))
+    conds = rule.feed_power(profile(range(46), scenario_kw))
+    over = [(c.active, c.ts, round(c.data["kw"], 4)) for c in conds if c.code == "demand.over"]
+    # window ending 11:15 = the block, exactly 100: not over. Ending 11:16 (11:01-11:16):
+    # (9 x 80 + 6 x 140) / 15 = 1560 / 15 = 104 > 100. Ending at minute m >= 30:
+    # (140 (45 - m) + 60 (m - 30)) / 15 <= 100 first at m = 38: (980 + 480) / 15 = 97.3333
+    # (m = 37: (1120 + 420) / 15 = 102.6667, still over)
+    assert over == [(True, at(11, 16), 104.0), (False, at(11, 38), 97.3333)]
+    assert rule.counts["over"] == 1 and rule.counts["windows_over"] == 22
+
+
+def test_sliding_windows_are_computed_for_every_minute_between_sparse_readings() -> None:
+    rule = DemandRule(DemandConfig("main", limit_kw=100.0, basis="sliding", max_step=300.0))
+    # readings every 5 min: the window ending 11:16 is judged although no reading is there
+    conds = rule.feed_power(profile(range(0, 46, 5), scenario_kw))
+    over = [(c.active, c.ts, round(c.data["kw"], 4)) for c in conds if c.code == "demand.over"]
+    assert over == [(True, at(11, 16), 104.0), (False, at(11, 38), 97.3333)]
