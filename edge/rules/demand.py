@@ -31,7 +31,7 @@ Conditions (source: `config.source`):
                   需量), the same judged on each minute's window.
 Counts in `counts`: raises of each ("at_risk", "over"), "back_under", "blocks_over" and
 "windows_over" (whatever the basis), and input counts ("late", "bad_power", "gap",
-"no_prediction", "blocks_without_data").
+"bad_energy", "no_prediction", "blocks_without_data").
 A block closes when the data reaches its end, or at tick(now) once now >= end +
 `close_after` (a meter that went quiet).
 """
@@ -175,6 +175,9 @@ class DemandRule:
         out: list[Condition] = []
         replacements = list(replacements)
         for ts, value in readings:
+            if not math.isfinite(value):
+                self._count("bad_energy")  # the step across it is taken from the next one
+                continue
             latest = self._counter.latest_ts  # suspect readings waiting included
             if latest is not None and ts <= latest:
                 self._count("late")
@@ -270,6 +273,9 @@ class DemandRule:
         cfg = self.config
         block = self._block
         assert block is not None
+        if ts < block:  # tick() closed blocks past the data: nothing to predict from yet
+            self.prediction = None
+            return
         so_far, _ = self._energy(block, ts)
         recent, covered = self._energy(ts - cfg.rate_window, ts)
         if covered < cfg.rate_window / 2:

@@ -279,3 +279,23 @@ def test_sliding_windows_are_computed_for_every_minute_between_sparse_readings()
     conds = rule.feed_power(profile(range(0, 46, 5), scenario_kw))
     over = [(c.active, c.ts, round(c.data["kw"], 4)) for c in conds if c.code == "demand.over"]
     assert over == [(True, at(11, 16), 104.0), (False, at(11, 38), 97.3333)]
+
+
+def test_a_nan_counter_reading_is_counted_and_skipped() -> None:
+    rule = DemandRule(DemandConfig("main", limit_kw=100.0))
+    readings = [(at(13, m), 5000.0 + 2 * m) for m in range(16)]
+    readings[7] = (at(13, 7), float("nan"))
+    rule.feed_energy(readings)
+    # 13:06 -> 13:08 booked as one 4 kWh step: 30 kWh -> 120 kW as without the NaN
+    assert rule.blocks[0].demand_kw == pytest.approx(120.0)
+    assert rule.counts["bad_energy"] == 1
+
+
+def test_no_prediction_for_readings_behind_blocks_tick_has_closed() -> None:
+    rule = DemandRule(DemandConfig("main", limit_kw=90.0))
+    rule.feed_power([(at(14, m), 50.0) for m in range(17)])  # to 14:16
+    rule.tick(at(14, 32))  # closes 14:15-14:30 (end + 120 s); the open block is 14:30
+    conds = rule.feed_power([(at(14, 17), 50.0)])
+    # predicting 14:30-14:45 from 14:17 would take 28 min left: 50 x 28/60 / 0.25 =
+    # 93.3 kW > 90, a false alarm; there is nothing to predict from
+    assert conds == [] and rule.prediction is None
