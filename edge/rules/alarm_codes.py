@@ -31,6 +31,9 @@ PATROL_GUARD_INACTIVE = "patrol.guard_inactive"
 BUDGET_AT_RISK = "budget.at_risk"
 BUDGET_OVER = "budget.over"
 ENERGY_UNACCOUNTED = "energy.unaccounted"
+# Edge demand rule (edge/rules/demand.py): a block predicted to reach the limit, one over it.
+DEMAND_AT_RISK = "demand.at_risk"
+DEMAND_OVER = "demand.over"
 
 DEFAULT_COLOURS: dict[str, Colour] = {
     DOOR_FORCED: Colour.RED,
@@ -53,6 +56,8 @@ DEFAULT_COLOURS: dict[str, Colour] = {
     BUDGET_AT_RISK: Colour.YELLOW,
     BUDGET_OVER: Colour.RED,
     ENERGY_UNACCOUNTED: Colour.YELLOW,
+    DEMAND_AT_RISK: Colour.YELLOW,
+    DEMAND_OVER: Colour.RED,
 }
 ALARM_CODES: tuple[str, ...] = tuple(DEFAULT_COLOURS)
 
