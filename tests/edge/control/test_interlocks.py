@@ -119,3 +119,17 @@ def test_bad_values_and_unknown_points_are_refused(value):
 def test_naive_time_is_an_error():
     with pytest.raises(ValueError, match="timezone-aware"):
         IL.check(cool(26.0), ZoneHistory(), datetime(2026, 7, 1, 9))
+
+
+def test_compressor_min_on_and_off_are_separate_settings():
+    site = Interlocks.from_profile(
+        load("steward/hvac-zone"), compressor_min_on=7 * MIN, compressor_min_off=10 * MIN
+    )
+    was_off = ZoneHistory(values={"on_off": 0.0}, on_off_changed_at=T0)
+    was_on = ZoneHistory(values={"on_off": 1.0}, on_off_changed_at=T0)
+    on, off = ProposedWrite("z1", "on_off", 1), ProposedWrite("z1", "on_off", 0)
+    assert site.check(on, was_off, T0 + 10 * MIN - timedelta(seconds=1)).refused
+    assert site.check(on, was_off, T0 + 10 * MIN).value == 1.0
+    assert site.check(off, was_on, T0 + 7 * MIN - timedelta(seconds=1)).refused
+    assert site.check(off, was_on, T0 + 7 * MIN).value == 0.0
+    assert site.check(on, was_on, T0).value == 1.0  # no change, no compressor start
