@@ -37,13 +37,11 @@ or FAIL. Exit status 1 if a target fails or a trigger's alarm never showed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -52,7 +50,7 @@ import time
 from pathlib import Path
 
 import psutil
-from processes import free_port, spawn, wait_for_port
+from processes import api_cli, free_port, spawn, stop, wait_for_port
 
 SITE, BUILDING, EDGE = "bench-site", "b1", "bench-edge"
 CONTROLLERS = 10
@@ -65,19 +63,6 @@ SETTLE = 5.0  # s after the last publish for the last alarms to show
 
 
 # ---------------------------------------------------------------- processes
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def start_broker(work: Path) -> tuple[subprocess.Popen, int]:
@@ -93,16 +78,6 @@ def start_broker(work: Path) -> tuple[subprocess.Popen, int]:
     proc = spawn([binary, "-c", str(conf)], work / "mosquitto.log")
     wait_for_port(port, proc)
     return proc, port
-
-
-def api_cli(db: Path, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "cloud_api.cli", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
 
 
 def write_site(

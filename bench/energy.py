@@ -35,13 +35,10 @@ target is missed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +50,7 @@ import numpy as np
 import psutil
 from energy_data import SITE, Fleet, generate, load_store, local_ordinal, write_energy_config
 from energy_report import COLD, WARM, report
-from processes import free_port, spawn, wait_for_port
+from processes import api_cli, free_port, spawn, stop, wait_for_port
 
 from cloud_api.store.sqlite_series import SeriesLimits
 from edge.energy import CounterState, Entries, feed, spread
@@ -95,29 +92,6 @@ def ledger_throughput(fleet: Fleet) -> dict:
 
 
 # ---------------------------------------------------------------- 3. the API
-
-
-def api_cli(db: Path, *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "cloud_api.cli", *args, "--db", str(db)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def month_estimate(fleet: Fleet, b: int, device: str, today: date) -> float:

@@ -4,8 +4,12 @@ its log, and waiting until it listens. Shared by the bench scripts (run as
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,3 +40,28 @@ def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
     return subprocess.Popen(
         args, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """`sig` to the process's session, SIGKILL if it has not exited within 15 s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def api_cli(db: Path, *args: str) -> str:
+    """`steward-api ARGS --db DB` (users add, edges add, ...): what it prints."""
+    out = subprocess.run(
+        [sys.executable, "-m", "cloud_api.cli", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
