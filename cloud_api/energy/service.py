@@ -224,17 +224,10 @@ def first_reading(db: sqlite3.Connection, series_ids: Sequence[int]) -> float | 
 
 def per_hour(table, calendar, hour_start: np.ndarray) -> tuple[np.ndarray, list]:
     """A dated factor table's value for each hour (the version valid on the hour's local
-    date), and the versions used."""
-    used = versions_used(table, calendar, hour_start)
-    values = np.empty(len(hour_start))
-    if len(used) <= 1:
-        values[:] = used[0].value if used else 0.0
-        return values, used
+    date), and the versions used: FactorTable.convert of one kWh an hour."""
     days = calendar.hour_features(hour_start)[2]
-    starts = np.array([f.valid_from.toordinal() for f in used])
-    index = np.searchsorted(starts, days, side="right") - 1
-    values[:] = np.array([f.value for f in used])[np.clip(index, 0, None)]
-    return values, used
+    converted = table.convert(days, np.ones(len(hour_start)))
+    return converted.amount, list(converted.versions)
 
 
 @dataclass(frozen=True)
