@@ -79,13 +79,7 @@ def _store(request: Request):
 
 
 def _budget_dict(row: sqlite_budgets.PlanRow, colour: tuple[float, str] | None = None) -> dict:
-    out = {
-        "id": row.id,
-        **row.body,
-        "version": row.version,
-        "updated_by": row.updated_by,
-        "updated_at": row.updated_at,
-    }
+    out = row.to_dict()
     if colour is not None:
         out["last_colour"] = colour[1]
     return out
@@ -123,15 +117,16 @@ def list_budgets(request: Request) -> JSONResponse:
 @router.get("/v1/budgets/{budget_id}", summary="One budget and its versions", dependencies=READ)
 def get_budget(request: Request, budget_id: BudgetId) -> JSONResponse:
     with _store(request).reading() as db:
-        row = _row(db, budget_id)
+        row = plan_or_404(db, KIND, budget_id)
         history = sqlite_budgets.plan_history(db, KIND, budget_id)
     return JSONResponse({**_budget_dict(row), "history": history})
 
 
-def _row(db, budget_id: str) -> sqlite_budgets.PlanRow:
-    row = sqlite_budgets.get_plan(db, KIND, budget_id)
+def plan_or_404(db, kind: str, plan_id: str) -> sqlite_budgets.PlanRow:
+    """The budget or contract `plan_id`, or a 404 naming it."""
+    row = sqlite_budgets.get_plan(db, kind, plan_id)
     if row is None:
-        raise HTTPException(404, detail=f"there is no budget {budget_id!r}")
+        raise HTTPException(404, detail=f"there is no {kind} {plan_id!r}")
     return row
 
 
@@ -140,7 +135,7 @@ def budget_status(request: Request, budget_id: BudgetId, at: Instant | None = No
     config = request.app.state.energy_config
     when = request_now(request) if at is None else at
     with _store(request).reading() as db:
-        row = _row(db, budget_id)
+        row = plan_or_404(db, KIND, budget_id)
         try:
             result = evaluate(
                 db, config, Budget.from_body(budget_id, row.body), when, request.app.state.fit_cache

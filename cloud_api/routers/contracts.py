@@ -41,7 +41,7 @@ from cloud_api.energy.service import (
     require_whole_hours,
     scope_meters,
 )
-from cloud_api.routers.budgets import BudgetId, _few_tags
+from cloud_api.routers.budgets import BudgetId, _few_tags, plan_or_404
 from cloud_api.store import sqlite_budgets
 from cloud_api.store.primary import sqlite_store
 
@@ -100,24 +100,14 @@ def put_contract(
         row = sqlite_budgets.put_plan(
             db, KIND, contract_id, _dump(body), user.name, request_now(request)
         )
-    return JSONResponse(_as_dict(row))
-
-
-def _as_dict(row: sqlite_budgets.PlanRow) -> dict:
-    return {
-        "id": row.id,
-        **row.body,
-        "version": row.version,
-        "updated_by": row.updated_by,
-        "updated_at": row.updated_at,
-    }
+    return JSONResponse(row.to_dict())
 
 
 @router.get("/v1/contracts", summary="Energy contracts", dependencies=READ)
 def list_contracts(request: Request) -> JSONResponse:
     with sqlite_store(request.app.state.store).reading() as db:
         rows = sqlite_budgets.list_plans(db, KIND)
-    return JSONResponse({"contracts": [_as_dict(r) for r in rows]})
+    return JSONResponse({"contracts": [r.to_dict() for r in rows]})
 
 
 @router.get(
@@ -125,16 +115,9 @@ def list_contracts(request: Request) -> JSONResponse:
 )
 def get_contract(request: Request, contract_id: ContractId) -> JSONResponse:
     with sqlite_store(request.app.state.store).reading() as db:
-        row = _row(db, contract_id)
+        row = plan_or_404(db, KIND, contract_id)
         history = sqlite_budgets.plan_history(db, KIND, contract_id)
-    return JSONResponse({**_as_dict(row), "history": history})
-
-
-def _row(db, contract_id: str) -> sqlite_budgets.PlanRow:
-    row = sqlite_budgets.get_plan(db, KIND, contract_id)
-    if row is None:
-        raise HTTPException(404, detail=f"there is no contract {contract_id!r}")
-    return row
+    return JSONResponse({**row.to_dict(), "history": history})
 
 
 @router.get(
@@ -145,7 +128,7 @@ def savings(request: Request, contract_id: ContractId) -> JSONResponse:
     now = request_now(request)
     store = sqlite_store(request.app.state.store)
     with store.reading() as db:
-        body = ContractIn.model_validate(_row(db, contract_id).body)
+        body = ContractIn.model_validate(plan_or_404(db, KIND, contract_id).body)
         calendar = config.calendar(body.site)
         today = calendar.day_of(now)
         report_to = min(body.reporting.to or today, today + timedelta(days=1))

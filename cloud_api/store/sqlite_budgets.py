@@ -56,6 +56,16 @@ class PlanRow:
     updated_by: str
     updated_at: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """As the API shows it: the id, the body, and who set this version when."""
+        return {
+            "id": self.id,
+            **self.body,
+            "version": self.version,
+            "updated_by": self.updated_by,
+            "updated_at": self.updated_at,
+        }
+
 
 def put_plan(
     db: sqlite3.Connection, kind: str, plan_id: str, body: dict, by: str, at: float
