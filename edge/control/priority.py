@@ -112,6 +112,16 @@ class PriorityArray:
         del self._slots[slot]
         return True
 
+    def held(self, slot: int) -> Command | None:
+        """What `slot` holds, live or not (None: empty)."""
+        return self._slots.get(_check_slot(slot))
+
+    def clear(self) -> list[tuple[int, Command]]:
+        """Empty every slot (a lost link, a stop); return what was held, for the audit."""
+        gone = sorted(self._slots.items())
+        self._slots.clear()
+        return gone
+
     def expire(self, now: datetime) -> list[tuple[int, Command]]:
         """Drop the leases that ended at or before `now`; return them (for the audit)."""
         _check_time("now", now)
