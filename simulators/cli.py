@@ -1,5 +1,5 @@
-"""steward-sim: hardware stand-ins (meters over Modbus, access devices over MQTT) and the
-one-command demo."""
+"""steward-sim: hardware stand-ins (meters and HVAC zones over Modbus, access devices over
+MQTT) and the one-command demo."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from datetime import datetime
 
 from device_profiles import ConfigError, ProfileNotFound
 from simulators.clock import SimClock
-from simulators.faults import parse_fault
+from simulators.faults import FAULT_FILE_HELP, FAULT_HELP
 from simulators.fleet import DeviceFleet, groups_from_args, parse_feed, unit_ranges
+from simulators.serve import serve_fleet
 
 log = logging.getLogger("steward.sim")
 
@@ -66,14 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="tcp",
         help="tcp: Modbus TCP (MBAP); rtu: RTU frames over TCP, like a serial converter",
     )
-    m.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        help="UNITS:KIND[,every=N], kinds no_answer, drop, exception=N, slow=SECONDS, "
-        "slow=MIN-MAX (random delay per answer), split=SECONDS (header, pause, rest), "
-        "illegal_point=NAME; every=N hits only every Nth request",
-    )
+    m.add_argument("--fault", action="append", default=[], help=FAULT_HELP)
+    m.add_argument("--fault-file", metavar="PATH", default=None, help=FAULT_FILE_HELP)
     m.add_argument(
         "--idle-close",
         type=float,
@@ -95,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_access_arguments(a)
 
+    h = sub.add_parser(
+        "hvac", help="serve HVAC zones (RC thermal model) and the meter that measures them"
+    )
+    from simulators.hvac_cli import add_arguments as add_hvac_arguments
+
+    add_hvac_arguments(h)
+
     d = sub.add_parser("demo", help="simulated building + edge agent + central API on loopback")
     from simulators.demo import add_arguments
 
@@ -109,42 +110,29 @@ async def serve_meters(args: argparse.Namespace) -> None:
         clock=SimClock(args.start, args.speed),
         feeds=[parse_feed(spec) for spec in args.feeds],
     )
-    for spec in args.fault:
-        units, fault = parse_fault(spec)
-        for unit in units:
-            if unit not in fleet.images:
-                raise ValueError(f"fault {spec!r}: unit {unit} is not simulated")
-            fleet.faults.set(unit, fault)
     server = fleet.server(args.framing)
     if args.idle_close is not None and args.idle_close <= 0:
         raise ValueError(f"--idle-close {args.idle_close:g}: give a number of seconds above 0")
     server.idle_close = args.idle_close
     server.idle_reset = args.idle_reset
-    port = await server.start(args.host, args.port)
-    kind = "Modbus TCP" if args.framing == "tcp" else "Modbus RTU over TCP"
-    print(
-        f"steward-sim: {len(fleet.images)} devices on {args.host}:{port} ({kind}): "
-        f"{fleet.describe()}; speed x{args.speed:g}",
-        flush=True,
-    )
-    for feed in fleet.feeds:
-        extra = "" if feed.unmetered is None else f" (+{feed.unmetered:.0%} unmetered)"
-        print(f"steward-sim: unit {feed.unit} measures units {unit_ranges(list(feed.fed))}{extra}")
-    for unit, fault in sorted(fleet.faults.active().items()):
-        print(f"steward-sim: unit {unit} fault {fault.describe()}", flush=True)
-    if args.idle_close:
-        how = "reset" if args.idle_reset else "closed"
-        print(f"steward-sim: connections idle {args.idle_close:g} s are {how}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.close()
-        total = sum(server.requests.values())
-        print(f"steward-sim: stopped after {total} requests", flush=True)
+
+    def banner(port: int) -> list[str]:
+        kind = "Modbus TCP" if args.framing == "tcp" else "Modbus RTU over TCP"
+        lines = [
+            f"steward-sim: {len(fleet.images)} devices on {args.host}:{port} ({kind}): "
+            f"{fleet.describe()}; speed x{args.speed:g}"
+        ]
+        for feed in fleet.feeds:
+            extra = "" if feed.unmetered is None else f" (+{feed.unmetered:.0%} unmetered)"
+            lines.append(
+                f"steward-sim: unit {feed.unit} measures units {unit_ranges(list(feed.fed))}{extra}"
+            )
+        if args.idle_close:
+            how = "reset" if args.idle_reset else "closed"
+            lines.append(f"steward-sim: connections idle {args.idle_close:g} s are {how}")
+        return lines
+
+    await serve_fleet(fleet, server, args.host, args.port, banner, args.fault, args.fault_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "meters":
             asyncio.run(serve_meters(args))
+        elif args.command == "hvac":
+            from simulators.hvac_cli import run_hvac
+
+            return run_hvac(args)
         elif args.command == "access":
             from simulators.access_cli import run_access
 

@@ -5,8 +5,10 @@ slow=SECONDS or slow=MIN-MAX (answer late; a range draws each delay at random, s
 answers come in time and some after the client's timeout), split=SECONDS (send the
 answer's header, pause, then the rest: a timeout in the middle of a frame), drop (close
 the TCP connection), illegal_point=NAME (the registers of one point answer ILLEGAL DATA
-ADDRESS, as on a model variant without it). Append ",every=N" to hit only every Nth
-request of the unit (e.g. 7:split=0.5,every=3).
+ADDRESS, as on a model variant without it), ignore_writes (a write gets the normal
+success echo but changes nothing, as a controller in local/hand mode silently ignores the
+BMS; reads answer normally). Append ",every=N" to hit only every Nth request of the unit
+(e.g. 7:split=0.5,every=3).
 """
 
 from __future__ import annotations
@@ -17,7 +19,20 @@ from dataclasses import dataclass
 
 from device_profiles.addressing import parse_units
 
-KINDS = ("no_answer", "exception", "slow", "split", "drop", "illegal_point")
+KINDS = ("no_answer", "exception", "slow", "split", "drop", "illegal_point", "ignore_writes")
+
+# The --fault help of every steward-sim subcommand that serves Modbus.
+FAULT_HELP = (
+    "UNITS:KIND[,every=N], kinds no_answer, drop, exception=N, slow=SECONDS, "
+    "slow=MIN-MAX (random delay per answer), split=SECONDS (header, pause, rest), "
+    "illegal_point=NAME, ignore_writes (writes answered OK but change nothing); "
+    "every=N hits only every Nth request"
+)
+FAULT_FILE_HELP = (
+    "a file of fault specs, one per line as for --fault (# comments); re-read when it"
+    " changes (checked every 0.5 s), its faults replace those it set before; empty or"
+    " absent: none from the file; a bad line is reported and the faults stay"
+)
 
 
 @dataclass(frozen=True)
@@ -54,14 +69,14 @@ class Fault:
 
 
 _USAGE = (
-    "kind must be no_answer, drop, exception=CODE, slow=SECONDS, slow=MIN-MAX, "
-    "split=SECONDS or illegal_point=POINT, optionally followed by ,every=N"
+    "kind must be no_answer, drop, ignore_writes, exception=CODE, slow=SECONDS, "
+    "slow=MIN-MAX, split=SECONDS or illegal_point=POINT, optionally followed by ,every=N"
 )
 
 
 def parse_fault(spec: str) -> tuple[list[int], Fault]:
     """'7:no_answer', '8-9:exception=6', '10:slow=2.5', '10:slow=0.1-0.5', '11:drop',
-    '12:illegal_point=frequency', '13:split=0.5,every=3'."""
+    '12:illegal_point=frequency', '13:split=0.5,every=3', '5:ignore_writes'."""
     try:
         units_part, kind_part = spec.split(":", 1)
     except ValueError:
@@ -78,7 +93,7 @@ def parse_fault(spec: str) -> tuple[list[int], Fault]:
         every = int(value)
     kind, _, arg = kind_part.partition("=")
     kind, arg = kind.strip(), arg.strip()
-    if kind in ("no_answer", "drop") and not arg:
+    if kind in ("no_answer", "drop", "ignore_writes") and not arg:
         return units, Fault(kind, every=every)
     if kind == "exception" and arg.isdigit():
         return units, Fault(kind, code=int(arg), every=every)

@@ -35,6 +35,7 @@ class Feed:
     unit: int
     fed: tuple[int, ...]
     unmetered: float | None = None
+    base_kw: float | None = None  # the meter's own load: this constant, not its load shape
 
 
 FEED_USAGE = (
@@ -73,7 +74,11 @@ class DeviceFleet:
         seed: int = 1,
         clock: SimClock | None = None,
         feeds: Sequence[Feed] = (),
+        zone_kw: float | None = None,
+        outdoor_offset: float = 0.0,
     ):
+        """zone_kw: every HVAC zone's rated input (default: drawn per zone from the seed);
+        outdoor_offset: K added to the zones' outdoor temperature (a hotter day)."""
         self.clock = clock or SimClock()
         self.faults = FaultTable()
         pairs = [(g.profile, u) for g in groups for u in g.units]
@@ -98,8 +103,16 @@ class DeviceFleet:
             self.images[unit] = RegisterImage(profile, meter.values, self._refused(unit))
         for profile, unit in pairs:
             if profile.kind == "hvac":
-                zone = SimulatedZone(unit, profile, self.clock, seed=seed)
+                zone = SimulatedZone(
+                    unit,
+                    profile,
+                    self.clock,
+                    seed=seed,
+                    rated_kw=zone_kw,
+                    outdoor_offset=outdoor_offset,
+                )
                 zone.image.refused = self._refused(unit)
+                zone.image.on_write = self._written(zone)
                 self.zones[unit] = zone
                 self.images[unit] = zone.image
         self.feeds = tuple(feeds)
@@ -129,7 +142,15 @@ class DeviceFleet:
                 up = parent.get(up)
         for feed in feeds:
             devices = [self.meters.get(u) or self.zones[u] for u in feed.fed]
-            self.meters[feed.unit].feed_from(devices, feed.unmetered)  # type: ignore[arg-type]
+            self.meters[feed.unit].feed_from(devices, feed.unmetered, feed.base_kw)  # type: ignore[arg-type]
+
+    def _written(self, zone: SimulatedZone):
+        def written(values: dict[str, float]) -> None:
+            zone.apply_writes(values)
+            for meter in self.meters.values():  # a meter may measure this zone: not stale
+                meter.forget_cache()
+
+        return written
 
     def _refused(self, unit: int):
         def refused() -> frozenset[str]:

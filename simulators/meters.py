@@ -9,7 +9,8 @@ A meter may feed others (feed_from): a main incomer or a distribution board's me
 measures the devices below it too, so that its energy is theirs plus its own load, or,
 with an `unmetered` share, theirs divided by (1 - unmetered), as when a share of the
 building's load sits on no sub-meter. The meter tree of a demo then balances as the
-tags say it does.
+tags say it does. With `base_kw` its own load is that constant instead of the load shape
+(the HVAC simulator's meter: its energy is the zones' plus base_kw * hours, by hand).
 """
 
 from __future__ import annotations
@@ -52,28 +53,50 @@ class SimulatedMeter:
         self._fed: tuple[Metered, ...] = ()
         self._fed_scale = 1.0
         self._own_load = True
+        self._base_kw: float | None = None  # a constant own load instead of the shape
         self._fed_start = 0.0
 
-    def feed_from(self, devices: Sequence[Metered], unmetered: float | None = None) -> None:
+    def feed_from(
+        self,
+        devices: Sequence[Metered],
+        unmetered: float | None = None,
+        base_kw: float | None = None,
+    ) -> None:
         """Measure `devices` too, from now on: their power and energy are added to this
         meter's own load; with `unmetered` (a share, 0 <= s < 1) this meter has no load of
         its own and measures theirs / (1 - unmetered): `unmetered` of what it measures is
-        load that none of them sees."""
+        load that none of them sees. With `base_kw` the meter's own load is that constant
+        (kW) instead of its load shape."""
         if unmetered is not None and not 0.0 <= unmetered < 1.0:
             raise ValueError(f"unit {self.unit}: unmetered must be in [0, 1), got {unmetered}")
+        if base_kw is not None and (unmetered is not None or not base_kw >= 0.0):
+            raise ValueError(
+                f"unit {self.unit}: base_kw is a load of 0 kW or more, without unmetered;"
+                f" got {base_kw} (unmetered {unmetered})"
+            )
         self.values()  # the own counter up to now, before the feed changes what it counts
         self._fed = tuple(devices)
+        self._base_kw = base_kw
         self._own_load = unmetered is None
         self._fed_scale = 1.0 if unmetered is None else 1.0 / (1.0 - unmetered)
         self._fed_start = sum(float(d.values()["energy_import"]) for d in self._fed)
         self._cache_t = None
+
+    def forget_cache(self) -> None:
+        """A fed device changed without time moving (a write): recompute on the next read."""
+        self._cache_t = None
+
+    def _own_kw(self, t: float) -> float:
+        if not self._own_load:
+            return 0.0
+        return self._base_kw if self._base_kw is not None else self.bank.power_kw(self.index, t)
 
     def values(self) -> dict[str, float]:
         """Every quantity this meter knows, at the simulator's current time."""
         t = self.clock()
         if t == self._cache_t:
             return self._cache
-        p_total = self.bank.power_kw(self.index, t) if self._own_load else 0.0
+        p_total = self._own_kw(t)
         if self._last_t is not None and t > self._last_t and self._own_load:
             self._integrate(self._last_t, t)
         self._last_t = t
@@ -131,6 +154,9 @@ class SimulatedMeter:
         return v
 
     def _integrate(self, t0: float, t1: float) -> None:
+        if self._base_kw is not None:
+            self._energy += self._base_kw * (t1 - t0) / 3600.0
+            return
         # Trapezoids of at most one simulated minute: the load shape is tabulated per minute.
         power = self.bank.power_kw
         step = 60.0

@@ -29,7 +29,10 @@ _MAX_COUNT = {1: 2000, 2: 2000, 3: 125, 4: 125}
 
 class ServedDevice(Protocol):
     def read(self, table: str, address: int, count: int) -> bytes: ...
-    def write(self, table: str, address: int, data: bytes | int, count: int) -> object: ...
+    # apply=False (only passed under the ignore_writes fault): check the write, change nothing.
+    def write(
+        self, table: str, address: int, data: bytes | int, count: int, apply: bool = True
+    ) -> object: ...
 
 
 def _crc16(frame: bytes) -> int:
@@ -79,11 +82,14 @@ class ModbusServer:
                 conn._abort()
             await self.server.wait_closed()
 
-    def answer(self, unit: int, pdu: bytes) -> bytes:
-        """The response PDU for a request PDU (faults are handled by the connection)."""
+    def answer(self, unit: int, pdu: bytes, ignore_writes: bool = False) -> bytes:
+        """The response PDU for a request PDU (faults are handled by the connection).
+
+        ignore_writes: a write is checked and echoed as if done, but changes nothing."""
         device = self.devices[unit]
         function = pdu[0]
         self.requests[unit] += 1
+        extra = {"apply": False} if ignore_writes else {}
         try:
             if function in TABLE_BY_READ:
                 if len(pdu) != 5:
@@ -98,16 +104,17 @@ class ModbusServer:
                 if function == 5:
                     if value not in (0x0000, 0xFF00):
                         return _exception(function, 3)
-                    device.write("coil", address, 1 if value else 0, 1)
+                    device.write("coil", address, 1 if value else 0, 1, **extra)
                 else:
-                    device.write("holding", address, value, 1)
+                    device.write("holding", address, value, 1, **extra)
                 return pdu[:5]
             if function in (15, 16):
                 address, count, nbytes = struct.unpack_from(">HHB", pdu, 1)
                 data = pdu[6 : 6 + nbytes]
                 if len(data) != nbytes:
                     return _exception(function, 3)
-                device.write("coil" if function == 15 else "holding", address, data, count)
+                table = "coil" if function == 15 else "holding"
+                device.write(table, address, data, count, **extra)
                 return pdu[:5]
             return _exception(function, 1)
         except IllegalAddress:
@@ -215,7 +222,8 @@ class _Connection(asyncio.Protocol):
             if fault.kind == "exception":
                 self._queue(wrap(_exception(pdu[0], fault.code)))
                 return
-        response = wrap(self.server.answer(unit, pdu))
+        ignore = fault is not None and fault.kind == "ignore_writes"
+        response = wrap(self.server.answer(unit, pdu, ignore_writes=ignore))
         if fault is None:
             self._queue(response)
         elif fault.kind == "slow":

@@ -104,8 +104,13 @@ class RegisterImage:
             raw = min(max(raw, lo), hi)
         return encode(raw, p.type, p.order, p.size)
 
-    def write(self, table: str, address: int, data: bytes | int, count: int) -> dict[str, float]:
-        """Apply a write; returns the engineering values written, by point name."""
+    def write(
+        self, table: str, address: int, data: bytes | int, count: int, apply: bool = True
+    ) -> dict[str, float]:
+        """Apply a write; returns the engineering values written, by point name.
+
+        apply=False checks and decodes the write like a real one but changes nothing (the
+        ignore_writes fault: a controller in hand mode that acknowledges and ignores)."""
         slots = self._check(table, address, count)
         written: dict[str, float] = {}
         if table in BIT_TABLES:
@@ -124,7 +129,7 @@ class RegisterImage:
                     raise IllegalAddress(f"write covers part of {s.name}")
                 raw = decoder(p.type, p.order, s.size)(raw_bytes, at)
                 written[s.name] = float(raw) * p.scale + p.offset
-        if self.on_write is not None:
+        if apply and self.on_write is not None:
             self.on_write(written)
         return written
 
