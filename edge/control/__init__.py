@@ -7,4 +7,7 @@
   cooling floor / 20 degC heating ceiling of public buildings, 0.5 K per step, one write
   per zone per 5 min, shed at most 2 h then released at least 15 min, compressor minimum
   on/off). `Interlocks.check` clamps or refuses, never exceeds.
+- limiter.py: the demand limiter (ILC-style inactive -> curtail -> holding -> releasing):
+  which zones get a cooling setup and how much, by priority, with a cap per step, a share
+  cap, a futility check and staggered release. It decides setups; the interlocks apply.
 """
