@@ -1,12 +1,12 @@
 """The access side of the agent: MQTT source, rules pipeline and directives, as one part.
 
-Built from the site's mqtt:, doors:, patrol: and directives: sections (edge/config.py);
-the agent runs it next to the Modbus buses and shows its figures in the status.
+Built from the site's mqtt:, doors: and patrol: sections (edge/config.py); the agent runs
+it next to the Modbus buses, hands it the visitor passes from the directives it pulls
+(edge/directives.py), and shows its figures in the status.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -14,48 +14,32 @@ from typing import Any
 from edge.access_loop import AccessPipeline
 from edge.acquire.mqtt import MqttSource
 from edge.config import SiteConfig
-from edge.directives import DirectivesPuller
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
 class AccessRuntime:
-    """MqttSource -> AccessPipeline (rules, outbox) and the directives puller."""
+    """MqttSource -> AccessPipeline (rules, outbox)."""
 
     def __init__(self, site: SiteConfig, outbox: Outbox) -> None:
         self.source = MqttSource(site.mqtt) if site.mqtt is not None else None
         self.pipeline = AccessPipeline(outbox, self.source, site.doors, site.patrol)
-        self.directives: DirectivesPuller | None = None
-        if site.directives is not None and site.uplink is not None:
-            self.directives = DirectivesPuller(
-                outbox,
-                site.uplink.url,
-                site.uplink.resolve_token(site.path.parent),
-                site.directives.every,
-                self.pipeline.set_passes,
-            )
-            self.directives.restore()  # the passes held until the API answers
 
     def describe(self) -> str:
         n = len(self.source.index) if self.source is not None else 0
-        return f"{n} MQTT topics" + (", directives pulled" if self.directives else "")
+        return f"{n} MQTT topics"
 
     async def run(self) -> None:
         async with contextlib.AsyncExitStack() as stack:
             if self.source is not None:
                 await stack.enter_async_context(self.source)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.pipeline.run(), name="access pipeline")
-                if self.directives is not None:
-                    tg.create_task(self.directives.run(), name="directives")
+            await self.pipeline.run()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"pipeline": self.pipeline.counts()}
         if self.source is not None:
             out["mqtt"] = self.source.counts()
-        if self.directives is not None:
-            out["directives"] = self.directives.stats()
         return out
 
 
@@ -83,7 +67,12 @@ def status_lines(access: dict[str, Any], now: float) -> list[str]:
         + (f"; dropped: {dropped}" if dropped else "")
         + (f"; patrol: {r['patrol']}" if r["patrol"] else "")
     )
-    d = access.get("directives")
+    return lines
+
+
+def directives_lines(d: dict[str, Any], now: float) -> list[str]:
+    """`steward-edge status` lines from `DirectivesPuller.stats()`."""
+    lines = []
     if d:
         age = f"{now - d['fetched_at']:.0f} s old" if d["fetched_at"] else "none yet"
         fails = ", ".join(f"{k} {v}" for k, v in d["failures"].items()) or "none"

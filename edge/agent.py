@@ -24,6 +24,7 @@ from edge.acquire.modbus.bus import Bus
 from edge.clock import DEFAULT_MAX_SKEW, ClockGuard
 from edge.clock_hold import ClockHold
 from edge.config import SiteConfig
+from edge.directives import DirectivesPuller
 from edge.model import Event, Sample
 from edge.outbox import Outbox
 from edge.pause import clear_pause, read_pause
@@ -101,6 +102,28 @@ class Agent:
             if outbox is None:
                 raise ValueError("mqtt: needs an outbox: section (access records live there)")
             self.access = AccessRuntime(site, outbox)
+        # Demand and HVAC control (demand:, control:): state and audit in the outbox file.
+        self.control = None
+        if site.demand is not None or site.control is not None:
+            if outbox is None:
+                raise ValueError("demand: and control: need an outbox: section")
+            from edge.control.runtime import ControlRuntime
+
+            self.control = ControlRuntime(site, outbox, self.buses, clock=clock)
+            self.sample_sinks.append(self.control.on_sample)
+        # Directives from the API (directives:): visitor passes, budget colour, overrides.
+        self.directives: DirectivesPuller | None = None
+        if site.directives is not None and site.uplink is not None and outbox is not None:
+            self.directives = DirectivesPuller(
+                outbox,
+                site.uplink.url,
+                site.uplink.resolve_token(site.path.parent),
+                site.directives.every,
+                self.access.pipeline.set_passes if self.access is not None else None,
+                on_control=self.control.set_directives if self.control is not None else None,
+                clock=clock,
+            )
+            self.directives.restore()  # what was pulled last holds until the API answers
 
     @classmethod
     def from_site(cls, site: SiteConfig, **kwargs) -> Agent:
@@ -171,11 +194,12 @@ class Agent:
     async def run(self, duration: float | None = None) -> None:
         """Poll (and forward) until cancelled, or for `duration` seconds."""
         log.info(
-            "edge %s: %d devices on %d buses%s%s",
+            "edge %s: %d devices on %d buses%s%s%s",
             self.site.edge,
             len(self.site.devices),
             len(self.buses),
             f", access: {self.access.describe()}" if self.access else "",
+            f", control: {self.control.mode}" if self.control and self.control.core else "",
             f", uplink to {self.uplink.url}" if self.uplink else "",
         )
         self.counters = AgentCounters()  # rates and CPU count from the first poll on
@@ -188,6 +212,10 @@ class Agent:
                     tasks.append(tg.create_task(self._status_loop(), name="status"))
                     if self.access is not None:
                         tasks.append(tg.create_task(self.access.run(), name="access"))
+                    if self.control is not None:
+                        tasks.append(tg.create_task(self.control.run(), name="control"))
+                    if self.directives is not None:
+                        tasks.append(tg.create_task(self.directives.run(), name="directives"))
                     if self.uplink is not None:
                         tasks.append(tg.create_task(self._watch_pause(), name="pause"))
                     if self.clock_guard is not None:
@@ -199,6 +227,9 @@ class Agent:
                         for t in tasks:
                             t.cancel()
             finally:
+                if self.control is not None:
+                    with contextlib.suppress(Exception):
+                        await self.control.stop()  # commands released, defaults written
                 await self._flush()
 
     async def _watch_pause(self, every: float = 2.0) -> None:
@@ -377,6 +408,10 @@ class Agent:
             out["uplink"] = self.uplink.stats()
         if self.access is not None:
             out["access"] = self.access.stats()
+        if self.control is not None:
+            out["control"] = self.control.stats()
+        if self.directives is not None:
+            out["directives"] = self.directives.stats()
         if self.clock_guard is not None and self.clock_hold is not None:
             out["clock"] = {**self.clock_guard.as_dict(), "hold": self.clock_hold.stats()}
         return out

@@ -316,6 +316,16 @@ def print_status(site: SiteConfig, as_json: bool, out=sys.stdout) -> int:
 
         for line in status_lines(snapshot["access"], now):
             print("  " + line, file=out)
+    if snapshot.get("directives"):
+        from edge.access_agent import directives_lines
+
+        for line in directives_lines(snapshot["directives"], now):
+            print("  " + line, file=out)
+    if snapshot.get("control"):
+        from edge.control.status import status_lines as control_lines
+
+        for line in control_lines(snapshot["control"], now):
+            print("  " + line, file=out)
     return 0
 
 

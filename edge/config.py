@@ -28,6 +28,13 @@ from device_profiles.addressing import parse_units
 from device_profiles.schema import Duration
 from device_profiles.sourced_yaml import ConfigError, Loc, describe_errors, line_of, load_yaml
 from edge.acquire.mqtt import MqttConfig
+from edge.control.settings import (
+    ControlConfig,
+    ControlSettings,
+    DemandSettings,
+    check_control,
+    check_demand,
+)
 from edge.model import MAX_TAGS, PLAIN_TEXT
 from edge.rules.door_config import DoorRulesConfig
 from edge.rules.patrol_plan import PatrolPlan
@@ -208,6 +215,8 @@ class SiteFile(_Strict):
     doors: dict | None = None  # edge.rules.door_config.DoorRulesConfig.from_dict's shape
     patrol: dict | None = None  # edge.rules.patrol_plan.parse_plans's shape
     directives: DirectivesSettings | None = None
+    demand: DemandSettings | None = None
+    control: ControlSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,8 @@ class SiteConfig:
     doors: DoorRulesConfig = field(default_factory=DoorRulesConfig)
     patrol: tuple[PatrolPlan, ...] = ()
     directives: DirectivesSettings | None = None
+    demand: DemandSettings | None = None
+    control: ControlConfig | None = None
 
 
 def _wire_of(bus: BusConfig) -> tuple[tuple, str, Loc]:
@@ -391,6 +402,7 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
             seen_units[(bus_id, unit)] = dev_id
             devices.append(DeviceConfig(dev_id, bus_id, unit, profile, interval, tags, point_names))
 
+    control = _check_control(raw, devices, problem)
     if problems:
         raise ConfigError(path, problems)
     return SiteConfig(
@@ -407,7 +419,38 @@ def load_site(path: str | Path, text: str | None = None) -> SiteConfig:
         doors=access.doors,
         patrol=access.patrol,
         directives=raw.directives,
+        demand=raw.demand,
+        control=control,
     )
+
+
+def _check_control(raw: SiteFile, devices: list[DeviceConfig], problem) -> ControlConfig | None:
+    """demand: and control: against the devices: the meter and zones exist, have the
+    points needed, and the zones' setpoints are polled (the read-back needs them)."""
+    profiles = {d.id: d.profile for d in devices}
+    if raw.demand is not None:
+        check_demand(raw.demand, profiles, problem)
+        meter = next((d for d in devices if d.id == raw.demand.meter), None)
+        if meter is not None and raw.demand.point_name not in meter.points:
+            problem(("demand", "meter"), f"{meter.id} does not poll {raw.demand.point_name}")
+    if raw.control is None:
+        return None
+    control = check_control(raw.control, profiles, problem)
+    if control is None:
+        return None
+    polled = {d.id: set(d.points) for d in devices}
+    for i, zone in enumerate(control.zones):
+        unpolled = sorted(set(zone.points) - polled[zone.device])
+        if unpolled:
+            problem(
+                ("control", "zones", i, "device"),
+                f"{zone.device} does not poll {', '.join(unpolled)}: a write is checked "
+                "against what the zone reports, so its writable points must be polled",
+            )
+            return None
+    if raw.outbox is None:
+        problem(("control",), "control: needs an outbox: (commands, state and audit live there)")
+    return control
 
 
 def _at(lines: dict, loc: Loc, msg: str) -> str:

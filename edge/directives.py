@@ -1,8 +1,10 @@
-"""Directives from the central API: the visitor passes the door rules check against.
+"""Directives from the central API: visitor passes, the building's budget colour, overrides.
 
 Every `every` seconds the edge pulls `GET {url}/v1/edges/self/directives` with its own
 token: `{"generated_at": epoch, "visitor_passes": [{credential, visitor, valid_from,
-valid_to, doors}]}`. A valid answer replaces the passes and is cached in the outbox file
+valid_to, doors}], "budget": {colour, budget_id, as_of}, "overrides": [{id, device, point,
+value, until, reason, by}]}` (the last two optional: an older API leaves them out). A
+valid answer replaces the passes and is cached in the outbox file
 with its fetch time; a bad or missing answer is logged and counted, and the passes held
 stay as they are. At start the cached directives are used until the API answers, so an
 unreachable API never leaves the doors without their passes.
@@ -16,6 +18,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -30,6 +33,85 @@ PATH = "/v1/edges/self/directives"
 
 class BadDirectives(ValueError):
     """An answer that is not the directives the contract describes."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """An operator's override of one HVAC point, made through the API (priority 8)."""
+
+    id: int
+    device: str
+    point: str
+    value: float
+    until: float
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class ControlDirectives:
+    """What the control rules take from the directives, with when they were fetched."""
+
+    fetched_at: float
+    budget_colour: str | None = None
+    budget_id: str | None = None
+    budget_as_of: float | None = None
+    overrides: tuple[Override, ...] = ()
+
+
+def _number(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadDirectives(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
+def parse_control(body: dict[str, Any], fetched_at: float) -> ControlDirectives:
+    """The budget and overrides of an answer (absent: none); BadDirectives names the field."""
+    budget = body.get("budget")
+    colour = budget_id = as_of = None
+    if budget is not None:
+        if not isinstance(budget, dict):
+            raise BadDirectives("budget: expected an object")
+        colour = budget.get("colour")
+        if colour not in (None, "green", "yellow", "red"):
+            raise BadDirectives(
+                f"budget.colour: expected green, yellow, red or null, not {colour!r}"
+            )
+        budget_id = budget.get("budget_id")
+        if budget_id is not None and not isinstance(budget_id, str):
+            raise BadDirectives("budget.budget_id: expected a string")
+        if budget.get("as_of") is not None:
+            as_of = _number("budget.as_of", budget["as_of"])
+    items = body.get("overrides", [])
+    if not isinstance(items, list):
+        raise BadDirectives("overrides: expected a list")
+    overrides = []
+    for i, o in enumerate(items):
+        where = f"overrides[{i}]"
+        if not isinstance(o, dict):
+            raise BadDirectives(f"{where}: expected an object")
+        try:
+            oid = o["id"]
+            if isinstance(oid, bool) or not isinstance(oid, int):
+                raise BadDirectives(f"{where}.id: expected an integer, got {oid!r}")
+            texts = {k: o[k] for k in ("device", "point", "reason", "by")}
+        except KeyError as exc:
+            raise BadDirectives(f"{where}: {exc.args[0]} missing") from None
+        for k, v in texts.items():
+            if not isinstance(v, str) or (k in ("device", "point") and not v):
+                raise BadDirectives(f"{where}.{k}: expected a string, got {v!r}")
+        overrides.append(
+            Override(
+                oid,
+                texts["device"],
+                texts["point"],
+                _number(f"{where}.value", o.get("value")),
+                _number(f"{where}.until", o.get("until")),
+                texts["reason"],
+                texts["by"],
+            )
+        )
+    return ControlDirectives(fetched_at, colour, budget_id, as_of, tuple(overrides))
 
 
 def parse_directives(body: Any) -> tuple[float, tuple[VisitorPass, ...]]:
@@ -59,8 +141,9 @@ class DirectivesPuller:
         url: str,
         token: str,
         every: float,
-        on_passes: Callable[[tuple[VisitorPass, ...]], None],
+        on_passes: Callable[[tuple[VisitorPass, ...]], None] | None,
         *,
+        on_control: Callable[[ControlDirectives], None] | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
     ) -> None:
@@ -69,6 +152,7 @@ class DirectivesPuller:
         self._token = token
         self.every = every
         self.on_passes = on_passes
+        self.on_control = on_control
         self.clock = clock
         self.timeout = timeout
         self.pulls = 0
@@ -85,18 +169,25 @@ class DirectivesPuller:
         if row is None:
             return False
         try:
-            _, passes = parse_directives(orjson.loads(row[0]))
+            body = orjson.loads(row[0])
+            _, passes = parse_directives(body)
+            control = parse_control(body, float(row[1]))
         except (BadDirectives, orjson.JSONDecodeError) as exc:
             log.error("cached directives in %s are unusable: %s", self.outbox.path, exc)
             return False
-        self._use(passes, float(row[1]))
+        self._use(passes, control, float(row[1]))
         log.info(
             "directives: %d visitor passes from the cache (fetched at %s)", len(passes), row[1]
         )
         return True
 
-    def _use(self, passes: tuple[VisitorPass, ...], fetched_at: float) -> None:
-        self.on_passes(passes)
+    def _use(
+        self, passes: tuple[VisitorPass, ...], control: ControlDirectives, fetched_at: float
+    ) -> None:
+        if self.on_passes is not None:
+            self.on_passes(passes)
+        if self.on_control is not None:
+            self.on_control(control)
         self.fetched_at = fetched_at
         self.passes = len(passes)
 
@@ -112,15 +203,16 @@ class DirectivesPuller:
         try:
             body = orjson.loads(resp.content)
             _, passes = parse_directives(body)
+            now = self.clock()
+            control = parse_control(body, now)
         except (BadDirectives, orjson.JSONDecodeError) as exc:
             return self._failed("bad_answer", str(exc))
-        now = self.clock()
         with self.outbox._transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO directives_cache(id, body, fetched_at) VALUES (1, ?, ?)",
                 (orjson.dumps(body), now),
             )
-        self._use(passes, now)
+        self._use(passes, control, now)
         self.last_error = None
         return True
 

@@ -138,6 +138,9 @@ class ControlCore:
     def default(self, device: str, point: str) -> float | None:
         return self._point(device, point).array.relinquish_default
 
+    def tolerance(self, device: str, point: str) -> float:
+        return self._point(device, point).spec.tolerance
+
     def current(self, device: str, point: str) -> float | None:
         return self.histories[device].values.get(point)
 
@@ -305,6 +308,11 @@ class ControlCore:
                 continue
             return cmd.value, slot
         return p.array.relinquish_default, None
+
+    def may_shed(self, device: str, now: float) -> bool:
+        """False while the zone must rest from a shed (after 2 h shed, or within the
+        minimum release time of its last release)."""
+        return self._may_shed(self.histories[device], now)
 
     def _may_shed(self, history: ZoneHistory, now: float) -> bool:
         il, at = self.interlocks, _dt(now)

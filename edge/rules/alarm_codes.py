@@ -34,6 +34,8 @@ ENERGY_UNACCOUNTED = "energy.unaccounted"
 # Edge demand rule (edge/rules/demand.py): a block predicted to reach the limit, one over it.
 DEMAND_AT_RISK = "demand.at_risk"
 DEMAND_OVER = "demand.over"
+# Edge control (edge/control/runtime.py): a write the read-back does not show.
+CONTROL_WRITE_MISMATCH = "control.write_mismatch"
 
 DEFAULT_COLOURS: dict[str, Colour] = {
     DOOR_FORCED: Colour.RED,
@@ -58,6 +60,7 @@ DEFAULT_COLOURS: dict[str, Colour] = {
     ENERGY_UNACCOUNTED: Colour.YELLOW,
     DEMAND_AT_RISK: Colour.YELLOW,
     DEMAND_OVER: Colour.RED,
+    CONTROL_WRITE_MISMATCH: Colour.RED,
 }
 ALARM_CODES: tuple[str, ...] = tuple(DEFAULT_COLOURS)
 

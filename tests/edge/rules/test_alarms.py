@@ -181,7 +181,7 @@ def test_every_action_a_state_does_not_allow_is_refused_and_changes_nothing(stat
     assert "assign" not in refused
 
 
-def test_every_code_has_a_default_colour_duress_forced_budget_and_demand_over_are_red() -> None:
+def test_every_code_has_a_default_colour_and_the_red_ones_are_the_urgent_ones() -> None:
     codes = {
         "door.forced", "door.held_open", "door.tamper", "door.tailgate",
         "access.denied_burst", "access.after_hours", "access.passback", "access.duress",
@@ -189,12 +189,14 @@ def test_every_code_has_a_default_colour_duress_forced_budget_and_demand_over_ar
         "patrol.early", "patrol.out_of_order", "patrol.unknown_checkpoint",
         "patrol.incomplete", "patrol.guard_inactive",
         "budget.at_risk", "budget.over", "energy.unaccounted",
-        "demand.at_risk", "demand.over",
+        "demand.at_risk", "demand.over", "control.write_mismatch",
     }  # fmt: skip
     assert set(ALARM_CODES) == codes
     assert set(DEFAULT_COLOURS) == codes
     red = {c for c in codes if default_colour(c) is Colour.RED}
-    assert red == {"door.forced", "access.duress", "budget.over", "demand.over"}
+    assert red == {
+        "door.forced", "access.duress", "budget.over", "demand.over", "control.write_mismatch"
+    }  # fmt: skip
     assert default_colour("energy.something_new") is Colour.YELLOW
     assert alarm_codes.DOOR_FORCED == "door.forced"
     assert alarm_codes.PATROL_GUARD_INACTIVE == "patrol.guard_inactive"
