@@ -24,6 +24,8 @@ from cloud_api.routers import (
     alarms,
     budgets,
     contracts,
+    control,
+    demand,
     edges,
     energy,
     energy_quality,
@@ -115,7 +117,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
-    for module in (*routers, energy, energy_quality, budgets, contracts, ops):
+    for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
 
     @app.exception_handler(UnsupportedZoneError)

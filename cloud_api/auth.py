@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alarms.act": _ACTORS,
     "hazards.act": _ACTORS,
     "passes.write": _ACTORS,
+    "control.write": _ACTORS,  # operator overrides of HVAC points
     "energy.write": frozenset({Role.ENERGY_MANAGER, Role.ADMIN}),
     "admin": frozenset({Role.ADMIN}),
 }

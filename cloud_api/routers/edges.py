@@ -10,13 +10,16 @@ at the edge and duplicates received (retries).
 `buildings` lists the buildings the edge may write (null: any of its site).
 
 GET /v1/edges/self/directives (the EDGE's own token): what the edge should enforce, now
-the visitor passes of its site and building(s) that have not expired, in the shape
-edge.rules.door_config.VisitorPass.from_dict reads (times in epoch seconds).
+(cloud_api/directives.py): the visitor passes of its site and building(s) that have not
+expired, in the shape edge.rules.door_config.VisitorPass.from_dict reads (times in epoch
+seconds); its building's budget colour (an edge of several buildings: the worst colour
+across them, and `building` says whose); the active operator overrides of its
+building(s).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response, Security
@@ -25,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from cloud_api.auth import require_edge, require_permission
 from cloud_api.clock import request_now
-from cloud_api.store import sqlite_passes
+from cloud_api.directives import directives_body
 from cloud_api.store.base import EdgeIdentity, EdgeInfo, Store
 from cloud_api.store.primary import sqlite_store
 
@@ -102,9 +105,33 @@ class DirectivePass(BaseModel):
     doors: list[str]
 
 
+class DirectiveBudget(BaseModel):
+    colour: Literal["green", "yellow", "red"] | None = Field(
+        description="the worst colour of the budgets of the edge's building(s) for the"
+        " current period; null: no budget, or none evaluated yet this period"
+    )
+    budget_id: str | None = Field(description="the budget that has that colour")
+    as_of: float | None = Field(description="when the evaluator gave that colour, epoch s")
+    building: str | None = Field(description="the building of that budget")
+
+
+class DirectiveOverride(BaseModel):
+    id: int
+    device: str
+    point: str
+    value: float
+    until: float = Field(description="epoch seconds; the override ends then")
+    reason: str
+    by: str = Field(description="the operator who set it")
+
+
 class Directives(BaseModel):
     generated_at: float = Field(description="the API's time, epoch seconds")
     visitor_passes: list[DirectivePass]
+    budget: DirectiveBudget
+    overrides: list[DirectiveOverride] = Field(
+        description="active operator overrides of the edge's building(s), oldest first"
+    )
 
 
 # Declares the edge's bearer scheme for this route in the OpenAPI document.
@@ -118,12 +145,12 @@ _edge_bearer = HTTPBearer(
 @router.get(
     "/v1/edges/self/directives",
     response_model=Directives,
-    summary="What the calling edge should enforce (its visitor passes)",
+    summary="What the calling edge should enforce (visitor passes, budget colour, overrides)",
     dependencies=[Security(_edge_bearer)],
 )
 def directives(request: Request, edge: Annotated[EdgeIdentity, Depends(require_edge)]) -> Response:
     now = request_now(request)
+    config = request.app.state.energy_config
     with sqlite_store(request.app.state.store).reading() as db:
-        passes = sqlite_passes.passes_for_edge(db, edge.site, edge.buildings, now)
-    body = {"generated_at": now, "visitor_passes": [p.directive() for p in passes]}
+        body = directives_body(db, config, edge.site, edge.buildings, now)
     return Response(orjson.dumps(body), media_type="application/json")

@@ -35,7 +35,9 @@ import orjson
 from cloud_api.store import (
     sqlite_alarms,
     sqlite_budgets,
+    sqlite_derived,
     sqlite_hazards,
+    sqlite_overrides,
     sqlite_passes,
     sqlite_patrols,
     sqlite_queries,
@@ -180,6 +182,8 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         sqlite_hazards.migrate(self._db)
         sqlite_passes.migrate(self._db)
         sqlite_budgets.migrate(self._db)
+        sqlite_derived.migrate(self._db)
+        sqlite_overrides.migrate(self._db)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ connections
@@ -366,6 +370,7 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         # Only the records stored now reach here: each changes its alarm or round once.
         sqlite_alarms.apply_alarm_records(db, edge, batch, records)
         sqlite_patrols.apply_round_records(db, batch, records)
+        sqlite_derived.apply_derived_records(db, edge.name, batch, records)
 
     def _note_edge_seen(
         self,

@@ -42,6 +42,15 @@ PASS = {
     "valid_to": DAY0 + 3600,
     "doors": ["lobby"],
 }
+OVERRIDE = {
+    "site": "s1",
+    "building": "b1",
+    "device": "zone-1",
+    "point": "cooling_setpoint",
+    "value": 27.0,
+    "minutes": 30,
+    "reason": "test",
+}
 
 # (method, path, body) -> {role: expected status}
 TABLE: list[tuple[str, str, dict | None, dict[str, int]]] = [
@@ -69,6 +78,11 @@ TABLE: list[tuple[str, str, dict | None, dict[str, int]]] = [
         _acting(201),
     ),
     ("DELETE", "/v1/visitor-passes/{own_pass}", None, _acting(204)),
+    ("GET", "/v1/demand?site=s1&building=b1", None, OK_ALL),
+    ("GET", "/v1/control/commands", None, OK_ALL),
+    ("GET", "/v1/control/audit", None, OK_ALL),
+    ("GET", "/v1/control/overrides", None, OK_ALL),
+    ("POST", "/v1/control/overrides", OVERRIDE, _acting(201)),
 ]
 
 
@@ -183,6 +197,7 @@ def test_the_permission_map_is_the_one_the_contract_gives() -> None:
         "alarms.act": {"operator", "energy_manager", "admin"},
         "hazards.act": {"operator", "energy_manager", "admin"},
         "passes.write": {"operator", "energy_manager", "admin"},
+        "control.write": {"operator", "energy_manager", "admin"},
         "energy.write": {"energy_manager", "admin"},
         "admin": {"admin"},
     }
@@ -212,7 +227,14 @@ def test_me_names_the_caller_and_their_permissions(api) -> None:
     assert me == {
         "name": "user-energy_manager",
         "role": "energy_manager",
-        "permissions": ["read", "alarms.act", "hazards.act", "passes.write", "energy.write"],
+        "permissions": [
+            "read",
+            "alarms.act",
+            "hazards.act",
+            "passes.write",
+            "control.write",
+            "energy.write",
+        ],
     }
     users = api.client.get("/v1/users", headers=api.as_(api.tokens["admin"])).json()["users"]
     assert {u["name"]: u["revoked"] for u in users}["gone"] is True
