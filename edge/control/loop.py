@@ -181,9 +181,7 @@ class ControlLoop:
             if not all(r.startswith("rate:") for r in reasons):
                 self.counts["refused"] += 1
                 log.debug("control: %s/%s refused: %s", device, point, "; ".join(reasons))
-        intents = self.core.plan(now)
-        records += self._settled(now, {(i.device, i.point) for i in intents})
-        return records, intents
+        return records, self.core.plan(now)
 
     def advise(self, intent: WriteIntent, now: float) -> list[Event]:
         """Advise mode: the write is reported, not sent (the zone keeps what it holds)."""
@@ -215,21 +213,6 @@ class ControlLoop:
             return [], []
         changes, intents = self.core.final_intents(now)
         return [command_record(c) for c in changes], intents
-
-    def _settled(self, now: float, pending: set[tuple[str, str]]) -> list[Event]:
-        """A point holding its target (and not being written) clears its mismatch."""
-        assert self.core is not None
-        out = []
-        for key in sorted(self._mismatch):
-            device, point = key.split("/", 1)
-            if (device, point) in pending:
-                continue
-            target, _ = self.core.target(device, point, now)
-            current = self.core.current(device, point)
-            tol = self.core.tolerance(device, point)
-            if target is not None and current is not None and abs(current - target) <= tol:
-                out.append(self._mismatch_alarm(device, point, False, now, "holds its target"))
-        return out
 
     def _links(self, now: float) -> list[CommandChange]:
         assert self.core is not None and self.config is not None and self._started is not None
@@ -263,7 +246,11 @@ class ControlLoop:
         )
         zones = {
             z: ZoneView(
-                available=z in self._last_ok and self.core.may_shed(z, now),
+                available=(
+                    z not in self.core.link_down
+                    and z in self._last_ok
+                    and self.core.may_shed(z, now)
+                ),
                 power_kw=self._zone_values.get(z, {}).get("active_power"),
             )
             for z in self.core.devices()

@@ -113,6 +113,8 @@ class ControlCore:
         self._points: dict[tuple[str, str], _Point] = {}
         self.histories: dict[str, ZoneHistory] = {}
         self.link_down: set[str] = set()
+        # Back after a lost link: the default first (shed slots wait until it holds it).
+        self.returning: set[str] = set()
         self.refusals: dict[tuple[str, str], tuple[str, ...]] = {}  # the latest, per point
         self.notes: list[str] = []  # things an operator should read (defaults raised...)
         for device, specs in points.items():
@@ -148,7 +150,9 @@ class ControlCore:
         """Values just read from the zone (good readings only): the link is up."""
         if device not in self.histories:
             return
-        self.link_down.discard(device)
+        if device in self.link_down:
+            self.link_down.discard(device)
+            self.returning.add(device)
         history = self.histories[device]
         known = dict(history.values)
         changed_at = history.on_off_changed_at
@@ -173,6 +177,21 @@ class ControlCore:
         if ON_OFF in values and history.on_off_changed_at is None:
             changed_at = _dt(now)  # unknown before: count from the first read (safe side)
         self.histories[device] = replace(history, values=known, on_off_changed_at=changed_at)
+        self._check_returned(device)
+
+    def _check_returned(self, device: str) -> None:
+        """A zone back from a lost link has its default again: rules may act on it."""
+        if device not in self.returning:
+            return
+        values = self.histories[device].values
+        for (dev, point), p in self._points.items():
+            default = p.array.relinquish_default
+            if dev != device or default is None:
+                continue
+            current = values.get(point)
+            if current is None or abs(current - default) > p.spec.tolerance:
+                return
+        self.returning.discard(device)
 
     def link_lost(self, device: str, now: float, why: str) -> list[CommandChange]:
         """Drop every command of the zone (its leases end with the link)."""
@@ -301,6 +320,8 @@ class ControlCore:
         """(value, slot) the point should hold at `now`: the highest live command, leaving
         out the shed slots while the zone must rest from a shed; else the default."""
         p = self._point(device, point)
+        if device in self.returning:
+            return p.array.relinquish_default, None
         history = self.histories[device]
         resting = not self._may_shed(history, now)
         for slot, cmd in p.array.active(_dt(now)):
@@ -311,8 +332,9 @@ class ControlCore:
 
     def may_shed(self, device: str, now: float) -> bool:
         """False while the zone must rest from a shed (after 2 h shed, or within the
-        minimum release time of its last release)."""
-        return self._may_shed(self.histories[device], now)
+        minimum release time of its last release) or is getting its default back after a
+        lost link."""
+        return device not in self.returning and self._may_shed(self.histories[device], now)
 
     def _may_shed(self, history: ZoneHistory, now: float) -> bool:
         il, at = self.interlocks, _dt(now)
@@ -381,6 +403,7 @@ class ControlCore:
         else:
             values[intent.point] = read_back
         self.histories[intent.device] = replace(after, values=values)
+        self._check_returned(intent.device)
         tol = self._point(intent.device, intent.point).spec.tolerance
         return read_back is not None and abs(read_back - intent.value) <= tol
 
@@ -477,6 +500,7 @@ class ControlCore:
                 for d, h in self.histories.items()
             },
             "link_down": sorted(self.link_down),
+            "returning": sorted(self.returning),
         }
 
     def restore(self, snap: Mapping[str, Any]) -> None:
@@ -514,6 +538,7 @@ class ControlCore:
                 on_off_changed_at=at("on_off_changed_at"),
             )
         self.link_down = {d for d in snap.get("link_down", []) if d in self.histories}
+        self.returning = {d for d in snap.get("returning", []) if d in self.histories}
 
 
 class UnknownPoint(KeyError):

@@ -76,7 +76,9 @@ def test_control_brings_demand_under_the_limit_within_two_blocks_then_gives_ever
             wait_for(all_back, 90, what="every zone back on 26.0")
             commands = outbox_events(outbox, "control.command")
     log = (tmp_path / "edge.log").read_text()
-    writes = [e["data"] for e in outbox_events(outbox, "control.write")]
+    writes = [
+        e["data"] for e in outbox_events(outbox, "control.write") if e["code"] == "control.write"
+    ]
     sent = [w for w in writes if w["mode"] == "control"]
     assert sent, log[-3000:]
     for w in sent:
@@ -103,7 +105,11 @@ def test_advise_only_writes_nothing_and_the_advice_is_recorded(tmp_path: Path) -
         before = setpoints(fleet)
         with edge(site, anchor, SPEED, tmp_path / "edge.log"):
             advice = wait_for(
-                lambda: [e for e in outbox_events(outbox, "control.write")][2:],
+                lambda: [
+                    e
+                    for e in outbox_events(outbox, "control.write")
+                    if e["code"] == "control.write"
+                ][2:],
                 60,
                 what="three pieces of advice",
             )

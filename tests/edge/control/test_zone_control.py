@@ -89,7 +89,14 @@ def test_link_lost_drops_every_command_and_the_default_comes_back_after() -> Non
         )
     c.observe("z1", {"cooling_setpoint": 26.5}, T0 + 10 * MIN)  # answers again, still shed
     assert c.target("z1", "cooling_setpoint", T0 + 10 * MIN) == (26.0, None)
+    # A rule that sheds it again at once waits: the default comes first.
+    c.command(
+        "z1", "cooling_setpoint", DEMAND_LIMIT, 27.0, "demand", "peak", T0 + 3600, T0 + 10 * MIN
+    )
+    assert not c.may_shed("z1", T0 + 10 * MIN)
+    assert c.target("z1", "cooling_setpoint", T0 + 10 * MIN) == (26.0, None)
     assert step(c, T0 + 10 * MIN) == 26.0
+    assert c.returning == set()  # holds its default: rules may act on it again
 
 
 def test_two_hours_of_shed_then_fifteen_minutes_released_before_the_next() -> None:
