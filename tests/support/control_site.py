@@ -40,13 +40,21 @@ def meter_kw(fleet: DeviceFleet) -> float:
     return float(fleet.meters[METER].values()["active_power"])
 
 
-def site_yaml(path: Path, port: int, limit_kw: float, mode: str, extra_control: str = "") -> Path:
+def site_yaml(
+    path: Path,
+    port: int,
+    limit_kw: float,
+    mode: str,
+    extra_control: str = "",
+    site: str = "s1",
+    top: str = "",
+) -> Path:
     zones = "\n".join(f"    - {{device: ahu-{u}, priority: {u}}}" for u in ZONES)
     path.write_text(
-        f"""site: s1
+        f"""site: {site}
 building: hall
 outbox: {{path: outbox.sqlite}}
-buses:
+{top}buses:
   - {{id: hv, tcp: {{host: 127.0.0.1, port: {port}, max_connections: 4}}, timeout: 500ms,
      retries: 0, backoff_cap: 1s}}
 devices:
