@@ -66,6 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do it; without this flag, only say what is held",
     )
+    rp = sub.add_parser(
+        "replay",
+        help="run the site's demand and control rules over stored history (writes nothing)",
+    )
+    rp.add_argument("site", help="site YAML file")
+    rp.add_argument(
+        "--from", dest="start", required=True, help="ISO 8601 (default zone: the site's)"
+    )
+    rp.add_argument("--to", dest="end", required=True, help="ISO 8601, exclusive")
+    rp.add_argument("--api", default=None, help="central API URL (default: the site's uplink.url)")
+    tok = rp.add_mutually_exclusive_group(required=True)
+    tok.add_argument("--token-file", help="file holding a user token with the viewer role")
+    tok.add_argument("--token-env", help="environment variable holding that token")
+    rp.add_argument(
+        "--kw-per-k",
+        type=float,
+        default=None,
+        help="estimate: kW a shed zone saves per K of setup (default: --share-per-k of its"
+        " recorded active_power)",
+    )
+    rp.add_argument(
+        "--share-per-k",
+        type=float,
+        default=0.25,
+        help="estimate: share of a zone's recorded power saved per K of setup (default 0.25)",
+    )
     r = sub.add_parser("run", help="run the edge agent")
     r.add_argument("site", help="site YAML file")
     r.add_argument("--stdout", action="store_true", help="print readings as JSON lines")
@@ -367,6 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"steward-edge: invalid configuration\n{exc}", file=sys.stderr)
         return 2
+    if args.command == "replay":
+        from edge.replay_cli import run_replay
+
+        return run_replay(site, args)
     if args.command == "check":
         try:
             print_plan(site, args.verbose)
