@@ -1,14 +1,17 @@
 """steward-sim demo: a simulated building, its edge agent and the central API, on loopback.
 
 The processes, as in production: the Modbus simulator (meters and HVAC zones over Modbus
-TCP), the edge agent (polling, outbox, uplink), the central API (SQLite store) and, for
-the access side (simulators/demo_access.py), a Mosquitto broker and the access simulator
-playing a day of doors, badges, visitors and guard rounds. The demo registers the edge
-with the API, books the visitor passes, writes the site file and the energy configuration,
-sets a monthly energy budget as its energy manager, prints the URLs and a one-line status
-every few seconds (with the month's kWh, the meter balance and the budget's colour), and
-stops everything on Ctrl-C: the edge first, so what it accepted stays in its outbox, then
-the simulators, the broker and the API.
+TCP), the HVAC simulator (zones and the meter above them, whose 15-minute demand the edge
+limits by writing the zones' setpoints: simulators/demo_control.py), the edge agent
+(polling, outbox, uplink, control), the central API (SQLite store) and, for the access
+side (simulators/demo_access.py), a Mosquitto broker and the access simulator playing a
+day of doors, badges, visitors and guard rounds. The demo registers the edge with the
+API, books the visitor passes, writes the site file and the energy configuration, sets a
+monthly energy budget as its energy manager, prints the URLs and a one-line status every
+few seconds (the month's kWh, the meter balance, the budget's colour, the last 15-minute
+demand block against its limit and the zones shed now), and stops everything on Ctrl-C:
+the edge first, so what it accepted stays in its outbox (and its zones get their
+defaults back), then the simulators, the broker and the API.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from device_profiles.schema import parse_duration
 from simulators import demo_access
 from simulators.demo_access import AccessPlan
+from simulators.demo_control import ControlPlan, demand_status
 from simulators.demo_energy import BUDGET_ID, BUDGET_KWH, EnergyPlan
 
 SITE, BUILDING, EDGE = "demo-site", "tower-a", "demo-edge"
@@ -64,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--api-port", type=int, default=8400)
     parser.add_argument("--modbus-port", type=int, default=5020)
+    parser.add_argument(
+        "--hvac-port", type=int, default=5021, help="the HVAC simulator (steward-sim hvac)"
+    )
     parser.add_argument(
         "--access",
         action=argparse.BooleanOptionalAction,
@@ -173,7 +181,12 @@ def _add_user(workdir: Path, db: Path, role: str) -> str:
 
 
 def _write_site(
-    workdir: Path, modbus_port: int, api_port: int, interval: str, access: dict | None
+    workdir: Path,
+    modbus_port: int,
+    api_port: int,
+    interval: str,
+    access: dict | None,
+    hvac: ControlPlan,
 ) -> Path:
     lines = [
         "# Written by steward-sim demo; a real building's site file looks the same.",
@@ -183,6 +196,7 @@ def _write_site(
         "buses:",
         f"  - {{id: gateway, tcp: {{host: 127.0.0.1, port: {modbus_port}, max_connections: 2}},"
         " timeout: 1s, backoff_cap: 30s}",
+        hvac.bus_line(),
         "devices:",
     ]
     for dev_id, profile, units, tags in DEVICES:
@@ -191,6 +205,7 @@ def _write_site(
             f"  - {{id: '{dev_id}', bus: gateway, profile: {profile}, units: '{units}', "
             f"interval: {interval}, tags: {{{tag_text}}}}}"
         )
+    lines += hvac.device_lines()
     lines += [
         "outbox: {path: outbox.sqlite}",
         f"uplink: {{url: 'http://127.0.0.1:{api_port}', token_file: edge.token, max_age: 1s}}",
@@ -201,6 +216,14 @@ def _write_site(
             "# The access side: doors, badges and patrols over MQTT (simulators/demo_access.py)\n"
         )
         text += yaml.safe_dump(access, sort_keys=False, allow_unicode=True)
+    text += (
+        "# The HVAC building's 15-minute demand limit (a DEMO value under what it draws) and\n"
+        "# the control of its zones (simulators/demo_control.py; README, Demand limits)\n"
+    )
+    sections = hvac.site_sections()
+    if access is None or "directives" not in access:
+        sections["directives"] = {"every": "5s"}  # budget colour and operator overrides
+    text += yaml.safe_dump(sections, sort_keys=False)
     site = workdir / "site.yaml"
     site.write_text(text)
     return site
@@ -227,7 +250,14 @@ def api_env(speed: float) -> dict[str, str]:
 
 # Ctrl-C stops the edge first (what it accepted stays in its outbox), then what feeds it,
 # then the broker, then the API it delivers to.
-STOP_ORDER = ("edge agent", "access simulator", "Modbus simulator", "MQTT broker", "API")
+STOP_ORDER = (
+    "edge agent",
+    "access simulator",
+    "Modbus simulator",
+    "HVAC simulator",
+    "MQTT broker",
+    "API",
+)
 
 
 def _stop(proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
@@ -268,7 +298,11 @@ def _status(api: str, viewer: str, access: bool) -> str:
 
 
 def _check_ports(args: argparse.Namespace) -> bool:
-    ports = [(args.api_port, "--api-port"), (args.modbus_port, "--modbus-port")]
+    ports = [
+        (args.api_port, "--api-port"),
+        (args.modbus_port, "--modbus-port"),
+        (args.hvac_port, "--hvac-port"),
+    ]
     if args.access:
         ports.append((args.mqtt_port, "--mqtt-port"))
     for port, flag in ports:
@@ -305,6 +339,7 @@ def run_demo(args: argparse.Namespace) -> int:
     anchor = start
     api_url = f"http://127.0.0.1:{args.api_port}"
     energy_config = ENERGY.write_config(workdir, start)
+    hvac = ControlPlan.for_demo(args.hvac_port, start, args.speed, parse_duration(args.interval))
 
     procs: list[tuple[str, subprocess.Popen]] = []
     stop_requested = False
@@ -343,8 +378,12 @@ def run_demo(args: argparse.Namespace) -> int:
             sim_args += ["--feeds", feed]
         sim = _spawn(sim_args, sim_log)
         procs.append(("Modbus simulator", sim))
+        hvac_log = workdir / "hvac-simulator.log"
+        hvac_sim = _spawn(hvac.simulator_command(), hvac_log)
+        procs.append(("HVAC simulator", hvac_sim))
         _wait_port(args.api_port, api, "the API", api_log)
         _wait_port(args.modbus_port, sim, "the Modbus simulator", sim_log)
+        _wait_port(args.hvac_port, hvac_sim, "the HVAC simulator", hvac_log)
         budget_done = ENERGY.set_budget(api_url, manager)
         plan = None
         if mosquitto is not None:
@@ -359,6 +398,7 @@ def run_demo(args: argparse.Namespace) -> int:
             args.api_port,
             args.interval,
             None if plan is None else plan.site_sections(),
+            hvac,
         )
         edge_log = workdir / "edge.log"
         edge = _spawn(
@@ -374,7 +414,11 @@ def run_demo(args: argparse.Namespace) -> int:
             procs.append(("access simulator", access_sim))
 
         access_banner = "" if plan is None else plan.banner(api_url)
-        banners = ENERGY.banner(api_url, workdir, args.speed) + access_banner
+        banners = (
+            ENERGY.banner(api_url, workdir, args.speed)
+            + hvac.banner(api_url, SITE, BUILDING)
+            + access_banner
+        )
         print(
             f"""
 Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). Open:
@@ -420,7 +464,8 @@ Press Ctrl-C to stop.
                 simulated_now = start + (time.time() - anchor) * args.speed
                 print(
                     f"demo: {_status(api_url, viewer, plan is not None)}; "
-                    f"{ENERGY.status(api_url, viewer, simulated_now)}",
+                    f"{ENERGY.status(api_url, viewer, simulated_now)}; "
+                    f"{demand_status(api_url, viewer, SITE, BUILDING, simulated_now)}",
                     flush=True,
                 )
                 next_status += args.status_every

@@ -1,7 +1,8 @@
-"""The README's first command: the demo starts the Modbus simulator, the edge, the API, a
-Mosquitto broker and the access simulator; readings and access events reach the API, the
-energy side shows (today's kWh, the meter balance, the budget its energy manager set), and
-Ctrl-C stops all of them cleanly."""
+"""The README's first command: the demo starts the Modbus simulator, the HVAC simulator,
+the edge, the API, a Mosquitto broker and the access simulator; readings and access events
+reach the API, the energy side shows (today's kWh, the meter balance, the budget its
+energy manager set), the edge limits the HVAC building's demand by writing its zones
+(demand blocks and control writes reach the API), and Ctrl-C stops all of them cleanly."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psutil
 import pytest
+import yaml
 from servers import free_port, require_binary
 
 from simulators.demo_energy import BUDGET_ID, BUDGET_KWH
@@ -25,7 +27,7 @@ from simulators.demo_energy import BUDGET_ID, BUDGET_KWH
 @pytest.mark.slow
 def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c(tmp_path):
     require_binary("mosquitto")  # the access side needs it; ./quickstart.sh installs it
-    api_port, modbus_port, mqtt_port = free_port(), free_port(), free_port()
+    api_port, modbus_port, mqtt_port, hvac_port = free_port(), free_port(), free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -41,6 +43,8 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
             str(modbus_port),
             "--mqtt-port",
             str(mqtt_port),
+            "--hvac-port",
+            str(hvac_port),
             "--interval",
             "1s",
             "--speed",
@@ -73,7 +77,15 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
             time.sleep(0.5)
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for part in ("meters", "edge.cli", "cloud_api.cli", "mosquitto", "access --broker"):
+        parts = (
+            "meters",
+            "hvac --port",
+            "edge.cli",
+            "cloud_api.cli",
+            "mosquitto",
+            "access --broker",
+        )
+        for part in parts:
             assert part in names, names
         # Every device of the demo building shows up, with its tags.
         devices = {s["device"] for s in series}
@@ -96,6 +108,7 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
             "S001",
         ), events
         _check_energy(api, headers)
+        _check_demand_control(api, headers, tmp_path / "site.yaml")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -115,6 +128,11 @@ def test_demo_delivers_readings_and_access_events_to_the_api_and_stops_on_ctrl_c
     # to forecast from, so its colour comes from the use alone.
     assert re.search(r"energy \d{4}-\d\d [\d,]+ kWh, ", out), out
     assert "budget green: no forecast: no history before the period" in out, out
+    # ... and the HVAC building's demand against its limit, and the zones shed now.
+    assert re.search(r"demand: (no block closed yet|last block \d\d:\d\d )", out), out
+    assert re.search(r"\d zones? shed now", out), out
+    for path in ("/v1/demand?", "/v1/control/commands", "/v1/control/audit"):
+        assert f"{api}{path}" in out, out
     assert all(not psutil.pid_exists(c.pid) or c.status() == psutil.STATUS_ZOMBIE for c in children)
     # The edge flushed its outbox on the way out, and held nothing back for its clock.
     log = (tmp_path / "edge.log").read_text()
@@ -169,3 +187,32 @@ def _check_energy(api: str, headers: dict[str, str]) -> None:
     assert status["forecast"] is None and "no history before the period" in status["reason"]
     budget = httpx.get(f"{api}/v1/budgets/{BUDGET_ID}", headers=headers, timeout=10).json()
     assert budget["updated_by"] == "demo-energy_manager", budget
+
+
+def _check_demand_control(api: str, headers: dict[str, str], site_file) -> None:
+    """Demand blocks of the HVAC board reach the API with the site file's limit, and the
+    edge writes a zone (control mode): the limit is 90 % of what the HVAC building draws,
+    uncontrolled, in the first simulated hour, so its 15-minute prediction reaches the
+    limit less its 5 % margin within that hour (a minute at x60) whatever the time of day,
+    and the limiter's first step writes a setpoint at once."""
+    site = yaml.safe_load(site_file.read_text())
+    assert site["control"]["mode"] == "control" and site["demand"]["meter"] == "hvac-board"
+    limit = site["demand"]["limit_kw"]
+    place = {"site": "demo-site", "building": "tower-a"}
+    deadline = time.monotonic() + 120
+    demand, writes = {}, []
+    while time.monotonic() < deadline:
+        demand = httpx.get(f"{api}/v1/demand", params=place, headers=headers, timeout=10).json()
+        audit = httpx.get(f"{api}/v1/control/audit", params=place, headers=headers, timeout=10)
+        writes = [e for e in audit.json()["entries"] if e["kind"] == "control.write"]
+        if demand["blocks"] and writes:
+            break
+        time.sleep(1)
+    assert demand["blocks"], demand
+    assert {b["meter"] for b in demand["blocks"]} == {"hvac-board"}
+    assert demand["summary"]["limit_kw"] == limit, demand["summary"]
+    assert writes, "no control.write in the audit"
+    first = writes[-1]  # newest first
+    assert first["mode"] == "control" and first["owner"] == "demand", first
+    assert first["device"].startswith("ahu-"), first
+    assert first["point"] in ("cooling_setpoint", "heating_setpoint"), first
