@@ -43,6 +43,15 @@ def shed_point(values: Mapping[str, float]) -> tuple[str, float]:
     return ("heating_setpoint", -1.0) if heating else ("cooling_setpoint", 1.0)
 
 
+def held_point(core: ControlCore, device: str) -> tuple[str, float] | None:
+    """The point a shed already holds: it stays there until released (lowering a heating
+    setpoint stops the heating, which must not move the shed to the cooling setpoint)."""
+    for point, sign in (("heating_setpoint", -1.0), ("cooling_setpoint", 1.0)):
+        if core.holder(device, point, DEMAND_LIMIT) or core.holder(device, point, BUDGET):
+            return point, sign
+    return None
+
+
 def rule_commands(
     core: ControlCore,
     config: ControlConfig,
@@ -60,7 +69,7 @@ def rule_commands(
         device = zone.device
         if device in core.link_down:
             continue
-        point, sign = shed_point(zone_values.get(device, {}))
+        point, sign = held_point(core, device) or shed_point(zone_values.get(device, {}))
         other = "heating_setpoint" if point == "cooling_setpoint" else "cooling_setpoint"
         for slot, owner in ((DEMAND_LIMIT, "demand"), (BUDGET, "budget")):
             changes += core.command(device, other, slot, None, owner, "season changed", 0, now)

@@ -268,7 +268,7 @@ class ControlLoop:
             out.append(
                 Event(
                     ts=now,
-                    source=action.zone,
+                    source=action.zone or self.demand.config.source,  # nothing_left: the site
                     code=f"control.{action.kind}",
                     message=action.reason,
                     data={
