@@ -73,6 +73,13 @@ class CommandChange:
     state: str  # active | released | expired | link_lost | replaced
     reason: str
 
+    @classmethod
+    def emptied(
+        cls, ts: float, device: str, point: str, slot: int, owner: str, state: str, reason: str
+    ) -> CommandChange:
+        """A slot that no longer holds a command (released, expired, link lost...)."""
+        return cls(ts, device, point, slot, owner, None, None, state, reason)
+
     @property
     def slot_name(self) -> str:
         return SLOT_NAMES.get(self.slot, f"priority {self.slot}")
@@ -204,16 +211,8 @@ class ControlCore:
                 continue
             for slot, cmd in p.array.clear():
                 changes.append(
-                    CommandChange(
-                        now,
-                        dev,
-                        point,
-                        slot,
-                        cmd.owner,
-                        None,
-                        None,
-                        "link_lost",
-                        f"link lost: {why}",
+                    CommandChange.emptied(
+                        now, dev, point, slot, cmd.owner, "link_lost", f"link lost: {why}"
                     )
                 )
                 p.reasons.pop(slot, None)
@@ -249,16 +248,8 @@ class ControlCore:
         out = []
         if held is not None and held.live(_dt(now)) and held.owner != owner:
             out.append(
-                CommandChange(
-                    now,
-                    device,
-                    point,
-                    slot,
-                    held.owner,
-                    None,
-                    None,
-                    "replaced",
-                    f"replaced by {owner}",
+                CommandChange.emptied(
+                    now, device, point, slot, held.owner, "replaced", f"replaced by {owner}"
                 )
             )
         if held is None or not held.live(_dt(now)) or held.owner != owner or held.value != value:
@@ -280,14 +271,12 @@ class ControlCore:
             for slot, cmd in p.array.expire(_dt(now)):
                 p.reasons.pop(slot, None)
                 changes.append(
-                    CommandChange(
+                    CommandChange.emptied(
                         now,
                         device,
                         point,
                         slot,
                         cmd.owner,
-                        None,
-                        None,
                         "expired",
                         f"lease ended at {cmd.lease_until.isoformat()}",
                     )
@@ -415,16 +404,8 @@ class ControlCore:
         for (device, point), p in self._points.items():
             for slot, cmd in p.array.clear():
                 changes.append(
-                    CommandChange(
-                        now,
-                        device,
-                        point,
-                        slot,
-                        cmd.owner,
-                        None,
-                        None,
-                        "released",
-                        "agent stopping",
+                    CommandChange.emptied(
+                        now, device, point, slot, cmd.owner, "released", "agent stopping"
                     )
                 )
             p.reasons.clear()
