@@ -118,16 +118,18 @@ class ControlLoop:
 
     def take(self, sample: Sample) -> None:
         """A poll's readings: the meter's for the demand rule, the zones' for the core."""
-        self._take(sample)
-
-    def _take(self, sample: Sample) -> None:
+        d = self.demand_settings
+        is_meter = self.demand is not None and d is not None and sample.device == d.meter
+        is_zone = self.core is not None and sample.device in self.core.histories
+        if not (is_meter or is_zone):
+            return  # every other device of the building: nothing to do per reading
         good = {
             r.point: float(r.value)
             for r in sample.readings
             if r.quality == Quality.GOOD and isinstance(r.value, int | float)
         }
-        d = self.demand_settings
-        if self.demand is not None and d is not None and sample.device == d.meter:
+        if is_meter:
+            assert d is not None and self.demand is not None
             value = good.get(d.point_name)
             if value is not None:
                 reading = [(sample.ts, value)]
@@ -137,7 +139,8 @@ class ControlLoop:
                     conds = self.demand.feed_power(reading)
                 self._pending += [alarm_record(c) for c in conds]
                 self._pending += self._new_blocks()
-        if self.core is not None and sample.device in self.core.histories and good:
+        if is_zone and good:
+            assert self.core is not None
             self.core.observe(sample.device, good, sample.ts)
             self._zone_values.setdefault(sample.device, {}).update(good)
             self._last_ok[sample.device] = sample.ts
