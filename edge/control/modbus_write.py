@@ -8,28 +8,12 @@ read of the same registers, and the caller compares what came back.
 from __future__ import annotations
 
 import math
-from typing import Protocol
 
 from device_profiles.codec import decode, encode
 from device_profiles.schema import Point
+from edge.acquire.modbus.poller import Session
 
 READ_FUNCTION = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
-
-
-class WriteSession(Protocol):
-    async def read(
-        self, unit: int, function: int, address: int, count: int, timeout: float
-    ) -> bytes: ...
-
-    async def write(
-        self,
-        unit: int,
-        function: int,
-        address: int,
-        payload: bytes | int,
-        count: int,
-        timeout: float,
-    ) -> None: ...
 
 
 def encode_write(point: Point, value: float) -> tuple[int, bytes | int, int]:
@@ -63,7 +47,7 @@ def decode_read(point: Point, data: bytes) -> float:
 
 
 async def write_and_read_back(
-    session: WriteSession, unit: int, point: Point, value: float, timeout: float
+    session: Session, unit: int, point: Point, value: float, timeout: float
 ) -> float:
     """Write `value`, then read the point back; the value the device now reports."""
     function, payload, count = encode_write(point, value)

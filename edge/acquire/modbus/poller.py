@@ -35,9 +35,21 @@ from edge.model import Colour, Event, Quality, Reading
 
 
 class Session(Protocol):
+    """One use of a link (a TCP connection or the RS-485 line): polls read, control writes."""
+
     async def read(
         self, unit: int, function: int, address: int, count: int, timeout: float
     ) -> bytes: ...
+
+    async def write(
+        self,
+        unit: int,
+        function: int,
+        address: int,
+        payload: bytes | int,
+        count: int,
+        timeout: float,
+    ) -> None: ...
 
 
 @dataclass
