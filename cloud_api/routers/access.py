@@ -17,8 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cloud_api.auth import require_permission
-from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url
-from cloud_api.routers.series import parse_instant
+from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url, time_range
 from cloud_api.store.base import BadCursorError
 from device_profiles.wire_rules import AccessKind
 
@@ -63,10 +62,7 @@ def list_access_events(
     cursor: Annotated[str | None, Query(description="the cursor from `next`")] = None,
 ) -> Response:
     check_limit(limit)
-    start = None if from_ is None else parse_instant(from_, "from")
-    end = None if to is None else parse_instant(to, "to")
-    if start is not None and end is not None and start >= end:
-        raise HTTPException(400, f"from must be before to (from={start}, to={end})")
+    start, end = time_range(from_, to)
     try:
         events, after = request.app.state.store.list_access_events(
             site=site,

@@ -27,8 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud_api.auth import UserIdentity, require_permission
 from cloud_api.clock import request_now
-from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url
-from cloud_api.routers.series import parse_instant
+from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url, time_range
 from cloud_api.store.base import BadCursorError, UnknownAlarmError
 from edge.model import Colour
 from edge.rules.alarms import InvalidTransition, State
@@ -127,10 +126,7 @@ def list_alarms(
     cursor: Annotated[str | None, Query(description="the cursor from `next`")] = None,
 ) -> Response:
     check_limit(limit)
-    start = None if from_ is None else parse_instant(from_, "from")
-    end = None if to is None else parse_instant(to, "to")
-    if start is not None and end is not None and start >= end:
-        raise HTTPException(400, f"from must be before to (from={start}, to={end})")
+    start, end = time_range(from_, to)
     try:
         alarms, after = request.app.state.store.list_alarms(
             _now(request),

@@ -35,8 +35,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from cloud_api.auth import UserIdentity, require_permission
 from cloud_api.body_types import Name, Text
 from cloud_api.clock import request_now
-from cloud_api.routers.demand import Cursor, From, Limit, To, cursor_position, time_range
-from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url
+from cloud_api.routers.demand import Cursor, From, Limit, To
+from cloud_api.routers.paging import MAX_PAGE, check_limit, cursor_position, next_url, time_range
 from cloud_api.store import sqlite_control, sqlite_derived_skips, sqlite_overrides
 from cloud_api.store.primary import sqlite_store
 

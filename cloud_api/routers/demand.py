@@ -17,16 +17,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cloud_api.auth import require_permission
 from cloud_api.body_types import Name
-from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url
-from cloud_api.routers.series import parse_instant
+from cloud_api.routers.paging import MAX_PAGE, check_limit, cursor_position, next_url, time_range
 from cloud_api.store import sqlite_demand
-from cloud_api.store.base import BadCursorError
-from cloud_api.store.keyset import decode_cursor
 from cloud_api.store.primary import sqlite_store
 
 router = APIRouter(tags=["demand"], dependencies=[Depends(require_permission("read"))])
@@ -35,22 +32,6 @@ From = Annotated[str | None, Query(alias="from", description="at or after; epoch
 To = Annotated[str | None, Query(description="before; epoch s or ISO 8601")]
 Limit = Annotated[int, Query(description=f"at most {MAX_PAGE}")]
 Cursor = Annotated[str | None, Query(description="the cursor from `next`")]
-
-
-def time_range(from_: str | None, to: str | None) -> tuple[float | None, float | None]:
-    """[from, to) as epoch seconds; 400 naming the parameter when one is bad."""
-    start = None if from_ is None else parse_instant(from_, "from")
-    end = None if to is None else parse_instant(to, "to")
-    if start is not None and end is not None and start >= end:
-        raise HTTPException(400, f"from must be before to (from={start}, to={end})")
-    return start, end
-
-
-def cursor_position(cursor: str | None) -> tuple[float, int] | None:
-    try:
-        return None if cursor is None else decode_cursor(cursor)
-    except BadCursorError as e:
-        raise HTTPException(400, str(e)) from None
 
 
 class DemandBlock(BaseModel):

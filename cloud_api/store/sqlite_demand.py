@@ -13,6 +13,7 @@ from typing import Any
 
 from cloud_api.store import sqlite_derived_skips
 from cloud_api.store.event_fields import UnusableData, flag, number, text
+from cloud_api.store.keyset import encode_cursor
 from edge.model import EventBatch, EventRecord
 
 BLOCK_CODE = "demand.block"
@@ -121,10 +122,6 @@ def _block(row: tuple) -> dict[str, Any]:
         "over": bool(over),
         "peak_sliding_kw": sliding,
     }
-
-
-def encode_cursor(start: float, row_id: int) -> str:
-    return f"{start!r}~{row_id}"
 
 
 def list_blocks(
