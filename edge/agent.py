@@ -24,6 +24,7 @@ from edge.acquire.modbus.bus import Bus
 from edge.clock import DEFAULT_MAX_SKEW, ClockGuard
 from edge.clock_hold import ClockHold
 from edge.config import SiteConfig
+from edge.control.runtime import ControlRuntime
 from edge.directives import DirectivesPuller
 from edge.model import Event, Sample
 from edge.outbox import Outbox
@@ -103,12 +104,10 @@ class Agent:
                 raise ValueError("mqtt: needs an outbox: section (access records live there)")
             self.access = AccessRuntime(site, outbox)
         # Demand and HVAC control (demand:, control:): state and audit in the outbox file.
-        self.control = None
+        self.control: ControlRuntime | None = None
         if site.demand is not None or site.control is not None:
             if outbox is None:
                 raise ValueError("demand: and control: need an outbox: section")
-            from edge.control.runtime import ControlRuntime
-
             self.control = ControlRuntime(site, outbox, self.buses, clock=clock)
             self.sample_sinks.append(self.control.on_sample)
         # Directives from the API (directives:): visitor passes, budget colour, overrides.
@@ -199,7 +198,7 @@ class Agent:
             len(self.site.devices),
             len(self.buses),
             f", access: {self.access.describe()}" if self.access else "",
-            f", control: {self.control.mode}" if self.control and self.control.core else "",
+            f", control: {self.control.mode}" if self.control and self.control.loop.core else "",
             f", uplink to {self.uplink.url}" if self.uplink else "",
         )
         self.counters = AgentCounters()  # rates and CPU count from the first poll on

@@ -61,10 +61,6 @@ class ControlRuntime:
         }
         self._load()
 
-    @property
-    def core(self):
-        return self.loop.core
-
     def _load(self) -> None:
         row = self.outbox._db.execute(
             "SELECT body FROM rule_state WHERE key = ?", (STATE_KEY,)
