@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 
 import psutil
-from processes import api_cli, free_port, spawn, stop, wait_for_port
+from processes import api_cli, free_port, serve_api, spawn, stop, wait_for_port
 
 SITE, BUILDING, EDGE = "bench-site", "b1", "bench-edge"
 CONTROLLERS = 10
@@ -426,20 +426,7 @@ def main() -> int:
     try:
         edge_token = api_cli(db, "edges", "add", EDGE, "--site", SITE, "--any-building")
         viewer = api_cli(db, "users", "add", "bench-viewer", "--role", "viewer")
-        api_proc = spawn(
-            [
-                sys.executable,
-                "-m",
-                "cloud_api.cli",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(api_port),
-                "--no-access-log",
-            ],
-            work / "api.log",
-        )
+        api_proc = serve_api(db, api_port, work / "api.log", quiet=False)
         wait_for_port(api_port, api_proc)
         for part in args.parts:
             ok &= run_part(part, args, work, port, api, edge_token, viewer)

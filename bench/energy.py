@@ -39,7 +39,6 @@ import gc
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -50,7 +49,7 @@ import numpy as np
 import psutil
 from energy_data import SITE, Fleet, generate, load_store, local_ordinal, write_energy_config
 from energy_report import COLD, WARM, report
-from processes import api_cli, free_port, spawn, stop, wait_for_port
+from processes import api_cli, free_port, serve_api, stop, wait_for_port
 
 from cloud_api.store.sqlite_series import SeriesLimits
 from edge.energy import CounterState, Entries, feed, spread
@@ -240,23 +239,7 @@ def run_api(work: Path, db: Path, fleet: Fleet, args) -> dict:
         "STEWARD_API_ENERGY_CONFIG": str(config),
         "STEWARD_API_ENERGY_EVALUATE_SECONDS": "0",
     }
-    server = spawn(
-        [
-            sys.executable,
-            "-m",
-            "cloud_api.cli",
-            "serve",
-            "--db",
-            str(db),
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        work / "api.log",
-        env=env,
-    )
+    server = serve_api(db, port, work / "api.log", env=env)
     url = f"http://127.0.0.1:{port}"
     out: dict = {"gauges": {b.name for b in fleet.buildings if b.temperature is not None}}
     try:

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
-from processes import free_port
+from processes import free_port, serve_api
 from pydantic import TypeAdapter
 
 from cloud_api.auth import hash_token, new_token
@@ -181,24 +181,8 @@ def through_api(per_client: list[list[bytes]], db: Path, log: Path) -> Rate:
         tokens.append(token)
     store.close()
     port = free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cloud_api.cli",
-                "serve",
-                "--db",
-                str(db),
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    log.unlink(missing_ok=True)  # the run's log alone (serve_api appends)
+    server = serve_api(db, port, log)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, server)

@@ -56,6 +56,16 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         proc.wait(5)
 
 
+def serve_api(
+    db: Path, port: int, log: Path, env: dict[str, str] | None = None, quiet: bool = True
+) -> subprocess.Popen:
+    """`steward-api serve` on `db` and `port` (its own session, output to `log`); `quiet`:
+    warnings only, no access log."""
+    args = [sys.executable, "-m", "cloud_api.cli", "serve", "--db", str(db), "--port", str(port)]
+    args += ["--no-access-log", "--log-level", "warning"] if quiet else ["--no-access-log"]
+    return spawn(args, log, env)
+
+
 def api_cli(db: Path, *args: str) -> str:
     """`steward-api ARGS --db DB` (users add, edges add, ...): what it prints."""
     out = subprocess.run(
