@@ -45,12 +45,9 @@ def budget_directive(
             continue
         if buildings is not None and building not in buildings:
             continue
-        saved = db.execute(
-            "SELECT period_start, colour, evaluated_at FROM budget_colour WHERE budget_id = ?",
-            (plan.id,),
-        ).fetchone()
+        saved = sqlite_budgets.last_colour(db, plan.id)
         _, period_start, _ = period_bounds(config.calendar(site), body["period"], now)
-        if saved is None or saved[0] != period_start or saved[1] not in _RANK:
+        if saved is None or saved.period_start != period_start or saved.colour not in _RANK:
             if unevaluated is None:
                 unevaluated = {**NO_BUDGET, "budget_id": plan.id, "building": building}
             continue

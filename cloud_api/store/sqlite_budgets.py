@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -117,11 +117,18 @@ def plan_history(db: sqlite3.Connection, kind: str, plan_id: str) -> list[dict]:
     return [{"version": r[0], "body": orjson.loads(r[1]), "by": r[2], "at": r[3]} for r in rows]
 
 
-def last_colour(db: sqlite3.Connection, budget_id: str) -> tuple[float, str] | None:
+class SavedColour(NamedTuple):
+    period_start: float  # the period the colour is for
+    colour: str
+    evaluated_at: float  # when the evaluator gave it (it saves changes only)
+
+
+def last_colour(db: sqlite3.Connection, budget_id: str) -> SavedColour | None:
     row = db.execute(
-        "SELECT period_start, colour FROM budget_colour WHERE budget_id=?", (budget_id,)
+        "SELECT period_start, colour, evaluated_at FROM budget_colour WHERE budget_id=?",
+        (budget_id,),
     ).fetchone()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else SavedColour(*row)
 
 
 def save_colour(
