@@ -22,7 +22,13 @@ from typing import Any
 
 from edge.control.commands import budget_setup, override_commands, rule_commands
 from edge.control.limiter import DemandLimiter, DemandView, LimiterConfig, Load, ZoneView
-from edge.control.records import block_record, command_record, mismatch_record, write_record
+from edge.control.records import (
+    block_record,
+    command_record,
+    limiter_record,
+    mismatch_record,
+    write_record,
+)
 from edge.control.settings import ControlConfig, DemandSettings
 from edge.control.zone_control import CommandChange, ControlCore, WriteIntent
 from edge.directives import ControlDirectives
@@ -268,20 +274,7 @@ class ControlLoop:
                 action.setup_k,
                 action.reason,
             )
-            out.append(
-                Event(
-                    ts=now,
-                    source=action.zone or self.demand.config.source,  # nothing_left: the site
-                    code=f"control.{action.kind}",
-                    message=action.reason,
-                    data={
-                        "zone": action.zone,
-                        "setup_k": action.setup_k,
-                        "reason": action.reason,
-                        "state": action.state,
-                    },
-                )
-            )
+            out.append(limiter_record(action, now, self.demand.config.source))
         return out
 
     def _commands(self, now: float) -> list[CommandChange]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge.control.limiter import Action
 from edge.control.zone_control import CommandChange, WriteIntent
 from edge.model import Event
 from edge.rules.alarm_codes import CONTROL_WRITE_MISMATCH, default_colour
@@ -29,6 +30,23 @@ def block_record(block: DemandBlock, source: str, meter: str, limit_kw: float) -
             "limit_kw": limit_kw,
             "over": block.over,
             "peak_sliding_kw": block.peak_sliding_kw,
+        },
+    )
+
+
+def limiter_record(action: Action, now: float, site_source: str) -> Event:
+    """control.shed / release / futile / nothing_left (the last is about the whole site,
+    so it carries the demand source: an event needs one)."""
+    return Event(
+        ts=now,
+        source=action.zone or site_source,
+        code=f"control.{action.kind}",
+        message=action.reason,
+        data={
+            "zone": action.zone,
+            "setup_k": action.setup_k,
+            "reason": action.reason,
+            "state": action.state,
         },
     )
 
