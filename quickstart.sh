@@ -61,6 +61,11 @@ case "${1:-}" in
     need_apt mosquitto mosquitto
     need_apt mbpoll mbpoll
     need_apt victoria-metrics victoria-metrics
+    # The cockpit's browser tests: Debian's Chromium (driven by Playwright, never a
+    # downloaded browser), pdftoppm for the reports' PDFs, a CJK font for Chinese pages.
+    need_apt chromium chromium
+    need_apt pdftoppm poppler-utils poppler-data
+    [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || apt_install fonts-wqy-microhei
     python_env
     set +e
     # Two workers, each taking one test file at a time (pytest-xdist): most tests wait on
