@@ -64,8 +64,10 @@ CHROMIUM_ARGS = [
 
 def add_user(db: Path, name: str, role: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "cloud_api.cli", "users", "add", name, "--role", role]
-        + ["--password-stdin", "--db", str(db)],
+        [
+            *(sys.executable, "-m", "cloud_api.cli", "users", "add", name, "--role", role),
+            *("--password-stdin", "--db", str(db)),
+        ],
         input=PASSWORD + "\n",
         capture_output=True,
         text=True,
