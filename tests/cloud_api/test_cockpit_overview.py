@@ -282,7 +282,6 @@ def test_today_equals_the_energy_endpoint_and_the_hand_sums(api, overview) -> No
         assert today[field] == row[field], field
 
 
-
 def test_a_building_without_meters_has_no_energy_and_says_why(overview) -> None:
     gate = overview[("s1", "gate")]
     assert gate["today"] is None
