@@ -12,6 +12,7 @@ source, and clear them when it closes):
 
 `since`: when that state began (the alarm's raise, or the opened / closed event's time;
 null for unknown). `last_kind`: the kind of the door's latest access event of any kind.
+A door is listed once an access event names it (a door alarm comes with its door.opened).
 """
 
 from __future__ import annotations
