@@ -114,3 +114,8 @@ export function errorBox(error) {
 export function emptyBox(key = "common.none") {
   return h("div", { class: "empty-box" }, t(key));
 }
+
+// Why a figure is unknown: our words, then the API's reason (which names the meter).
+export function reasonOf(apiReason, key) {
+  return apiReason ? `${t(key)}: ${apiReason}` : t(key);
+}

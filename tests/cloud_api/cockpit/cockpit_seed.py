@@ -6,11 +6,11 @@ Site "hz", buildings "tower-a" and "tower-b" (Asia/Shanghai), the API's clock at
 Wednesday 2026-11-18 14:07:30 local. Each building has a main meter (`system: main`)
 and three sub-meters (lighting-sockets, hvac, power, parent main) that carry 95 % of
 the main's load; their `energy_import` counters are read every 15 minutes: tower-a's
-main meter since 2025-11-01 (a year of history for the forecasts and the same period
-last year), its sub-meters since 2026-10-01; tower-b's this month only. The main meter's `active_power` is read every
-15 minutes for the last 26 hours and once more 5 s before NOW (POWER_NOW). Load is a
-known function of the local time (kw()), so the tests' expected figures are hand sums
-of it, not the API's own code.
+since 2026-10-01 (a month of history for the budgets' forecasts; its main meter since
+2025-11-01 on request, for the same period last year), tower-b's this month only. The
+main meter's `active_power` is read every 15 minutes for the last 26 hours and once
+more 5 s before NOW (POWER_NOW). Load is a known function of the local time (kw()), so
+the tests' expected figures are hand sums of it, not the API's own code.
 """
 
 from __future__ import annotations
@@ -246,8 +246,12 @@ def _round(route: str, start: float, state: str, statuses: list[str], guard: str
         "counts": counts,
         "checkpoints": checkpoints,
     }
-    return {"ts": min(NOW - 1, start + 600 * len(statuses)), "code": "patrol.round",
-            "source": route, "data": result}
+    return {
+        "ts": min(NOW - 1, start + 600 * len(statuses)),
+        "code": "patrol.round",
+        "source": route,
+        "data": result,
+    }
 
 
 def _control_events() -> list[dict]:
@@ -258,9 +262,14 @@ def _control_events() -> list[dict]:
             "code": "control.command",
             "source": "zone-3/cooling_setpoint",
             "data": {
-                "device": "zone-3", "point": "cooling_setpoint", "slot": 10,
-                "slot_name": "demand limit", "owner": "demand-limiter", "value": 27.0,
-                "lease_until": lease, "reason": "15-minute demand near the limit",
+                "device": "zone-3",
+                "point": "cooling_setpoint",
+                "slot": 10,
+                "slot_name": "demand limit",
+                "owner": "demand-limiter",
+                "value": 27.0,
+                "lease_until": lease,
+                "reason": "15-minute demand near the limit",
                 "state": "active",
             },
         },
@@ -269,9 +278,15 @@ def _control_events() -> list[dict]:
             "code": "control.command",
             "source": "zone-1/cooling_setpoint",
             "data": {
-                "device": "zone-1", "point": "cooling_setpoint", "slot": 8,
-                "slot_name": "operator", "owner": "operator:olga#1", "value": 25.0,
-                "lease_until": NOW + 3480, "reason": "meeting in the hall", "state": "active",
+                "device": "zone-1",
+                "point": "cooling_setpoint",
+                "slot": 8,
+                "slot_name": "operator",
+                "owner": "operator:olga#1",
+                "value": 25.0,
+                "lease_until": NOW + 3480,
+                "reason": "meeting in the hall",
+                "state": "active",
             },
         },
         *[
@@ -281,10 +296,18 @@ def _control_events() -> list[dict]:
                 "source": f"zone-{i + 2}",
                 "message": "would write",
                 "data": {
-                    "device": f"zone-{i + 2}", "point": "cooling_setpoint", "mode": "advise",
-                    "value": 27.0, "target": 27.0, "before": 26.0, "read_back": None,
-                    "verified": None, "slot": 11, "owner": "budget",
-                    "reason": "monthly budget forecast yellow", "clamped": [],
+                    "device": f"zone-{i + 2}",
+                    "point": "cooling_setpoint",
+                    "mode": "advise",
+                    "value": 27.0,
+                    "target": 27.0,
+                    "before": 26.0,
+                    "read_back": None,
+                    "verified": None,
+                    "slot": 11,
+                    "owner": "budget",
+                    "reason": "monthly budget forecast yellow",
+                    "clamped": [],
                 },
             }
             for i in range(3)
@@ -292,13 +315,14 @@ def _control_events() -> list[dict]:
     ]
 
 
-def seed(client, tokens: dict[str, str]) -> Seeded:
+def seed(client, tokens: dict[str, str], history_from: date = date(2026, 10, 1)) -> Seeded:
     """Everything the cockpit shows, for both buildings. `tokens`: edge, operator (olga),
-    manager (an energy manager)."""
+    manager (an energy manager). `history_from`: the first reading of tower-a's main
+    meter (2025-11-01 gives the same period last year; it takes longer to send)."""
     out = Seeded()
     edge = Edge(client, tokens["edge"])
     for building, main_from, subs_from in (
-        ("tower-a", date(2025, 11, 1), date(2026, 10, 1)),
+        ("tower-a", history_from, date(2026, 10, 1)),
         ("tower-b", date(2026, 11, 1), date(2026, 11, 1)),
     ):
         counters, today_kwh = _counter_records(building, local(main_from), local(subs_from))
@@ -306,30 +330,50 @@ def seed(client, tokens: dict[str, str]) -> Seeded:
         edge.send(building, "readings", counters + _power_records(building))
         edge.send(building, "events", _demand_events(building))
     a, b = local(TODAY, 13), local(TODAY, 12)
-    edge.send("tower-a", "events", [
-        _alarm(a + 600, "door.forced", "D3", "red", "door D3 opened without a badge"),
-        _alarm(a + 900, "demand.over", "main", "red", "15-minute demand over 600 kW"),
-        _alarm(a + 200, "device.offline", "hvac", "yellow", "hvac meter does not answer"),
-        _alarm(a - 1200, "patrol.missed", "north-loop/cp4", "yellow", "checkpoint cp4 missed"),
-        _access(a + 100, "access.granted", "D1", credential="C1001"),
-        _access(a + 105, "door.opened", "D1"),
-        _access(a + 120, "door.closed", "D1"),
-        _access(a + 400, "access.denied", "D2", credential="C2040", reason="expired card"),
-        _access(a + 600, "door.opened", "D3"),
-        _access(a + 700, "access.granted", "D4", credential="C1002"),
-        _access(a + 702, "door.opened", "D4"),
-        _access(a + 715, "door.closed", "D4"),
-        _round("north-loop", local(TODAY, 8), "finished", ["on_time", "on_time", "late", "missed"], "G7"),
-        _round("north-loop", local(TODAY, 12), "finished", ["on_time"] * 4, "G7"),
-        _round("north-loop", local(TODAY, 14), "running", ["on_time", "pending", "pending", "pending"], "G9"),
-        _round("garage", local(TODAY, 9), "finished", ["on_time", "early", "on_time"], "G3"),
-        *_control_events(),
-    ])
-    edge.send("tower-b", "events", [
-        _alarm(b + 300, "door.held_open", "D2", "yellow", "door D2 open for 5 minutes"),
-        _access(b + 10, "door.opened", "D2"),
-        _round("lobby", local(TODAY, 10), "finished", ["on_time", "on_time"], "G2"),
-    ])
+    edge.send(
+        "tower-a",
+        "events",
+        [
+            _alarm(a + 600, "door.forced", "D3", "red", "door D3 opened without a badge"),
+            _alarm(a + 900, "demand.over", "main", "red", "15-minute demand over 600 kW"),
+            _alarm(a + 200, "device.offline", "hvac", "yellow", "hvac meter does not answer"),
+            _alarm(a - 1200, "patrol.missed", "north-loop/cp4", "yellow", "checkpoint cp4 missed"),
+            _access(a + 100, "access.granted", "D1", credential="C1001"),
+            _access(a + 105, "door.opened", "D1"),
+            _access(a + 120, "door.closed", "D1"),
+            _access(a + 400, "access.denied", "D2", credential="C2040", reason="expired card"),
+            _access(a + 600, "door.opened", "D3"),
+            _access(a + 700, "access.granted", "D4", credential="C1002"),
+            _access(a + 702, "door.opened", "D4"),
+            _access(a + 715, "door.closed", "D4"),
+            _round(
+                "north-loop",
+                local(TODAY, 8),
+                "finished",
+                ["on_time", "on_time", "late", "missed"],
+                "G7",
+            ),
+            _round("north-loop", local(TODAY, 12), "finished", ["on_time"] * 4, "G7"),
+            _round(
+                "north-loop",
+                local(TODAY, 14),
+                "running",
+                ["on_time", "pending", "pending", "pending"],
+                "G9",
+            ),
+            _round("garage", local(TODAY, 9), "finished", ["on_time", "early", "on_time"], "G3"),
+            *_control_events(),
+        ],
+    )
+    edge.send(
+        "tower-b",
+        "events",
+        [
+            _alarm(b + 300, "door.held_open", "D2", "yellow", "door D2 open for 5 minutes"),
+            _access(b + 10, "door.opened", "D2"),
+            _round("lobby", local(TODAY, 10), "finished", ["on_time", "on_time"], "G2"),
+        ],
+    )
     _plans(client, tokens)
     out.hazard_ids = _hazards(client, tokens)
     return out
@@ -338,23 +382,67 @@ def seed(client, tokens: dict[str, str]) -> Seeded:
 def _plans(client, tokens: dict[str, str]) -> None:
     manager = {"Authorization": f"Bearer {tokens['manager']}"}
     for path, body in (
-        ("/v1/budgets/tower-a-month", {"name": "tower-a electricity per month", "site": SITE,
-          "building": "tower-a", "period": "month", "amount": 190_000, "unit": "kWh"}),
-        ("/v1/budgets/tower-a-hvac", {"name": "tower-a HVAC per month", "site": SITE,
-          "building": "tower-a", "meters": {"system": "hvac"}, "period": "month",
-          "amount": 62_000, "unit": "kWh"}),
-        ("/v1/budgets/tower-b-month", {"name": "tower-b electricity per month", "site": SITE,
-          "building": "tower-b", "period": "month", "amount": 90_000, "unit": "kWh"}),
-        ("/v1/contracts/tower-a-retrofit", {"name": "tower-a chiller retrofit", "site": SITE,
-          "building": "tower-a", "baseline": {"from": "2026-10-01", "to": "2026-11-01"},
-          "reporting": {"from": "2026-11-01"}}),
+        (
+            "/v1/budgets/tower-a-month",
+            {
+                "name": "tower-a electricity per month",
+                "site": SITE,
+                "building": "tower-a",
+                "period": "month",
+                "amount": 190_000,
+                "unit": "kWh",
+            },
+        ),
+        (
+            "/v1/budgets/tower-a-hvac",
+            {
+                "name": "tower-a HVAC per month",
+                "site": SITE,
+                "building": "tower-a",
+                "meters": {"system": "hvac"},
+                "period": "month",
+                "amount": 62_000,
+                "unit": "kWh",
+            },
+        ),
+        (
+            "/v1/budgets/tower-b-month",
+            {
+                "name": "tower-b electricity per month",
+                "site": SITE,
+                "building": "tower-b",
+                "period": "month",
+                "amount": 90_000,
+                "unit": "kWh",
+            },
+        ),
+        (
+            "/v1/contracts/tower-a-retrofit",
+            {
+                "name": "tower-a chiller retrofit",
+                "site": SITE,
+                "building": "tower-a",
+                "baseline": {"from": "2026-10-01", "to": "2026-11-01"},
+                "reporting": {"from": "2026-11-01"},
+            },
+        ),
     ):
         answer = client.put(path, json=body, headers=manager)
         assert answer.status_code == 200, answer.text
     operator = {"Authorization": f"Bearer {tokens['operator']}"}
-    answer = client.post("/v1/control/overrides", headers=operator, json={
-        "site": SITE, "building": "tower-a", "device": "zone-1", "point": "cooling_setpoint",
-        "value": 25.0, "minutes": 60, "reason": "meeting in the hall"})
+    answer = client.post(
+        "/v1/control/overrides",
+        headers=operator,
+        json={
+            "site": SITE,
+            "building": "tower-a",
+            "device": "zone-1",
+            "point": "cooling_setpoint",
+            "value": 25.0,
+            "minutes": 60,
+            "reason": "meeting in the hall",
+        },
+    )
     assert answer.status_code == 201, answer.text
 
 
@@ -363,20 +451,67 @@ def _hazards(client, tokens: dict[str, str]) -> dict[str, int]:
     plan = [
         ("extinguisher", "tower-a", "B1 corridor", "extinguisher pressure low", "general", 3, []),
         ("exit-sign", "tower-a", "stair 2, floor 5", "exit sign dark", "low", -1, []),
-        ("cable", "tower-a", "plant room", "cable tray overloaded", "serious", 2, [("assign", {"assignee": "wang"})]),
-        ("hydrant", "tower-b", "lobby", "hydrant cabinet blocked", "major", 1,
-         [("assign", {"assignee": "li"}), ("start", None)]),
-        ("railing", "tower-a", "roof", "railing loose", "general", 5,
-         [("assign", {"assignee": "zhao"}), ("start", None), ("submit", {"note": "bolts replaced"})]),
-        ("lamp", "tower-b", "car park", "lamp broken", "low", 4,
-         [("assign", {"assignee": "li"}), ("start", None), ("submit", None), ("verify", None), ("close", None)]),
+        (
+            "cable",
+            "tower-a",
+            "plant room",
+            "cable tray overloaded",
+            "serious",
+            2,
+            [("assign", {"assignee": "wang"})],
+        ),
+        (
+            "hydrant",
+            "tower-b",
+            "lobby",
+            "hydrant cabinet blocked",
+            "major",
+            1,
+            [("assign", {"assignee": "li"}), ("start", None)],
+        ),
+        (
+            "railing",
+            "tower-a",
+            "roof",
+            "railing loose",
+            "general",
+            5,
+            [
+                ("assign", {"assignee": "zhao"}),
+                ("start", None),
+                ("submit", {"note": "bolts replaced"}),
+            ],
+        ),
+        (
+            "lamp",
+            "tower-b",
+            "car park",
+            "lamp broken",
+            "low",
+            4,
+            [
+                ("assign", {"assignee": "li"}),
+                ("start", None),
+                ("submit", None),
+                ("verify", None),
+                ("close", None),
+            ],
+        ),
     ]
     ids = {}
     for name, building, location, description, severity, days, steps in plan:
-        answer = client.post("/v1/hazards", headers=operator, json={
-            "site": SITE, "building": building, "location": location,
-            "description": description, "severity": severity,
-            "deadline": NOW + days * 86400})
+        answer = client.post(
+            "/v1/hazards",
+            headers=operator,
+            json={
+                "site": SITE,
+                "building": building,
+                "location": location,
+                "description": description,
+                "severity": severity,
+                "deadline": NOW + days * 86400,
+            },
+        )
         assert answer.status_code == 201, answer.text
         ids[name] = answer.json()["id"]
         for action, body in steps:

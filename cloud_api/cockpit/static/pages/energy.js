@@ -7,7 +7,7 @@
 // Charts read rollups only, never raw readings.
 
 import { STATUS, categoryAxis, chartBox, draw, valueAxis } from "../charts.js";
-import { chip, clear, errorBox, figure, h, isNumber } from "../dom.js";
+import { chip, clear, errorBox, figure, h, isNumber, reasonOf } from "../dom.js";
 import { formatTime, lang, t, tOr } from "../i18n.js";
 import { addMonths, midnight, monthStart, yearEarlier, yearStart } from "../time.js";
 import { budgetsPanel, contractsPanel, dualControlPanel, meterTreePanel, reportsPanel } from "./energy_panels.js";
@@ -59,10 +59,10 @@ export default {
     function renderNow() {
       const o = ctx.overviewOf(b);
       const d = o?.demand || {};
-      const reason = o?.today_reason || t("overview.today_null");
+      const reason = reasonOf(o?.today_reason, "overview.today_null");
       clear(el.now,
         h("div", { class: "kpi" }, h("div", { class: "kpi-label" }, t("overview.power_now")),
-          h("div", { class: "kpi-value" }, figure(o?.power_kw, { digits: 1, unit: "kW", testid: "energy-power-kw", reason: t("overview.power_null"), cls: "big" }))),
+          h("div", { class: "kpi-value" }, figure(o?.power_kw, { digits: 1, unit: "kW", testid: "energy-power-kw", reason: reasonOf(o?.power_reason, "overview.power_null"), cls: "big" }))),
         h("div", { class: "kpi" }, h("div", { class: "kpi-label" }, t("overview.demand")),
           h("div", { class: "kpi-value" }, h("span", { class: "kpi-pair" },
             figure(d.kw, { digits: 1, testid: "energy-demand-kw", reason: t("overview.demand_null") }), " / ",

@@ -4,7 +4,7 @@
 // buildings are "—" when any building's figure is unknown (a partial sum would mislead).
 
 import { STATUS, categoryAxis, chartBox, draw, valueAxis } from "../charts.js";
-import { badge, chip, clear, figure, h, isNumber, num, percent } from "../dom.js";
+import { badge, chip, clear, figure, h, isNumber, num, percent, reasonOf } from "../dom.js";
 import { t } from "../i18n.js";
 
 const COLOURS = ["red", "yellow", "green"];
@@ -48,7 +48,7 @@ function todayCell(labelKey, unit, fig) {
 function card(ctx, b) {
   const hook = ctx.hookOf(b);
   const today = b.today;
-  const todayReason = b.today_reason || t("overview.today_null");
+  const todayReason = reasonOf(b.today_reason, "overview.today_null");
   const demand = b.demand || {};
   const patrol = b.patrol || {};
   const budgetColour = b.budget?.colour ?? null;
@@ -64,7 +64,7 @@ function card(ctx, b) {
     ),
     h("div", { class: "bcard-power" },
       h("span", { class: "label" }, t("overview.power_now")),
-      figure(b.power_kw, { digits: 1, unit: "kW", testid: `overview-power-kw-${hook}`, reason: t("overview.power_null"), cls: "big" }),
+      figure(b.power_kw, { digits: 1, unit: "kW", testid: `overview-power-kw-${hook}`, reason: reasonOf(b.power_reason, "overview.power_null"), cls: "big" }),
     ),
     h("div", { class: "bcard-row" },
       h("span", { class: "label" }, t("overview.demand")),
