@@ -119,3 +119,22 @@ export function emptyBox(key = "common.none") {
 export function reasonOf(apiReason, key) {
   return apiReason ? `${t(key)}: ${apiReason}` : t(key);
 }
+
+// Live parts re-render only when their data changed: a table rebuilt every 2 s under the
+// pointer would swallow clicks (press and release on different buttons) and flicker.
+// changed(name, data): true the first time and whenever `data` differs from the last
+// call's; forget() after a failure, so that the next answer is drawn whatever it is.
+export function changeTracker() {
+  const last = new Map();
+  return {
+    changed(name, data) {
+      const text = JSON.stringify(data);
+      if (last.get(name) === text) return false;
+      last.set(name, text);
+      return true;
+    },
+    forget() {
+      last.clear();
+    },
+  };
+}

@@ -4,7 +4,7 @@
 // role with control.write), and the recent advise-only advice (GET /v1/control/audit,
 // entries with mode "advise": what the edge would have written).
 
-import { chip, clear, emptyBox, errorBox, figure, h, isNumber } from "../dom.js";
+import { changeTracker, chip, clear, emptyBox, errorBox, figure, h, isNumber } from "../dom.js";
 import { formatDateTime, t, tOr } from "../i18n.js";
 
 const ADVICE_EVERY = 5; // live ticks (2 s) between advice refreshes
@@ -39,6 +39,7 @@ export default {
     const tzOf = (x) => ctx.timezone(ctx.buildings.find((b) => b.site === x.site && b.building === x.building));
     const el = {};
     let ticks = 0;
+    const seen = changeTracker();
 
     // A cell that counts down to `until` (epoch s, the API's clock) every second.
     function lease(until, testid) {
@@ -59,6 +60,9 @@ export default {
     }
 
     function render(body) {
+      // expires_in_s moves with the API's clock at every poll; the countdowns tick here.
+      const stable = JSON.stringify(body, (key, value) => (key === "expires_in_s" ? undefined : value));
+      if (!seen.changed("commands", stable)) return;
       const commands = body.commands;
       if (!commands.length) clear(el.commands, emptyBox("control.no_commands"));
       else clear(el.commands, h("table", { class: "table" },
@@ -101,6 +105,7 @@ export default {
     async function loadAdvice() {
       const body = await ctx.api.get("/v1/control/audit", { ...scope, limit: 500 });
       const advice = body.entries.filter((e) => e.mode === "advise").slice(0, ADVICE_SHOWN);
+      if (!seen.changed("advice", advice)) return;
       if (!advice.length) {
         clear(el.advice, emptyBox("control.no_advice"));
         return;
@@ -122,6 +127,7 @@ export default {
       try {
         await work();
       } catch (error) {
+        seen.forget();
         if (error.status !== 401) clear(target, errorBox(error));
         throw error;
       }

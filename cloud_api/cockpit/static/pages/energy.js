@@ -7,7 +7,7 @@
 // Charts read rollups only, never raw readings.
 
 import { STATUS, categoryAxis, chartBox, draw, valueAxis } from "../charts.js";
-import { chip, clear, errorBox, figure, h, isNumber, reasonOf } from "../dom.js";
+import { changeTracker, chip, clear, errorBox, figure, h, isNumber, reasonOf } from "../dom.js";
 import { formatTime, lang, t, tOr } from "../i18n.js";
 import { addMonths, midnight, monthStart, yearEarlier, yearStart } from "../time.js";
 import { budgetsPanel, contractsPanel, dualControlPanel, meterTreePanel, reportsPanel } from "./energy_panels.js";
@@ -51,6 +51,7 @@ export default {
     const tz = ctx.timezone(b);
     const el = {};
     let unitOfCost = null; // the tariff's currency, from the energy answer
+    const seen = changeTracker();
 
     function today() {
       return ctx.overviewOf(b)?.day;
@@ -58,6 +59,7 @@ export default {
 
     function renderNow() {
       const o = ctx.overviewOf(b);
+      if (!seen.changed("now", { o, unitOfCost })) return;
       const d = o?.demand || {};
       const reason = reasonOf(o?.today_reason, "overview.today_null");
       clear(el.now,
@@ -85,6 +87,7 @@ export default {
       if (!day) return;
       const from = midnight(day, tz);
       const body = await ctx.api.get("/v1/demand", { site: b.site, building: b.building, from, to: from + 86400 + 3600 });
+      if (!seen.changed("demand", body)) return;
       const labels = [];
       for (let i = 0; i < 96; i += 1) labels.push(formatTime(from + i * QUARTER, tz, false));
       const meters = new Map();
@@ -206,6 +209,7 @@ export default {
       try {
         await work();
       } catch (error) {
+        seen.forget();
         if (error.status === 401) throw error;
         for (const target of Array.isArray(targets) ? targets : [targets]) {
           if (target.dataset.chartReady !== undefined) {

@@ -4,7 +4,7 @@
 // buttons (POST /v1/hazards/{id}/{action}); assign asks for a name, reject for a note.
 // A click on a card opens its audit trail (GET /v1/hazards/{id}).
 
-import { badge, chip, clear, emptyBox, errorBox, h } from "../dom.js";
+import { badge, changeTracker, chip, clear, emptyBox, errorBox, h } from "../dom.js";
 import { formatDateTime, t } from "../i18n.js";
 
 const COLUMNS = ["found", "assigned", "rectifying", "submitted", "verified", "closed"];
@@ -24,6 +24,7 @@ export default {
     let form = null; // {id, action}: an open assign/reject form holds the board still
     let detailId = null;
     let last = [];
+    const seen = changeTracker();
 
     async function act(hz, action, extra) {
       try {
@@ -149,8 +150,10 @@ export default {
       async live() {
         if (form) return; // someone is typing an assignee or a note
         try {
-          render((await ctx.api.get("/v1/hazards", scope)).hazards);
+          const { hazards } = await ctx.api.get("/v1/hazards", scope);
+          if (seen.changed("hazards", hazards)) render(hazards);
         } catch (error) {
+          seen.forget();
           if (error.status !== 401) clear(el.board, errorBox(error));
           throw error;
         }

@@ -4,7 +4,7 @@
 // buildings are "—" when any building's figure is unknown (a partial sum would mislead).
 
 import { STATUS, categoryAxis, chartBox, draw, valueAxis } from "../charts.js";
-import { badge, chip, clear, figure, h, isNumber, num, percent, reasonOf } from "../dom.js";
+import { badge, changeTracker, chip, clear, figure, h, isNumber, num, percent, reasonOf } from "../dom.js";
 import { t } from "../i18n.js";
 
 const COLOURS = ["red", "yellow", "green"];
@@ -115,9 +115,11 @@ export default {
   picker: null,
   create(ctx) {
     let kpis, cards, energyChart, demandChart;
+    const seen = changeTracker();
 
     function render(body) {
       const list = body.buildings || [];
+      if (!seen.changed("buildings", list)) return;
       const sums = totals(list);
       const partial = t("overview.total_partial");
       clear(kpis,

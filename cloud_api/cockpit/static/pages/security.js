@@ -4,7 +4,7 @@
 // patrol rounds per route and checkpoint (GET /v1/patrols/rounds, the building's local
 // day), every 10 s.
 
-import { badge, chip, clear, emptyBox, errorBox, h } from "../dom.js";
+import { badge, changeTracker, chip, clear, emptyBox, errorBox, h } from "../dom.js";
 import { formatDateTime, formatTime, t, tOr } from "../i18n.js";
 
 const OPEN_STATES = ["unack", "rtn_unack", "acked", "shelved", "suppressed", "out_of_service"];
@@ -32,6 +32,7 @@ export default {
     const el = {};
     let ticks = 0;
     let openShelf = null; // alarm id whose duration choice is open
+    const seen = changeTracker();
 
     async function act(alarm, action, body) {
       try {
@@ -66,6 +67,7 @@ export default {
     }
 
     function renderAlarms(alarms) {
+      if (!seen.changed("alarms", { alarms, openShelf })) return;
       alarms.sort((a, b) => (STATE_RANK[a.state] ?? 9) - (STATE_RANK[b.state] ?? 9)
         || (COLOUR_RANK[a.colour] ?? 9) - (COLOUR_RANK[b.colour] ?? 9) || b.raised_at - a.raised_at);
       const counts = {};
@@ -95,6 +97,7 @@ export default {
     }
 
     function renderDoors(doors) {
+      if (!seen.changed("doors", doors)) return;
       if (!doors.length) {
         clear(el.doors, emptyBox("door.none"));
         return;
@@ -111,6 +114,7 @@ export default {
     }
 
     function renderEvents(events) {
+      if (!seen.changed("events", events)) return;
       if (!events.length) {
         clear(el.events, emptyBox("events.none"));
         return;
@@ -133,6 +137,7 @@ export default {
         return day ? ctx.api.get("/v1/patrols/rounds", { site: b.site, building: b.building, day }) : { rounds: [] };
       }));
       const rounds = answers.flatMap((a) => a.rounds);
+      if (!seen.changed("rounds", rounds)) return;
       if (!rounds.length) {
         clear(el.patrols, emptyBox("patrol.none"));
         return;
@@ -169,6 +174,7 @@ export default {
       try {
         await work();
       } catch (error) {
+        seen.forget();
         if (error.status !== 401) clear(target, errorBox(error));
         throw error;
       }
