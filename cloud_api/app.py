@@ -17,6 +17,7 @@ from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
 from cloud_api.energy.service import UnsupportedZoneError
 from cloud_api.energy_config import EnergyConfig, load_energy_config
+from cloud_api.login_throttle import LoginThrottle
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
 from cloud_api.routers import (
@@ -36,8 +37,10 @@ from cloud_api.routers import (
     passes,
     patrols,
     series,
+    session,
     users,
 )
+from cloud_api.sessions import SessionPolicy
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
@@ -115,8 +118,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.energy_config = energy_config
     app.state.fit_cache = FitCache()  # baseline fits shared by status reads and the evaluator
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
+    app.state.session_policy = SessionPolicy.of(settings)
+    app.state.login_throttle = LoginThrottle()
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
+    routers += (session,)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
 
