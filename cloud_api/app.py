@@ -6,12 +6,11 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
@@ -27,6 +26,7 @@ from cloud_api.routers import (
     contracts,
     control,
     demand,
+    docs,
     edges,
     energy,
     energy_quality,
@@ -47,7 +47,6 @@ from cloud_api.store.influx import InfluxSink
 from cloud_api.store.sqlite import SqliteStore
 
 API_VERSION = "1"
-STATIC = Path(__file__).parent / "static"
 
 
 def open_store(
@@ -109,7 +108,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=API_VERSION,
         summary="Readings and events from the buildings' edge agents, stored exactly once.",
         lifespan=lifespan,
-        # FastAPI's own docs pages load their scripts from a CDN; ours ships in the package.
+        # FastAPI's own docs pages load their scripts from a CDN; ours (routers/docs.py)
+        # serves the vendored Swagger UI.
         docs_url=None,
         redoc_url=None,
     )
@@ -122,7 +122,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle()
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
-    routers += (session,)
+    routers += (session, docs)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
 
@@ -149,11 +149,4 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-    docs_page = (STATIC / "docs.html").read_text("utf-8")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return HTMLResponse(docs_page)
-
     return app
