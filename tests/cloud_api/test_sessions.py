@@ -41,6 +41,7 @@ CHANGE = {"X-Steward-Request": "1"}
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory):
     with in_process_api(tmp_path_factory.mktemp("sessions")) as running:
+        add_user(running.db, "lars", "viewer", PASSWORD)
         yield running
 
 
@@ -127,8 +128,6 @@ def test_the_secure_flag_follows_the_setting() -> None:
     ids=["wrong password", "unknown user"],
 )
 def test_a_wrong_password_and_an_unknown_name_get_the_same_401(api, name, password) -> None:
-    with contextlib.suppress(Exception):
-        add_user(api.db, "lars", "viewer", PASSWORD)
     answer = login(api, name, password)
     assert answer.status_code == 401
     assert answer.json() == {"detail": "wrong user name or password"}
