@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from cloud_api.cockpit import routes_static
 from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
 from cloud_api.energy.service import UnsupportedZoneError
@@ -23,6 +25,7 @@ from cloud_api.routers import (
     access,
     alarms,
     budgets,
+    cockpit,
     contracts,
     control,
     demand,
@@ -125,6 +128,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routers += (session, docs)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
+    app.include_router(cockpit.router)
+    app.include_router(routes_static.router)  # /, /cockpit/static, /cockpit/vendor
+    # Answers of 1 KiB or more gzipped for clients that accept it (the page's scripts,
+    # the overview's JSON); request bodies (gzipped ingest batches) are not its business.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
 
     @app.exception_handler(UnsupportedZoneError)
     async def unsupported_zone(request: Request, exc: UnsupportedZoneError) -> JSONResponse:
