@@ -132,7 +132,7 @@ function header() {
       h("span", { class: "clock", id: "clock", testid: "clock" }, ""),
       h("button", { type: "button", class: "btn ghost", testid: "lang-switch", on: { click: switchLang } }, t("lang.switch_to")),
       h("button", { type: "button", class: `btn ghost${wall ? " on" : ""}`, testid: "wall-toggle", "aria-pressed": String(wall), on: { click: toggleWall } }, t(wall ? "wall.leave" : "wall.enter")),
-      h("span", { class: "user", testid: "user" }, state.me.name, " · ", t(`role.${state.me.role}`)),
+      h("span", { class: "user", testid: "user", title: t(`role.${state.me.role}`) }, state.me.name, h("span", { class: "user-role" }, ` · ${t(`role.${state.me.role}`)}`)),
       h("button", { type: "button", class: "btn ghost", testid: "logout", on: { click: logout } }, t("auth.logout")),
     ),
   );

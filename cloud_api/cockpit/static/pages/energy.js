@@ -139,7 +139,8 @@ export default {
         legend: { show: false },
         xAxis: categoryAxis(starts.map((s) => formatTime(s, tz, false)), { boundaryGap: false, axisLabel: { color: "#7d8fad", interval: 11 } }),
         yAxis: valueAxis("kW"),
-        series: [{ type: "line", name: t("energy.power_avg"), data: values, showSymbol: false, connectNulls: false, lineStyle: { width: 2 }, areaStyle: { opacity: 0.15 } }],
+        // Small symbols: a quarter between two gaps is a point, not an invisible line.
+        series: [{ type: "line", name: t("energy.power_avg"), data: values, symbol: "circle", symbolSize: 3, connectNulls: false, lineStyle: { width: 2 }, areaStyle: { opacity: 0.15 } }],
       }, { empty: !values.some(isNumber) });
     }
 
@@ -275,7 +276,7 @@ export default {
           guarded([el.month, el.year], () => loadEnergy(month)),
           guarded(el.budgets, async () => budgetsPanel(ctx, b, el.budgets, await currency)),
           guarded(el.dual, () => dualControlPanel(ctx, b, el.dual)),
-          guarded(el.tree, () => meterTreePanel(ctx, b, el.tree)),
+          guarded(el.tree, () => meterTreePanel(ctx, b, el.tree, day)),
           guarded(el.contracts, async () => contractsPanel(ctx, b, el.contracts, await currency)),
           currency.then((c) => { unitOfCost = c; renderNow(); }),
         ]);

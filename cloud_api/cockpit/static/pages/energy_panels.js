@@ -6,7 +6,7 @@
 
 import { badge, clear, emptyBox, errorBox, figure, h, isNumber, percent } from "../dom.js";
 import { lang, t, tOr } from "../i18n.js";
-import { addMonths, month, monthStart } from "../time.js";
+import { addDays, addMonths, month, monthStart } from "../time.js";
 
 // A budget's unit: kWh, kgce, or cost in the tariff's currency (when the tariff names one).
 function unitText(unit, currency) {
@@ -120,8 +120,22 @@ export async function contractsPanel(ctx, b, target, currency) {
   }));
 }
 
-export async function meterTreePanel(ctx, b, target) {
-  const body = await ctx.api.get("/v1/energy/balance", { site: b.site, building: b.building });
+// Yesterday's balance (the API's default); today's so far when the main meter measured
+// nothing yesterday (a building whose meters started today), rather than a tree of zeros.
+export async function meterTreePanel(ctx, b, target, day) {
+  const place = { site: b.site, building: b.building };
+  let body = await ctx.api.get("/v1/energy/balance", place);
+  if (!(body.main_kwh > 0) && day) {
+    const today = await ctx.api.get("/v1/energy/balance", { ...place, from: day, to: addDays(day, 1) });
+    if (today.main_kwh > 0) body = today;
+  }
+  if (!(body.main_kwh > 0)) {
+    clear(target,
+      h("div", { class: "muted small" }, t("tree.period", { from: body.from, to: body.to })),
+      h("div", { class: "empty-box", testid: "tree-empty" }, t("tree.no_data")),
+      body.note ? h("div", { class: "muted small" }, body.note) : null);
+    return;
+  }
   const bySystem = new Map();
   for (const m of body.sub_meters) {
     if (!bySystem.has(m.system)) bySystem.set(m.system, []);
