@@ -31,6 +31,7 @@ const state = {
   page: null,
   generation: 0,
   timers: {},
+  chain: 0,
   lastHeavy: 0,
 };
 
@@ -90,10 +91,7 @@ const ctx = {
   },
   // Re-run the page's live part now (after an action such as an acknowledgement).
   async refreshLive() {
-    await runLive(state.generation, false);
-  },
-  async refreshHeavy() {
-    await runHeavy(state.generation, false);
+    await runLive(state.generation);
   },
   say(message, tone = "ok") {
     showToast(message, tone);
@@ -199,21 +197,31 @@ function tickClock() {
 
 // ------------------------------------------------------------------ pages and polling
 
+// Each schedule() starts one chain of timers (live, heavy); stopPolling() ends it, and a
+// run still in flight from an ended chain does not start another (no double polling
+// after the tab was hidden and shown again).
 function stopPolling() {
   clearTimeout(state.timers.live);
   clearTimeout(state.timers.heavy);
   state.timers = {};
+  state.chain += 1;
 }
 
 function schedule(generation) {
   stopPolling();
   if (document.hidden || generation !== state.generation) return;
-  state.timers.live = setTimeout(() => runLive(generation, true), LIVE_MS);
+  const chain = state.chain;
+  state.timers.live = setTimeout(() => runLive(generation, chain), LIVE_MS);
   const heavyIn = Math.max(0, HEAVY_MS - (performance.now() - state.lastHeavy));
-  state.timers.heavy = setTimeout(() => runHeavy(generation, true), heavyIn);
+  state.timers.heavy = setTimeout(() => runHeavy(generation, chain), heavyIn);
 }
 
-async function runLive(generation, reschedule) {
+function goesOn(generation, chain) {
+  return chain === state.chain && generation === state.generation && !document.hidden;
+}
+
+// chain undefined: a one-off run (after an action), which schedules nothing.
+async function runLive(generation, chain) {
   const page = state.page;
   try {
     if (page?.live) await page.live();
@@ -221,13 +229,13 @@ async function runLive(generation, reschedule) {
   } catch (error) {
     if (generation === state.generation) setLive(false, error);
   } finally {
-    if (reschedule && generation === state.generation && !document.hidden) {
-      state.timers.live = setTimeout(() => runLive(generation, true), LIVE_MS);
+    if (goesOn(generation, chain)) {
+      state.timers.live = setTimeout(() => runLive(generation, chain), LIVE_MS);
     }
   }
 }
 
-async function runHeavy(generation, reschedule) {
+async function runHeavy(generation, chain) {
   const page = state.page;
   try {
     await loadShared();
@@ -236,8 +244,8 @@ async function runHeavy(generation, reschedule) {
   } catch (error) {
     if (generation === state.generation) setLive(false, error);
   } finally {
-    if (reschedule && generation === state.generation && !document.hidden) {
-      state.timers.heavy = setTimeout(() => runHeavy(generation, true), HEAVY_MS);
+    if (goesOn(generation, chain)) {
+      state.timers.heavy = setTimeout(() => runHeavy(generation, chain), HEAVY_MS);
     }
   }
 }
@@ -311,6 +319,8 @@ async function logout() {
 }
 
 function loggedOut() {
+  // Several polls can answer 401 at once: draw the form once, not under the user's typing.
+  if (!state.me && document.body.dataset.page === "login") return;
   stopPolling();
   state.page?.unmount?.();
   state.page = null;
@@ -382,7 +392,7 @@ async function start() {
     if (document.hidden) stopPolling();
     else if (state.page) {
       const generation = state.generation;
-      runLive(generation, false).finally(() => schedule(generation));
+      runLive(generation).finally(() => schedule(generation));
     }
   });
   setInterval(tickClock, 1000);
