@@ -35,6 +35,7 @@ from cloud_api.routers import (
     ops,
     passes,
     patrols,
+    reports,
     series,
     users,
 )
@@ -119,6 +120,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
+    app.include_router(reports.router)
 
     @app.exception_handler(UnsupportedZoneError)
     async def unsupported_zone(request: Request, exc: UnsupportedZoneError) -> JSONResponse:
