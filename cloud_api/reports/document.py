@@ -106,7 +106,7 @@ def shown(doc: Document, value: Any, kind: str) -> str:
     if kind == "colour":
         return doc.colour_names.get(value, str(value))
     if isinstance(value, bool):
-        return "✓" if value else "✗"
+        return "yes" if value else "no"
     return str(value)
 
 

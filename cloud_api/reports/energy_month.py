@@ -309,6 +309,14 @@ def _budgets(
             continue
         budget = Budget.from_body(row.id, body)
         label = month.label if budget.period == "month" else f"{month.year} to {last_day}"
+        p_start = (
+            start if budget.period == "month" else config.calendar(site).year_bounds(month.year)[0]
+        )
+        ids = [m.series_id for m in scope_meters(db, budget.scope)]
+        if not ids or not has_readings(db, ids, p_start, at):
+            why = f"no meter readings for {budget.scope.describe()} in {label}: nothing to judge"
+            out.append(_budget_line(budget, label, None, None, None, why))
+            continue
         try:
             e = evaluate(db, config, budget, at, fits, period_at=start)
         except NoTariffError as exc:

@@ -33,11 +33,11 @@ def energy_document(m: EnergyMonth, lang: str) -> Document:
         kind="energy",
         lang=lang,
         title=t("energy_title"),
-        subtitle=f"{m.site} / {m.building} · {m.month}",
+        subtitle=f"{m.site} / {m.building} / {m.month}",
         timezone=m.timezone,
         colour_names=colour_names(t),
     )
-    doc.facts.append((t("period"), f"{m.first_day} – {last_day}"))
+    doc.facts.append((t("period"), t("span", first=m.first_day, last=last_day)))
     header(doc, t, m.generated_at, m.complete, m.until)
     doc.sections.append(_summary(m, t))
     if m.total is not None:
@@ -57,32 +57,45 @@ def _summary(m: EnergyMonth, t) -> Section:
         section.empty = t("no_data", why=m.no_data_reason)
         return section
     total, currency = m.total, m.currency or ""
+    no_area = None if m.area_m2 else t("no_area")
+    no_people = None if m.occupants else t("no_occupants")
+    if m.last_year is None:
+        no_change = t("no_last_year", month=m.last_year_month, why=m.last_year_reason)
+    elif not m.complete:
+        no_change = t("change_note_running")
+    else:
+        no_change = None
     rows = [
         [t("total_kwh"), Cell(total.kwh, "kwh"), "kWh"],
         [t("kgce"), Cell(total.kgce, "kgce"), "kgce"],
         [t("co2"), Cell(total.co2_kg, "co2"), "kg CO2"],
         [t("cost"), Cell(total.cost, "money", m.cost_note), currency],
-        [t("area"), Cell(m.area_m2, "number"), "m2"],
-        [t("occupants"), Cell(m.occupants, "int"), ""],
-        [t("kwh_per_m2"), Cell(m.per("kwh", "m2"), "rate"), "kWh/m2"],
-        [t("kgce_per_m2"), Cell(m.per("kgce", "m2"), "rate"), "kgce/m2"],
-        [t("kwh_per_person"), Cell(m.per("kwh", "person"), "rate"), "kWh/person"],
-        [t("kgce_per_person"), Cell(m.per("kgce", "person"), "rate"), "kgce/person"],
+        [t("area"), Cell(m.area_m2, "number", no_area), "m2"],
+        [t("occupants"), Cell(m.occupants, "int", no_people), ""],
+        [t("kwh_per_m2"), Cell(m.per("kwh", "m2"), "rate", no_area), "kWh/m2"],
+        [t("kgce_per_m2"), Cell(m.per("kgce", "m2"), "rate", no_area), "kgce/m2"],
+        [t("kwh_per_person"), Cell(m.per("kwh", "person"), "rate", no_people), "kWh/person"],
+        [t("kgce_per_person"), Cell(m.per("kgce", "person"), "rate", no_people), "kgce/person"],
         [t("measured_share"), Cell(total.measured_share, "share"), ""],
         [t("held_out"), Cell(total.held_out_kwh, "kwh"), "kWh"],
-        [t("peak_demand"), Cell(None if m.peak is None else m.peak.kw, "kw"), "kW"],
+        [
+            t("peak_demand"),
+            Cell(None if m.peak is None else m.peak.kw, "kw", m.peak_reason),
+            "kW",
+        ],
         [
             t("last_year_kwh"),
-            Cell(None if m.last_year is None else m.last_year.kwh, "kwh"),
+            Cell(None if m.last_year is None else m.last_year.kwh, "kwh", m.last_year_reason),
             "kWh",
         ],
-        [t("change"), Cell(m.change_from_last_year, "share"), ""],
+        [t("change"), Cell(m.change_from_last_year, "share", no_change), ""],
     ]
     section.table = Table([Column(t("figure")), Column(t("value"), "number"), Column(t("unit"))])
     section.table.rows = rows
     section.notes.append(t("measured_note"))
-    if m.cost_note:
-        section.notes.append(t("cost_missing", why=m.cost_note))
+    for label, cell, _ in rows:  # the figures not shown, each with why
+        if cell.value is None and cell.why:
+            section.notes.append(f"{label}: {cell.why}")
     return section
 
 
@@ -253,7 +266,7 @@ def _factors(total: ScopeFigures, t) -> Section:
         else:
             value = ", ".join(f"{k} {v}" for k, v in f.get("prices", {}).items())
             value = f"{value} {f.get('currency') or ''}".strip()
-        source = " · ".join(
+        source = "; ".join(
             str(f[k]) for k in ("series", "year", "source", "valid_from") if f.get(k) is not None
         )
         table.rows.append([label, f["version"], value, source])

@@ -50,7 +50,7 @@ def patrol_document(p: PatrolMonth, lang: str, timezone: str) -> Document:
         kind="patrol",
         lang=lang,
         title=t("patrol_title"),
-        subtitle=f"{p.site} / {p.building} · {p.month}",
+        subtitle=f"{p.site} / {p.building} / {p.month}",
         timezone=timezone,
     )
     doc.facts.append((t("timezone"), timezone))
@@ -79,7 +79,7 @@ def alarm_document(a: AlarmMonth, lang: str) -> Document:
         kind="alarms",
         lang=lang,
         title=t("alarms_title"),
-        subtitle=f"{a.site} / {a.building} · {a.month}",
+        subtitle=f"{a.site} / {a.building} / {a.month}",
         timezone=a.timezone,
     )
     header(doc, t, a.generated_at, a.complete, a.until)
@@ -194,12 +194,12 @@ def hazard_document(h: HazardLedger, lang: str) -> Document:
         span = t("whole_ledger")
     else:
         last = None if h.last_day is None else h.last_day - timedelta(days=1)
-        span = f"{h.first_day or '…'} – {last or '…'}"
+        span = t("span", first=h.first_day or "", last=last or "").strip()
     doc = Document(
         kind="hazards",
         lang=lang,
         title=t("hazards_title"),
-        subtitle=f"{where} · {span}",
+        subtitle=f"{where} / {span}",
         timezone=h.timezone,
         colour_names=colour_names(t),
     )

@@ -81,7 +81,7 @@ def render_html(doc: Document) -> str:
     sections = "\n".join(_section(doc, s) for s in doc.sections)
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(doc.title)} · {escape(doc.subtitle)}</title>\n"
+        f"<title>{escape(doc.title)} {escape(doc.subtitle)}</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{escape(doc.title)}</h1>\n"
         f'<p class="subtitle">{escape(doc.subtitle)}</p>\n'

@@ -1,9 +1,10 @@
 """A report as a PDF (reportlab): A4, the same sections, tables and figures as the HTML.
 
-Chinese text is set in Adobe's STSong-Light CID font (UnicodeCIDFont: reportlab ships its
-metrics; a PDF reader supplies the glyphs, nothing is downloaded or embedded); English in
-Helvetica, except a text Helvetica cannot encode (a Chinese building name, "≥"), which
-falls back to STSong-Light. Wide tables (more than ten columns) turn the page landscape.
+A text with Chinese (or anything else Helvetica cannot encode, like "≥") is set in Adobe's
+STSong-Light CID font (UnicodeCIDFont: reportlab ships its metrics; the PDF reader supplies
+the glyphs, nothing is downloaded or embedded); any other text, numbers above all, in
+Helvetica, whose metrics every reader matches. Wide tables (more than ten columns) turn
+the page landscape.
 """
 
 from __future__ import annotations
@@ -43,15 +44,15 @@ def _latin_ok(text: str) -> bool:
     return True
 
 
-def font_for(text: str, lang: str, bold: bool = False) -> str:
+def font_for(text: str, bold: bool = False) -> str:
     """The font a text is set in (see the module doc)."""
-    if lang == "zh" or not _latin_ok(text):
+    if not _latin_ok(text):
         return _cjk_font()
     return LATIN_BOLD if bold else LATIN
 
 
-def _para(text: str, lang: str, size: float, bold: bool = False, align: int = 0) -> Paragraph:
-    font = font_for(text, lang, bold)
+def _para(text: str, size: float, bold: bool = False, align: int = 0) -> Paragraph:
+    font = font_for(text, bold)
     style = ParagraphStyle(
         name=f"{font}-{size}-{align}",
         fontName=font,
@@ -82,13 +83,13 @@ def _table(doc: Document, table: DocTable, width: float) -> Table:
             line.append(shown(doc, value, kind))
         texts.append(line)
     first_total = len(table.rows) - table.total_rows
-    data = [[_para(c.label, doc.lang, 7.5, bold=True) for c in table.columns]]
+    data = [[_para(c.label, 7.5, bold=True) for c in table.columns]]
     for r, line in enumerate(texts):
         cells = []
         for column, entry, text in zip(table.columns, table.rows[r], line, strict=True):
             kind = unpack(entry, column.kind)[1]
             numeric = kind not in ("text", "time", "date", "colour")
-            cells.append(_para(text, doc.lang, 7.5, bold=r >= first_total, align=2 * numeric))
+            cells.append(_para(text, 7.5, bold=r >= first_total, align=2 * numeric))
         data.append(cells)
     style = [
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
@@ -109,15 +110,15 @@ def _table(doc: Document, table: DocTable, width: float) -> Table:
 def _section(doc: Document, section: Section, width: float) -> list:
     flow: list = [
         Spacer(1, 3 * mm),
-        _para(section.title, doc.lang, 11, bold=True),
+        _para(section.title, 11, bold=True),
         Spacer(1, 1.5 * mm),
     ]
     if section.table is not None and section.table.rows:
         flow.append(_table(doc, section.table, width))
     elif section.empty:
-        flow.append(_para(section.empty, doc.lang, 8.5))
+        flow.append(_para(section.empty, 8.5))
     for note in section.notes:
-        flow.append(_para(f"· {note}", doc.lang, 7.5))
+        flow.append(_para(f"- {note}", 7.5))
     return flow
 
 
@@ -126,11 +127,11 @@ def render_pdf(doc: Document) -> bytes:
     page = landscape(A4) if wide else A4
     width = page[0] - 2 * MARGIN
     buffer = io.BytesIO()
-    footer = f"{doc.title} · {doc.subtitle}"
+    footer = f"{doc.title}  {doc.subtitle}"
 
     def number_pages(canvas, template) -> None:
         canvas.saveState()
-        canvas.setFont(font_for(footer, doc.lang), 7)
+        canvas.setFont(font_for(footer), 7)
         canvas.drawString(MARGIN, 7 * mm, footer)
         canvas.drawRightString(page[0] - MARGIN, 7 * mm, str(template.page))
         canvas.restoreState()
@@ -146,13 +147,13 @@ def render_pdf(doc: Document) -> bytes:
         author="Steward",
     )
     flow: list = [
-        _para(doc.title, doc.lang, 16, bold=True),
+        _para(doc.title, 16, bold=True),
         Spacer(1, 2 * mm),
-        _para(doc.subtitle, doc.lang, 11),
+        _para(doc.subtitle, 11),
         Spacer(1, 2 * mm),
     ]
     for label, value in doc.facts:
-        flow.append(_para(f"{label}: {value}", doc.lang, 8.5))
+        flow.append(_para(f"{label}: {value}", 8.5))
     for section in doc.sections:
         flow.extend(_section(doc, section, width))
     template.build(flow, onFirstPage=number_pages, onLaterPages=number_pages)

@@ -13,6 +13,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "all_buildings": ("全部建筑", "all buildings"),
     "month": ("月份", "Month"),
     "period": ("统计期", "Period"),
+    "span": ("{first} 至 {last}", "{first} to {last}"),
     "timezone": ("时区", "Time zone"),
     "generated": ("生成时间", "Generated"),
     "status": ("状态", "Status"),
@@ -45,6 +46,14 @@ _TEXT: dict[str, tuple[str, str]] = {
     "kwh_per_person": ("人均电耗", "Electricity per person"),
     "kgce_per_person": ("人均能耗", "Standard coal per person"),
     "area": ("建筑面积", "Floor area"),
+    "no_area": (
+        "能源配置中没有该建筑的面积（area_m2）",
+        "the energy configuration gives no floor area (area_m2) for the building",
+    ),
+    "no_occupants": (
+        "能源配置中没有该建筑的用能人数（occupants）",
+        "the energy configuration gives no occupants for the building",
+    ),
     "occupants": ("用能人数", "Occupants"),
     "measured_share": ("实测时段占比", "Measured share"),
     "held_out": ("待复核电量（未计入）", "Held out for review (not counted)"),
@@ -112,7 +121,6 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Measured share: the hours in which every meter read and no energy was spread over a gap.",
     ),
     "system_without_data": ("分项“{system}”无数据：{why}", "System {system}: no data: {why}"),
-    "cost_missing": ("电费无法计算：{why}", "No cost: {why}"),
     # patrol
     "patrol_title": ("巡更合规月报", "Monthly patrol compliance report"),
     "by_route": ("按路线", "By route"),
