@@ -157,14 +157,8 @@ def evaluate(
         quarters = quarter_energy(db, config, ids, p_start, now_h)
         used_amount = hourly_cost(config.tariffs, calendar, used.hour_start, used.kwh, quarters)
 
-    if now_h >= p_end:
-        # The period is over: the forecast is what was used, whatever a model would say
-        # (without one, a month that ended at 94 % of its budget would show green).
-        model, reason = None, None
-        forecast = (np.zeros(0), np.zeros(0), np.zeros(0))
-    else:
-        model, reason = _model(db, config, calendar, budget, ids, p_start, fits or FitCache())
-        forecast = None
+    model, reason = _model(db, config, calendar, budget, ids, p_start, fits or FitCache())
+    forecast = None
     if model is not None and model.ok:
         hours = np.arange(now_h, p_end, HOUR, dtype=np.float64)
         kwh, sigma, note = _predict(db, config, calendar, budget, model, hours, now_h)
@@ -188,9 +182,7 @@ def evaluate(
         model_verdict=reason or (model.verdict if model is not None else "no baseline model"),
         unit=budget.unit,
         degrees_of_freedom=(
-            max(model.n_days - model.p_days, 1)
-            if forecast is not None and model is not None
-            else np.inf
+            max(model.n_days - model.p_days, 1) if forecast is not None else np.inf
         ),
     )
     return Evaluation(

@@ -323,9 +323,24 @@ def _budgets(
             out.append(_budget_line(budget, label, None, None, None, str(exc)))
             continue
         s = e.status
+        if at >= e.period_end:
+            out.append(_ended(budget, label, s.used))
+            continue
         colour = s.colour.value if e.meters else None
         out.append(_budget_line(budget, label, s.used, s.forecast, colour, s.reason))
     return out
+
+
+def _ended(budget: Budget, label: str, used: float) -> BudgetLine:
+    """A budget whose period is over: nothing is left to forecast, and yellow (a forecast
+    near the budget) no longer applies; red when the use reached the budget, else green
+    (as dual control colours a year that has ended)."""
+    over = used >= budget.amount
+    reason = (
+        f"the period is over: used {used:.1f} of {budget.amount:.1f} {budget.unit}"
+        f" ({used / budget.amount:.1%}), {'over' if over else 'within'} the budget"
+    )
+    return _budget_line(budget, label, used, None, "red" if over else "green", reason)
 
 
 def _budget_line(

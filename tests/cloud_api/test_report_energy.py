@@ -301,7 +301,10 @@ def test_the_budget_is_used_by_the_months_total(api) -> None:
     assert row["Used"] == "28200.0000"
     assert float(row["Used share"]) == pytest.approx(28200 / 30000, abs=1e-4)
     assert row["Period"] == "2026-11" and row["Unit"] == "kWh"
-    assert row["Colour"] == "yellow"  # 94 % of the budget, past the 90 % threshold
+    # The month is over at 94 %: within the budget, and nothing left to forecast.
+    assert row["Colour"] == "green" and row["Forecast"] == ""
+    assert ["tower-a-month: the period is over: used 28200.0 of 30000.0 kWh (94.0%), within"
+            " the budget"] in rows  # fmt: skip
 
 
 def test_the_same_month_last_year_when_there_is_data_and_when_there_is_none(api) -> None:
