@@ -145,17 +145,16 @@ class EnergyMonth:
 
 
 def has_readings(db: sqlite3.Connection, series_ids: list[int], start: float, end: float) -> bool:
-    """Whether any meter of the scope read, or booked energy, in [start, end)."""
+    """Whether the ledger booked (or held out) energy of the scope in [start, end): a step
+    between two readings that reaches into the span. A lone reading at the span's first
+    instant (the one that closes the month before) says nothing about the span."""
     marks = ",".join("?" * len(series_ids))
-    for table in ("rollups", "energy"):
-        row = db.execute(
-            f"SELECT 1 FROM {table} WHERE step={int(HOUR)} AND series_id IN ({marks})"
-            " AND bucket_start >= ? AND bucket_start < ? LIMIT 1",
-            (*series_ids, start, end),
-        ).fetchone()
-        if row is not None:
-            return True
-    return False
+    row = db.execute(
+        f"SELECT 1 FROM energy WHERE step={int(HOUR)} AND series_id IN ({marks})"
+        " AND bucket_start >= ? AND bucket_start < ? LIMIT 1",
+        (*series_ids, start, end),
+    ).fetchone()
+    return row is not None
 
 
 def scope_figures(
@@ -168,7 +167,7 @@ def scope_figures(
         return None, f"no energy meters match {scope.describe()}"
     ids = [m.series_id for m in meters]
     if not has_readings(db, ids, start, end):
-        return None, f"no meter readings for {scope.describe()} in this period"
+        return None, f"no meter readings of {scope.describe()} span this period"
     hourly = hourly_energy(db, ids, start, end)
     quarters = quarter_energy(db, config, ids, start, end)
     figures = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
@@ -314,7 +313,7 @@ def _budgets(
         )
         ids = [m.series_id for m in scope_meters(db, budget.scope)]
         if not ids or not has_readings(db, ids, p_start, at):
-            why = f"no meter readings for {budget.scope.describe()} in {label}: nothing to judge"
+            why = f"no meter readings of {budget.scope.describe()} span {label}: nothing to judge"
             out.append(_budget_line(budget, label, None, None, None, why))
             continue
         try:

@@ -331,12 +331,23 @@ def test_a_month_without_data_says_so_rather_than_zero(api) -> None:
     r = report(api, month="2026-09")
     assert r.status_code == 200, r.text
     parts = sections(r.content)
-    assert parts["Summary"] == [["No energy data for this month: no meter readings for"
-                                 " s1/tower-a in this period"]]  # fmt: skip
+    assert parts["Summary"] == [["No energy data for this month: no meter readings of"
+                                 " s1/tower-a span this period"]]  # fmt: skip
     assert "Energy by system" not in parts
     html = report(api, fmt="html", lang="zh", month="2026-09").text
     assert "本月无能耗数据" in html
     assert not re.findall(r"<td[^>]*>0(?:\.0+)?%?</td>", html)  # no figure shown as zero
+
+
+def test_the_running_month_says_how_far_its_figures_go(api) -> None:
+    # The clock is at 2026-12-03 09:00: December runs to the end of the hour in progress.
+    rows = list(csv.reader(io.StringIO(report(api, month="2026-12").content.decode("utf-8-sig"))))
+    assert ["Status", "month in progress: figures up to 2026-12-03 10:00"] in rows
+    parts = sections(report(api, month="2026-12").content)
+    assert parts["Summary"][0][0].startswith("No energy data for this month")
+    assert float(parts["Peak demand"][1][0]) == 130.0  # the Dec 1 00:00 block
+    budget = dict(zip(parts["Budgets"][0], parts["Budgets"][1], strict=True))
+    assert budget["Used"] == "" and budget["Colour"] == ""  # nothing read: no verdict
 
 
 def test_contract_savings_of_the_month(api) -> None:
