@@ -64,11 +64,16 @@ def _para(text: str, size: float, bold: bool = False, align: int = 0) -> Paragra
     return Paragraph(escape(text), style)
 
 
+def _ems(text: str) -> float:
+    """A text's width in half-ems, roughly: a Chinese character is two Latin ones."""
+    return float(sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text))
+
+
 def _widths(table: DocTable, texts: list[list[str]], width: float) -> list[float]:
     """Column widths in proportion to what they hold (long text capped), summing to width."""
     weights = []
     for i, column in enumerate(table.columns):
-        longest = max([len(column.label) / 2, *(len(row[i]) for row in texts)])
+        longest = max([_ems(column.label) / 2, *(_ems(row[i]) for row in texts)])
         weights.append(min(max(longest, 4.0), 36.0))
     total = sum(weights)
     return [width * w / total for w in weights]

@@ -139,8 +139,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "compliance": ("合规率", "Compliance"),
     "no_rounds": ("本月无巡更记录。", "No patrol rounds this month."),
     "compliance_note": (
-        "合规率 = 准时 ÷（巡更点 − 未结束）；窗口尚未关闭的巡更点不计入。",
-        "Compliance = on time / (checkpoints − pending); checkpoints whose window is still"
+        "合规率 = 准时 ÷（巡更点 - 未结束）；窗口尚未关闭的巡更点不计入。",
+        "Compliance = on time / (checkpoints - pending); checkpoints whose window is still"
         " open are not counted.",
     ),
     # alarms
