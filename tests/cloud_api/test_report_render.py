@@ -88,5 +88,7 @@ def test_file_names_and_parameters() -> None:
         parse_operators("0")
     with pytest.raises(ReportInputError, match="month: required"):
         parse_month(None)
-    with pytest.raises(ReportInputError, match=re.escape("month: 1999-12 is outside 2000-01 .. 2100-01")):
+    with pytest.raises(
+        ReportInputError, match=re.escape("month: 1999-12 is outside 2000-01 .. 2100-01")
+    ):
         parse_month("1999-12")
