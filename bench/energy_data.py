@@ -199,10 +199,13 @@ def generate(
 # ---------------------------------------------------------------- into the store
 
 
-def batches(building: Building, grid: np.ndarray) -> list[bytes]:
+def batches(building: Building, grid: np.ndarray, power: bool = False) -> list[bytes]:
     """The building's readings as gzip'd wire batches (an edge's readings lane), in time
-    order, about RECORDS_PER_BATCH records each."""
+    order, about RECORDS_PER_BATCH records each. `power`: the main meter also reads
+    `active_power` (kW, the average of the quarter hour before the reading)."""
     series = [(m.device, m.tags, *m.readings(grid), "counter", "kWh") for m in building.meters]
+    main = building.meters[0]
+    kw = np.concatenate(([main.kwh[0]], main.kwh)) * (3600 / QUARTER)
     if building.temperature is not None:
         ts = grid + 2.5
         series.append(
@@ -217,22 +220,30 @@ def batches(building: Building, grid: np.ndarray) -> list[bytes]:
         for k in range(lo, min(lo + step, len(grid))):
             for device, tags, ts, values, kind, unit in series:
                 seq += 1
+                points = [
+                    {
+                        "point": "energy_import" if kind == "counter" else TEMPERATURE_POINT,
+                        "value": float(values[k]),
+                        "unit": unit,
+                        "kind": kind,
+                    }
+                ]
+                if power and device == main.device:
+                    points.append(
+                        {
+                            "point": "active_power",
+                            "value": round(float(kw[k]), 2),
+                            "unit": "kW",
+                            "kind": "gauge",
+                        }
+                    )
                 records.append(
                     {
                         "seq": seq,
                         "ts": float(ts[k]),
                         "device": device,
                         "tags": tags,
-                        "points": [
-                            {
-                                "point": "energy_import"
-                                if kind == "counter"
-                                else TEMPERATURE_POINT,
-                                "value": float(values[k]),
-                                "unit": unit,
-                                "kind": kind,
-                            }
-                        ],
+                        "points": points,
                     }
                 )
         batch = {"site": SITE, "building": building.name, "lane": "readings", "records": records}
@@ -249,8 +260,9 @@ class Loaded:
     file_bytes: int
 
 
-def load_store(db: Path, fleet: Fleet) -> Loaded:
-    """Every building's readings through SqliteStore.ingest, one edge per building."""
+def load_store(db: Path, fleet: Fleet, power: bool = False) -> Loaded:
+    """Every building's readings through SqliteStore.ingest, one edge per building
+    (`power`: see batches())."""
     from cloud_api.cli import tune_gc_for_ingest
 
     tune_gc_for_ingest()  # as `steward-api serve` does
@@ -262,7 +274,7 @@ def load_store(db: Path, fleet: Fleet) -> Loaded:
     try:
         for building in fleet.buildings:
             edge = EdgeIdentity(f"edge-{building.name}", SITE, building.name)
-            for body in batches(building, fleet.grid):
+            for body in batches(building, fleet.grid, power):
                 batch = adapter.validate_json(gzip.decompress(body))
                 t0 = time.perf_counter()
                 outcome = store.ingest(edge, batch, time.time())

@@ -6,26 +6,30 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
+from cloud_api.cockpit import routes_static
 from cloud_api.energy.budgets import FitCache
 from cloud_api.energy.evaluator import EnergyEvaluator
 from cloud_api.energy.service import UnsupportedZoneError
 from cloud_api.energy_config import EnergyConfig, load_energy_config
+from cloud_api.login_throttle import LoginThrottle
 from cloud_api.metrics import ApiMetrics
 from cloud_api.problems import request_problems
 from cloud_api.routers import (
     access,
     alarms,
     budgets,
+    cockpit,
     contracts,
     control,
     demand,
+    docs,
     edges,
     energy,
     energy_quality,
@@ -37,15 +41,16 @@ from cloud_api.routers import (
     patrols,
     reports,
     series,
+    session,
     users,
 )
+from cloud_api.sessions import SessionPolicy
 from cloud_api.settings import ApiSettings, series_limits
 from cloud_api.store.base import Store
 from cloud_api.store.influx import InfluxSink
 from cloud_api.store.sqlite import SqliteStore
 
 API_VERSION = "1"
-STATIC = Path(__file__).parent / "static"
 
 
 def open_store(
@@ -107,7 +112,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=API_VERSION,
         summary="Readings and events from the buildings' edge agents, stored exactly once.",
         lifespan=lifespan,
-        # FastAPI's own docs pages load their scripts from a CDN; ours ships in the package.
+        # FastAPI's own docs pages load their scripts from a CDN; ours (routers/docs.py)
+        # serves the vendored Swagger UI.
         docs_url=None,
         redoc_url=None,
     )
@@ -116,11 +122,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.energy_config = energy_config
     app.state.fit_cache = FitCache()  # baseline fits shared by status reads and the evaluator
     app.state.clock = time.time  # what "now" is for reads that depend on it (cloud_api/clock.py)
+    app.state.session_policy = SessionPolicy.of(settings)
+    app.state.login_throttle = LoginThrottle()
     metrics.watch_store(lambda: getattr(app.state, "store", None))
     routers = (ingest, series, latest, edges, alarms, access, patrols, hazards, passes, users)
+    routers += (session, docs)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
     app.include_router(reports.router)
+    app.include_router(cockpit.router)
+    app.include_router(routes_static.router)  # /, /cockpit/static, /cockpit/vendor
+    # Answers of 1 KiB or more gzipped for clients that accept it (the page's scripts,
+    # the overview's JSON); request bodies (gzipped ingest batches) are not its business.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
 
     @app.exception_handler(UnsupportedZoneError)
     async def unsupported_zone(request: Request, exc: UnsupportedZoneError) -> JSONResponse:
@@ -145,11 +159,4 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-    docs_page = (STATIC / "docs.html").read_text("utf-8")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return HTMLResponse(docs_page)
-
     return app

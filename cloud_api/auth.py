@@ -6,7 +6,8 @@ there is nothing to guess from a dictionary, and a lookup by hash needs no compa
 
 An edge token only ingests (require_edge) and reads its own directives. A user token
 carries a role; each route needs one permission (require_permission), and PERMISSIONS
-says which roles hold it.
+says which roles hold it. A person may instead log in (routers/session.py) and send the
+session cookie (sessions.py); a bearer token, when present, wins over the cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from fastapi import HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from cloud_api import sessions
+from cloud_api.clock import request_now
 from cloud_api.store import sqlite_users
 from cloud_api.store.base import EdgeIdentity, Store
 from cloud_api.store.primary import sqlite_store
@@ -61,6 +64,11 @@ _user_bearer = HTTPBearer(
     description="a user's token from `steward-api users add NAME --role ROLE`",
 )
 _USER_SCHEME = Security(_user_bearer)
+
+
+def permissions_of(role: Role) -> list[str]:
+    """The permissions a role holds, in PERMISSIONS' order."""
+    return [p for p, roles in PERMISSIONS.items() if role in roles]
 
 
 def new_token() -> str:
@@ -113,8 +121,30 @@ async def require_edge(request: Request) -> EdgeIdentity:
     return credential.identity
 
 
+async def _session_user(request: Request, cookie: str) -> UserIdentity:
+    if not sessions.csrf_ok(request.method, request.headers.get(sessions.CSRF_HEADER)):
+        raise _forbidden(sessions.CSRF_MISSING)
+    store = sqlite_store(request.app.state.store)
+    policy = request.app.state.session_policy
+    try:
+        row = await run_in_threadpool(
+            sessions.session_user, store, cookie, request_now(request), policy
+        )
+    except sessions.SessionRefusedError as e:
+        raise _unauthorized(str(e)) from None
+    return UserIdentity(row.user, Role(row.role))
+
+
 async def _user(request: Request) -> UserIdentity:
-    token = bearer_token(request, "a user token (steward-api users add NAME --role ROLE)")
+    if "authorization" not in request.headers:
+        cookie = request.cookies.get(sessions.COOKIE)
+        if cookie:
+            return await _session_user(request, cookie)
+        raise _unauthorized(
+            "missing token: send a user token (steward-api users add NAME --role ROLE) as"
+            " 'Authorization: Bearer …', or log in (POST /v1/session) for a session cookie"
+        )
+    token = bearer_token(request)
     store: Store = request.app.state.store
     token_hash = hash_token(token)
     row = await run_in_threadpool(_user_row, store, token_hash)
@@ -130,9 +160,10 @@ async def _user(request: Request) -> UserIdentity:
 
 
 def require_permission(permission: str) -> Callable[..., Awaitable[UserIdentity]]:
-    """FastAPI dependency: the user behind the bearer token, if their role holds
-    `permission`; 401 for a missing/unknown/revoked token, 403 for an edge token or a
-    role without it."""
+    """FastAPI dependency: the user behind the bearer token or else the session cookie,
+    if their role holds `permission`; 401 for a missing/unknown/revoked token or a
+    missing/ended session, 403 for an edge token, a role without it, or a change sent
+    with the cookie but without the X-Steward-Request header."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
     allowed = PERMISSIONS[permission]

@@ -8,10 +8,12 @@
     steward-api edges cursors NAME [--json]               what the API holds per stream
     steward-api edges reset-cursor NAME --lane L [--outbox ID --generation G] --acked N
                                                           set a cursor back (audited)
-    steward-api users add NAME --role viewer|operator|energy_manager|admin
+    steward-api users add NAME --role viewer|operator|energy_manager|admin [--password-stdin]
                                                           prints the user's token, once
+    steward-api users password NAME [--password-stdin]   set the password for the cockpit's
+                                                          login (asked twice on a terminal)
     steward-api users list [--json]
-    steward-api users revoke NAME
+    steward-api users revoke NAME                         refuses the token, ends sessions
     steward-api report energy|patrol|alarms|hazards ... (--pdf|--csv|--html FILE)
                                                           a monthly report (report_cli.py)
 
@@ -38,9 +40,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from cloud_api import report_cli
 from cloud_api.auth import Role, hash_token, new_token
+from cloud_api.passwords import BadPasswordError, check_password_rules, hash_password
 from cloud_api.routers.edges import edge_out
 from cloud_api.settings import ApiSettings, load_settings
-from cloud_api.store import sqlite_users
+from cloud_api.store import sqlite_sessions, sqlite_users
 from cloud_api.store.base import EdgeExistsError, EdgeIdentity
 from cloud_api.store.sqlite import SqliteStore
 from edge.model import Name
@@ -102,11 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     user_add = user_commands.add_parser("add", help="add a user and print their token once")
     user_add.add_argument("name")
     user_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_password = user_commands.add_parser(
+        "password", help="set a user's password (for the cockpit's login); ends their sessions"
+    )
+    user_password.add_argument("name")
+    for sub in (user_add, user_password):
+        sub.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
     user_list = user_commands.add_parser("list", help="users and roles (never their tokens)")
     user_list.add_argument("--json", action="store_true", help="machine-readable output")
-    user_revoke = user_commands.add_parser("revoke", help="refuse the user's token from now on")
+    user_revoke = user_commands.add_parser(
+        "revoke", help="refuse the user's token and end their sessions from now on"
+    )
     user_revoke.add_argument("name")
-    for sub in (user_add, user_list, user_revoke):
+    for sub in (user_add, user_password, user_list, user_revoke):
         sub.add_argument("--db", type=Path, dest="users_db", help="the SQLite store's file")
     report_cli.add_parser(commands)
     return parser
@@ -241,45 +256,108 @@ def _cursors(store: SqliteStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(from_stdin: bool, name: str) -> str:
+    """The new password, checked against the rules: the first line of stdin, or asked
+    twice on the terminal. SystemExit with the reason when there is none or it is bad."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise SystemExit("steward-api: --password-stdin: standard input held no password")
+    else:
+        if not sys.stdin.isatty():
+            raise SystemExit(
+                "steward-api: standard input is not a terminal: give the password with"
+                " --password-stdin (its first line)"
+            )
+        password = getpass.getpass(f"new password for {name}: ")
+        if getpass.getpass("the same again: ") != password:
+            raise SystemExit("steward-api: the two passwords differ; nothing changed")
+    try:
+        check_password_rules(password)
+    except BadPasswordError as e:
+        raise SystemExit(f"steward-api: {e}; nothing changed") from None
+    return password
+
+
 def _users(settings: ApiSettings, args: argparse.Namespace) -> int:
     store = SqliteStore(settings.db, settings.sqlite_synchronous)
     try:
         if args.users_command == "add":
             name = _check_name("user name", args.name)
+            password = _read_password(True, name) if args.password_stdin else None
             token = new_token()
+            password_hash = None if password is None else hash_password(password)
             try:
                 with store.writing() as db:
-                    sqlite_users.add_user(db, name, args.role, hash_token(token), time.time())
+                    sqlite_users.add_user(
+                        db, name, args.role, hash_token(token), time.time(), password_hash
+                    )
             except sqlite_users.UserExistsError as e:
                 print(f"steward-api: {e}", file=sys.stderr)
                 return 1
             print(token)  # stdout holds only the token, for TOKEN=$(steward-api users add ...)
+            login = (
+                "They may also log in to the cockpit with the password given."
+                if password is not None
+                else f"For the cockpit's login, set a password: steward-api users password {name}"
+            )
             print(
                 f"user {name} ({args.role}) added. The token is printed above and never again"
-                " (the API keeps only a hash): hand it to them.",
+                f" (the API keeps only a hash): hand it to them. {login}",
                 file=sys.stderr,
             )
             return 0
+        if args.users_command == "password":
+            return _set_password(store, args)
         if args.users_command == "revoke":
             with store.writing() as db:
                 found = sqlite_users.revoke_user(db, args.name)
+                ended = sqlite_sessions.end_user_sessions(db, args.name)
             if not found:
                 print(f"steward-api: no user named {args.name!r}", file=sys.stderr)
                 return 1
-            print(f"user {args.name} revoked: their token is refused from now on", file=sys.stderr)
+            print(
+                f"user {args.name} revoked: their token is refused from now on"
+                f" ({ended} session{'' if ended == 1 else 's'} ended)",
+                file=sys.stderr,
+            )
             return 0
         with store.reading() as db:
             users = sqlite_users.list_users(db)
         if args.json:
             print(orjson.dumps([dataclasses.asdict(u) for u in users]).decode())
             return 0
-        print(f"{'NAME':20} {'ROLE':15} {'STATUS':8} CREATED")
+        print(f"{'NAME':20} {'ROLE':15} {'STATUS':8} {'PASSWORD':8} CREATED")
         for u in users:
             status = "revoked" if u.revoked else "active"
-            print(f"{u.name:20} {u.role:15} {status:8} {_when(u.created_at)}")
+            password = "set" if u.has_password else "-"
+            print(f"{u.name:20} {u.role:15} {status:8} {password:8} {_when(u.created_at)}")
         return 0
     finally:
         store.close()
+
+
+def _set_password(store: SqliteStore, args: argparse.Namespace) -> int:
+    with store.reading() as db:
+        user = sqlite_users.user_by_name(db, args.name)
+    if user is None:
+        print(f"steward-api: no user named {args.name!r}", file=sys.stderr)
+        return 1
+    if user.revoked:
+        print(f"steward-api: user {args.name!r} is revoked: nothing changed", file=sys.stderr)
+        return 1
+    password_hash = hash_password(_read_password(args.password_stdin, args.name))
+    with store.writing() as db:
+        sqlite_users.set_password(db, args.name, password_hash)
+        # a new password shuts out whoever knew the old one, including their open sessions
+        ended = sqlite_sessions.end_user_sessions(db, args.name)
+    print(
+        f"password of {args.name} set; they log in to the cockpit with it"
+        f" ({ended} open session{'' if ended == 1 else 's'} ended)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 @contextlib.contextmanager

@@ -86,6 +86,21 @@ class ApiSettings(BaseSettings):
         " budget.over); 0: never (status reads still work)",
     )
 
+    session_idle_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 366,
+        description="a cockpit session unused this long ends (sliding: each use restarts it)",
+    )
+    session_max_days: float = Field(
+        7.0, gt=0, le=366, description="a cockpit session ends this long after its login"
+    )
+    session_cookie_secure: bool = Field(
+        False,
+        description="mark the session cookie Secure (sent over HTTPS only): set it when the"
+        " API is reached through an HTTPS proxy",
+    )
+
     influx_url: str | None = Field(
         None, description="InfluxDB v2 write API base URL; unset: no InfluxDB sink"
     )
@@ -105,6 +120,12 @@ class ApiSettings(BaseSettings):
             raise ValueError(
                 "max_decompressed_bytes must be at least max_body_bytes "
                 f"({self.max_decompressed_bytes} < {self.max_body_bytes})"
+            )
+        if self.session_idle_hours > self.session_max_days * 24:
+            raise ValueError(
+                "session_idle_hours must be at most session_max_days in hours "
+                f"({self.session_idle_hours} h > {self.session_max_days} days"
+                f" = {self.session_max_days * 24:g} h)"
             )
         return self
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -160,24 +161,45 @@ def _register_edge(workdir: Path, db: Path) -> Path:
 def _add_user(workdir: Path, db: Path, role: str) -> str:
     """A user's token: the viewer's for reading the API (and the docs page), the
     operator's for booking visitor passes, the energy manager's for setting the budget;
-    stored next to the edge's token (created once per store, like it)."""
+    stored next to the edge's token (created once per store, like it). Each user also
+    gets a password for the cockpit, in `<role>.password` beside the token."""
     token_file = workdir / f"{role}.token"
     if token_file.exists():
         return token_file.read_text().strip()
+    password = secrets.token_urlsafe(9)
     out = subprocess.run(
         [
             *(sys.executable, "-m", "cloud_api.cli", "users", "add", f"demo-{role}"),
-            *("--role", role, "--db", str(db)),
+            *("--role", role, "--password-stdin", "--db", str(db)),
         ],
+        input=password + "\n",
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(f"could not add the demo's {role}: {out.stderr.strip()}")
-    token_file.write_text(out.stdout.strip() + "\n")
-    token_file.chmod(0o600)
+    for path, secret in (
+        (token_file, out.stdout.strip()),
+        (_password_file(workdir, role), password),
+    ):
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
     return out.stdout.strip()
+
+
+def _password_file(workdir: Path, role: str) -> Path:
+    return workdir / f"{role}.password"
+
+
+def cockpit_login(workdir: Path, role: str) -> tuple[str, str]:
+    """(user name, password) of the demo's user with `role`, for the cockpit."""
+    return f"demo-{role}", _password_file(workdir, role).read_text().strip()
+
+
+def _logins(workdir: Path, operator: bool) -> str:
+    roles = ["viewer", "operator", "energy_manager"] if operator else ["viewer", "energy_manager"]
+    return ", ".join("{} / {}".format(*cockpit_login(workdir, role)) for role in roles)
 
 
 def _write_site(
@@ -422,7 +444,9 @@ def run_demo(args: argparse.Namespace) -> int:
         print(
             f"""
 Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). Open:
-  API documentation   {api_url}/docs  (paste the viewer token there)
+  cockpit             {api_url}/  log in (user / password; also in *.password) as
+                      {_logins(workdir, operator is not None)}
+  API documentation   {api_url}/docs  (Authorize with the viewer token)
   viewer token        {viewer}
                       (every /v1 read needs it: curl -H 'Authorization: Bearer …')
   series catalogue    {api_url}/v1/series
@@ -430,7 +454,7 @@ Steward demo is running ({len(DEVICES)} device groups, speed x{args.speed:g}). O
   metrics             {api_url}/metrics
 {banners}  Modbus simulator    127.0.0.1:{args.modbus_port}, e.g. the main incomer's voltage:
                       mbpoll -m tcp -p {args.modbus_port} -a 1 -r 8199 -c 2 -t 4:float -B 127.0.0.1
-Files in {workdir}: site.yaml, energy.yaml, *.token, steward.sqlite, outbox.sqlite, *.log
+Files in {workdir}: site.yaml, energy.yaml, *.token, *.password, *.sqlite, *.log
 Press Ctrl-C to stop.
 """,
             flush=True,

@@ -6,6 +6,9 @@ seconds or ISO 8601, [from, to)); `limit` (default 100, at most 1,000) per page,
 the URL of the following page (null on the last).
 GET /v1/alarms/{id} (read): one alarm and its history (every transition: who, when,
 from, to, note; "system" for the edges' conditions and for time).
+Every alarm answered (these and the actions') carries `actions`: what the caller may do
+to it now, its state allowing it and their role holding alarms.act ([] for a viewer;
+cloud_api/actions.py).
 POST /v1/alarms/{id}/ack | shelve | unshelve | assign (alarms.act): the acting user's
 name goes in the history. 409 when the alarm's state does not allow the action (the
 answer names the state and the allowed actions), 404 for an unknown id, 422 for a bad
@@ -25,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from cloud_api.actions import alarm_actions
 from cloud_api.auth import UserIdentity, require_permission
 from cloud_api.clock import request_now
 from cloud_api.routers.paging import MAX_PAGE, check_limit, next_url, time_range
@@ -59,6 +63,7 @@ class AlarmOut(BaseModel):
     chattering: bool
     message: str
     data: dict[str, Any]
+    actions: list[str] = Field(description="what the caller may do to it now")
 
 
 class AlarmList(BaseModel):
@@ -109,10 +114,14 @@ def _now(request: Request) -> float:
     return request_now(request)
 
 
+def _with_actions(alarm: dict[str, Any], user: UserIdentity) -> dict[str, Any]:
+    return {**alarm, "actions": alarm_actions(alarm["state"], user.role)}
+
+
 @router.get("/v1/alarms", response_model=AlarmList, summary="Alarms, newest raise first")
 def list_alarms(
     request: Request,
-    _user: Annotated[UserIdentity, _READ],
+    user: Annotated[UserIdentity, _READ],
     site: str | None = None,
     building: str | None = None,
     code: Annotated[list[str] | None, Query()] = None,
@@ -142,7 +151,8 @@ def list_alarms(
         )
     except BadCursorError as e:
         raise HTTPException(400, str(e)) from None
-    return _json({"alarms": alarms, "next": next_url(request, after)})
+    listed = [_with_actions(a, user) for a in alarms]
+    return _json({"alarms": listed, "next": next_url(request, after)})
 
 
 @router.get(
@@ -152,26 +162,26 @@ def list_alarms(
     responses={404: {}},
 )
 def get_alarm(
-    request: Request, alarm_id: AlarmId, _user: Annotated[UserIdentity, _READ]
+    request: Request, alarm_id: AlarmId, user: Annotated[UserIdentity, _READ]
 ) -> Response:
     found = request.app.state.store.get_alarm(alarm_id, _now(request))
     if found is None:
         raise HTTPException(404, f"no alarm with id {alarm_id}")
-    return _json(found)
+    return _json(_with_actions(found, user))
 
 
 async def _act(
     request: Request,
     alarm_id: int,
     action: str,
-    user: str,
+    user: UserIdentity,
     now: float | None = None,
     **kw: Any,
 ) -> Response:
     store = request.app.state.store
     now = _now(request) if now is None else now
     try:
-        alarm = await run_in_threadpool(store.act_on_alarm, alarm_id, action, user, now, **kw)
+        alarm = await run_in_threadpool(store.act_on_alarm, alarm_id, action, user.name, now, **kw)
     except UnknownAlarmError:
         raise HTTPException(404, f"no alarm with id {alarm_id}") from None
     except InvalidTransition as e:
@@ -179,7 +189,7 @@ async def _act(
         return JSONResponse(body, 409)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
-    return _json(alarm)
+    return _json(_with_actions(alarm, user))
 
 
 _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -201,7 +211,7 @@ async def ack(
     body: Annotated[NoteBody | None, Body()] = None,
 ) -> Response:
     note = body.note if body else ""
-    return await _act(request, alarm_id, "ack", user.name, note=note)
+    return await _act(request, alarm_id, "ack", user, note=note)
 
 
 @router.post(
@@ -218,7 +228,7 @@ async def shelve(
 ) -> Response:
     now = _now(request)
     until = now + body.duration_s
-    return await _act(request, alarm_id, "shelve", user.name, now, note=body.note, until=until)
+    return await _act(request, alarm_id, "shelve", user, now, note=body.note, until=until)
 
 
 @router.post(
@@ -234,7 +244,7 @@ async def unshelve(
     body: Annotated[NoteBody | None, Body()] = None,
 ) -> Response:
     note = body.note if body else ""
-    return await _act(request, alarm_id, "unshelve", user.name, note=note)
+    return await _act(request, alarm_id, "unshelve", user, note=note)
 
 
 @router.post(
@@ -249,6 +259,4 @@ async def assign(
     user: Annotated[UserIdentity, _ACT],
     body: Annotated[AssignBody, Body()],
 ) -> Response:
-    return await _act(
-        request, alarm_id, "assign", user.name, note=body.note, assignee=body.assignee
-    )
+    return await _act(request, alarm_id, "assign", user, note=body.note, assignee=body.assignee)

@@ -7,7 +7,10 @@ GET  /v1/hazards?state&colour&site&building   read: the ledger, newest first
 GET  /v1/hazards/{id}                 read: one hazard and its history (who, when, from,
                                       to, note)
 
-The rules are cloud_api/hazards.py's; colour is computed at the time of reading.
+The rules are cloud_api/hazards.py's; colour is computed at the time of reading. Every
+hazard answered carries `allowed` (what its state allows) and `actions`: what the caller
+may do to it now, its state allowing it and their role holding hazards.act ([] for a
+viewer; cloud_api/actions.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from cloud_api.actions import hazard_actions
 from cloud_api.auth import UserIdentity, require_permission
 from cloud_api.body_types import Instant, Name, Text
 from cloud_api.clock import request_now
@@ -31,7 +35,7 @@ router = APIRouter(tags=["hazards"])
 HazardId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the hazard's id")]
 Colour = Literal["green", "yellow", "red"]
 Actor = Annotated[UserIdentity, Depends(require_permission("hazards.act"))]
-READ = [Depends(require_permission("read"))]
+Reader = Annotated[UserIdentity, Depends(require_permission("read"))]
 
 
 class HazardIn(BaseModel):
@@ -84,11 +88,15 @@ def _from_alarm(db: sqlite3.Connection, body: HazardIn) -> HazardIn:
     )
 
 
-def _hazard_body(db: sqlite3.Connection, hazard_id: int, now: float) -> dict:
+def _listed(row: sqlite_hazards.HazardRow, now: float, user: UserIdentity) -> dict:
+    return {**row.to_dict(now), "actions": hazard_actions(row.state, user.role)}
+
+
+def _hazard_body(db: sqlite3.Connection, hazard_id: int, now: float, user: UserIdentity) -> dict:
     row = sqlite_hazards.get_hazard(db, hazard_id)
     if row is None:
         raise HTTPException(404, detail=f"there is no hazard {hazard_id}")
-    return {**row.to_dict(now), "history": sqlite_hazards.history(db, hazard_id)}
+    return {**_listed(row, now, user), "history": sqlite_hazards.history(db, hazard_id)}
 
 
 @router.post("/v1/hazards", status_code=201, summary="Register a hazard (by hand or from an alarm)")
@@ -116,7 +124,7 @@ def create_hazard(
             alarm_id=body.alarm_id,
         )
         hazard_id = sqlite_hazards.create_hazard(db, new, user.name, now)
-        answer = _hazard_body(db, hazard_id, now)
+        answer = _hazard_body(db, hazard_id, now, user)
     return JSONResponse(answer, 201)
 
 
@@ -142,7 +150,7 @@ def act_on_hazard(
             )
             if step is None:
                 raise HTTPException(404, detail=f"there is no hazard {hazard_id}")
-            answer = _hazard_body(db, hazard_id, now)
+            answer = _hazard_body(db, hazard_id, now, user)
     except InvalidTransition as e:
         return JSONResponse(
             {"detail": f"hazard {hazard_id}: {e}", "state": e.state.value, "allowed": e.allowed},
@@ -153,11 +161,10 @@ def act_on_hazard(
     return JSONResponse(answer)
 
 
-@router.get(
-    "/v1/hazards", summary="The hazard ledger", dependencies=[Depends(require_permission("read"))]
-)
+@router.get("/v1/hazards", summary="The hazard ledger")
 def list_hazards(
     request: Request,
+    user: Reader,
     state: HazardState | None = None,
     colour: Annotated[Colour | None, Query(description="as computed now")] = None,
     site: Name | None = None,
@@ -167,18 +174,14 @@ def list_hazards(
     now = request_now(request)
     with store.reading() as db:
         rows = sqlite_hazards.list_hazards(db, state, site, building)
-    listed = [row.to_dict(now) for row in rows]
+    listed = [_listed(row, now, user) for row in rows]
     if colour is not None:
         listed = [h for h in listed if h["colour"] == colour]
     return JSONResponse({"hazards": listed})
 
 
-@router.get(
-    "/v1/hazards/{hazard_id}",
-    summary="One hazard and its history",
-    dependencies=READ,
-)
-def get_hazard(request: Request, hazard_id: HazardId) -> JSONResponse:
+@router.get("/v1/hazards/{hazard_id}", summary="One hazard and its history")
+def get_hazard(request: Request, hazard_id: HazardId, user: Reader) -> JSONResponse:
     store = sqlite_store(request.app.state.store)
     with store.reading() as db:
-        return JSONResponse(_hazard_body(db, hazard_id, request_now(request)))
+        return JSONResponse(_hazard_body(db, hazard_id, request_now(request), user))

@@ -57,9 +57,14 @@ class LatestList(BaseModel):
     next: str | None = Field(description="URL of the next page; null on the last page")
 
 
+def is_stale(ts: float, interval: float | None, now: float) -> bool | None:
+    """Whether a reading at `ts` is stale at `now` (None: the interval is unknown)."""
+    return None if interval is None else now - ts > STALE_INTERVALS * interval
+
+
 def _entry(row: sqlite_latest.LatestRow, now: float) -> dict:
     age = now - row.ts
-    stale = None if row.interval is None else age > STALE_INTERVALS * row.interval
+    stale = is_stale(row.ts, row.interval, now)
     return {
         "series": row.series_id,
         "site": row.site,

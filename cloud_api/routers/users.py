@@ -1,6 +1,6 @@
 """Who is calling, and (admin) who may call: people are added with `steward-api users`.
 
-GET /v1/me      read: the caller's name, role and permissions
+GET /v1/me      read: the caller's name, role and permissions (token or session cookie)
 GET /v1/users   admin: every user, role and status (never a token)
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from cloud_api.auth import PERMISSIONS, UserIdentity, require_permission
+from cloud_api.auth import UserIdentity, permissions_of, require_permission
 from cloud_api.store import sqlite_users
 from cloud_api.store.primary import sqlite_store
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["users"])
 
 @router.get("/v1/me", summary="The calling user, role and permissions")
 def me(user: Annotated[UserIdentity, Depends(require_permission("read"))]) -> JSONResponse:
-    permissions = [p for p, roles in PERMISSIONS.items() if user.role in roles]
+    permissions = permissions_of(user.role)
     return JSONResponse({"name": user.name, "role": user.role.value, "permissions": permissions})
 
 

@@ -42,6 +42,7 @@ from cloud_api.store import (
     sqlite_patrols,
     sqlite_queries,
     sqlite_security,
+    sqlite_sessions,
     sqlite_users,
 )
 from cloud_api.store.base import (
@@ -179,6 +180,7 @@ class SqliteStore(EdgeRegistry, SecurityQueries):
         sqlite_security.migrate(self._db)
         adopt_per_lane_cursors(self._db)
         sqlite_users.migrate(self._db)
+        sqlite_sessions.migrate(self._db)
         sqlite_hazards.migrate(self._db)
         sqlite_passes.migrate(self._db)
         sqlite_budgets.migrate(self._db)

@@ -338,3 +338,31 @@ def get_alarm(db: sqlite3.Connection, alarm_id: int) -> dict[str, Any] | None:
         )
     ]
     return {**_out(row[0], row[1], row[2], _load(row[3])), "history": history}
+
+
+def open_by_colour(db: sqlite3.Connection, site: str, building: str) -> dict[str, int]:
+    """How many alarms of the building are in a state other than normal, by colour (the
+    alarms GET /v1/alarms?site&building&state=<every state but normal> lists)."""
+    rows = db.execute(
+        "SELECT colour, count(*) FROM alarms WHERE site = ? AND building = ?"
+        " AND state != ? GROUP BY colour",
+        (site, building, State.NORMAL.value),
+    )
+    return {colour: n for colour, n in rows}
+
+
+def active_by_source(
+    db: sqlite3.Connection, site: str | None, building: str | None, codes: Sequence[str]
+) -> dict[tuple[str, str, str, str], float]:
+    """(site, building, code, source) -> raised_at of the alarms of `codes` whose condition
+    is active, in `site` and `building` (None: any)."""
+    sql = (
+        "SELECT site, building, code, source, raised_at FROM alarms WHERE active = 1"
+        f" AND code IN ({','.join('?' * len(codes))})"
+    )
+    params: list = list(codes)
+    for column, value in (("site", site), ("building", building)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    return {(s, b, c, src): raised for s, b, c, src, raised in db.execute(sql, params)}

@@ -174,3 +174,14 @@ def summary(db: sqlite3.Connection, where: Where) -> dict[str, Any]:
             db, (BLOCK_CODE,), where.site, where.building, where.start, where.end
         ),
     }
+
+
+def latest_block(db: sqlite3.Connection, site: str, building: str) -> dict[str, Any] | None:
+    """The building's last block in /v1/demand's order (start, then row id): the last row
+    GET /v1/demand?site&building would list; None when it has none."""
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM demand_blocks WHERE site = ? AND building = ?"
+        " ORDER BY start DESC, id DESC LIMIT 1",
+        (site, building),
+    ).fetchone()
+    return None if row is None else _block(row)

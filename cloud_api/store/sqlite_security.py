@@ -22,6 +22,11 @@ class SecurityQueries:
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...  # pragma: no cover
 
+    def tick_alarms(self, now: float) -> None:
+        """Apply what time has done to the alarms by `now` (for reads of the alarms table
+        outside these methods, e.g. the cockpit's counts)."""
+        self._tick_alarms(now)
+
     def _tick_alarms(self, now: float) -> None:
         with self._reader() as db:
             pending = sqlite_alarms.tick_pending(db, now)

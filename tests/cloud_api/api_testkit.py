@@ -82,15 +82,18 @@ def register_edge(db: Path, name: str, site: str, building: str | None = None) -
     return token
 
 
-def add_user(db: Path, name: str, role: str) -> str:
-    """Add a user straight in the store file; their token."""
+def add_user(db: Path, name: str, role: str, password: str | None = None) -> str:
+    """Add a user straight in the store file (with a password for the cockpit's login
+    when given); their token."""
+    from cloud_api.passwords import hash_password
     from cloud_api.store import sqlite_users
 
     token = new_token()
+    password_hash = None if password is None else hash_password(password)
     store = SqliteStore(db)
     try:
         with store.writing() as conn:
-            sqlite_users.add_user(conn, name, role, hash_token(token), DAY0)
+            sqlite_users.add_user(conn, name, role, hash_token(token), DAY0, password_hash)
     finally:
         store.close()
     return token

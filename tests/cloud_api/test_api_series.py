@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from api_testkit import (
     DAY0,
@@ -227,9 +229,16 @@ def test_openapi_document_and_offline_docs_page(api) -> None:
     assert {"400", "401", "403", "409", "413", "422"} <= set(ingest["responses"])
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
+    # The page loads only files this server serves (no CDN: it works offline) and points
+    # Swagger UI at this server's document. The browser proof: test_docs_browser.py.
     page = api.get("/docs")
-    assert page.status_code == 200 and "/openapi.json" in page.text
-    assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
+    assert page.status_code == 200
+    loaded = re.findall(r'(?:src|href)="(/[^"]*)"', page.text)
+    assert loaded and all(url.startswith("/docs/assets/") for url in loaded), loaded
+    assert "://" not in page.text
+    for url in loaded:
+        assert api.get(url).status_code == 200, url
+    assert 'url: "/openapi.json"' in api.get("/docs/assets/docs-init.js").text
 
 
 # ------------------------------------------- catalogue bounds and ownership (issue 6.6, 13, 15)

@@ -1,0 +1,266 @@
+"""The cockpit page: how fast each page draws with a month of data for 10 buildings, how
+many bytes it fetches, and how soon a new reading reaches the screen.
+
+    python bench/cockpit.py [--buildings 10] [--days 31] [--rounds 3] [--keep]
+
+1. Data (bench/energy_data.py): per building a main meter (counter `energy_import` and
+   gauge `active_power`) and three sub-meters, every 15 minutes for `--days` days ending
+   now, written through SqliteStore.ingest; the energy configuration and four monthly
+   budgets per building (as bench/energy.py sets them).
+2. The API (`steward-api serve`, its own process, budget evaluator every 5 s so that the
+   overview has colours) and Debian's headless Chromium driven by Playwright, 1920x1080,
+   logged in as a viewer.
+3. Each page (overview, energy, security, hazards, control) is opened `--rounds` times in
+   a new tab (the browser's cache warm after the first round, as on a wall display):
+   - first render: navigation start to `body[data-loaded="1"]` (the page's first data
+     drawn);
+   - all charts drawn: to every chart container carrying `data-chart-ready="1"`;
+   - payload: the bytes the page fetched (encoded, as sent on the wire: Resource Timing
+     `encodedBodySize` of the document and every resource) on the first, cold visit.
+   Target: all charts drawn < 2 s on loopback.
+4. Live update: an edge posts a main-meter power reading with a value never seen before
+   (`POST /v1/ingest`, stamped now); the time until the overview shows it. Repeated 5
+   times. Target < 5 s after the poll (here: after the API acknowledged the reading, the
+   moment the poll's reading reaches the API).
+Exit status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+from energy import put_budgets
+from energy_data import SITE, generate, load_store, local_ordinal, write_energy_config
+from processes import api_cli, free_port, serve_api, stop, wait_for_port
+
+PAGES = ("overview", "energy", "security", "hazards", "control")
+CHARTS_TARGET_S = 2.0
+LIVE_TARGET_S = 5.0
+PASSWORD = "bench-cockpit-viewer"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def add_user(db: Path, name: str, role: str) -> None:
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "cloud_api.cli", "users", "add", name, "--role", role),
+            *("--password-stdin", "--db", str(db)),
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def open_page(context, url: str, page_name: str) -> dict:
+    """One visit of a page in a new tab: first render, all charts drawn, bytes fetched."""
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/#/{page_name}", wait_until="commit")
+        page.wait_for_selector(f'body[data-page="{page_name}"][data-loaded="1"]', timeout=30_000)
+        first = page.evaluate("performance.now()")
+        # Every chart container of the page drawn (the page marks them once ECharts has
+        # finished rendering); a page without charts is drawn at its first render.
+        page.wait_for_function(
+            """() => {
+                const all = document.querySelectorAll('[data-chart-ready]');
+                return [...all].every(e => e.dataset.chartReady === '1');
+            }""",
+            timeout=30_000,
+        )
+        charts_at = page.evaluate("performance.now()")
+        charts = page.evaluate("document.querySelectorAll('[data-chart-ready]').length")
+        payload = page.evaluate(
+            """() => performance.getEntriesByType('navigation')
+                 .concat(performance.getEntriesByType('resource'))
+                 .reduce((n, e) => n + (e.encodedBodySize || 0), 0)"""
+        )
+        requests = page.evaluate("performance.getEntriesByType('resource').length")
+        return {
+            "first_s": first / 1000,
+            "charts_s": charts_at / 1000,
+            "charts": charts,
+            "bytes": payload,
+            "requests": requests,
+        }
+    finally:
+        page.close()
+
+
+def live_update(context, url: str, api: httpx.Client, edge_token: str, building: str) -> list:
+    """Seconds from a reading acknowledged by the API to the overview showing it."""
+    page = context.new_page()
+    delays = []
+    try:
+        page.goto(f"{url}/#/overview")
+        cell = f'[data-testid="overview-power-kw-{building}"]'
+        page.wait_for_selector(cell, timeout=30_000)
+        for i in range(5):
+            value = 777.0 + 11.1 * i  # never a value the generated data has
+            record = {
+                "seq": i + 1,
+                "ts": time.time(),
+                "device": "main",
+                "tags": {"system": "main"},
+                "points": [
+                    {"point": "active_power", "value": value, "unit": "kW", "kind": "gauge"}
+                ],
+            }
+            batch = {"site": SITE, "building": building, "lane": "readings", "records": [record]}
+            r = api.post(
+                "/v1/ingest",
+                content=gzip.compress(orjson.dumps(batch)),
+                headers={
+                    "Authorization": f"Bearer {edge_token}",
+                    "Content-Encoding": "gzip",
+                    "Content-Type": "application/json",
+                },
+            )
+            r.raise_for_status()
+            acked = time.perf_counter()
+            shown = f"{value:,.1f}"
+            page.wait_for_function(
+                "([sel, want]) => (document.querySelector(sel)?.textContent || '')"
+                ".replace(/[\\s,]/g, '').includes(want.replace(/,/g, ''))",
+                arg=[cell, shown],
+                timeout=30_000,
+            )
+            delays.append(time.perf_counter() - acked)
+            time.sleep(1.3)  # land at another phase of the page's poll
+    finally:
+        page.close()
+    return delays
+
+
+def run(args) -> bool:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench-cockpit-"))
+    ok = True
+    try:
+        t0 = time.perf_counter()
+        fleet = generate(args.buildings, args.days, time.time(), seed=1)
+        db = work / "central.sqlite"
+        loaded = load_store(db, fleet, power=True)
+        print(
+            f"data: {args.buildings} buildings x {args.days} days, {loaded.readings:,}"
+            f" readings, file {loaded.file_bytes / 1e6:,.0f} MB, loaded in"
+            f" {time.perf_counter() - t0:.0f} s"
+        )
+        config = work / "energy.yaml"
+        write_energy_config(config, fleet)
+        manager = api_cli(db, "users", "add", "bench-manager", "--role", "energy_manager")
+        add_user(db, "bench-viewer", "viewer")
+        building = fleet.buildings[0].name
+        edge_token = api_cli(
+            db, "edges", "add", "bench-live", "--site", SITE, "--building", building
+        )
+        port = free_port()
+        env = {
+            **os.environ,
+            "STEWARD_API_ENERGY_CONFIG": str(config),
+            "STEWARD_API_ENERGY_EVALUATE_SECONDS": "5",
+        }
+        server = serve_api(db, port, work / "api.log", env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_port(port, server)
+            today = date.fromordinal(int(local_ordinal(np.array([time.time()]))[0]))
+            with httpx.Client(base_url=url, timeout=120) as api:
+                api.headers["Authorization"] = f"Bearer {manager}"
+                put_budgets(api, fleet, today, seed=1)
+                time.sleep(6)  # one evaluator pass: the budgets get their colours
+                api.headers.pop("Authorization")
+                with sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+                    login = context.request.post(
+                        f"{url}/v1/session", data={"name": "bench-viewer", "password": PASSWORD}
+                    )
+                    if not login.ok:
+                        raise SystemExit(f"login failed: {login.status} {login.text()[:200]}")
+                    print(f"load average before the pages: {os.getloadavg()[0]:.2f}")
+                    print(
+                        f"{'page':<10} {'first render s':>15} {'all charts s':>13}"
+                        f" {'charts':>6} {'cold KB':>8} {'requests':>8}"
+                    )
+                    for name in PAGES:
+                        visits = [open_page(context, url, name) for _ in range(args.rounds)]
+                        cold = visits[0]
+                        first = [v["first_s"] for v in visits]
+                        charts = [v["charts_s"] for v in visits]
+                        print(
+                            f"{name:<10} {_spread(first):>15} {_spread(charts):>13}"
+                            f" {cold['charts']:>6} {cold['bytes'] / 1024:>8,.0f}"
+                            f" {cold['requests']:>8}"
+                        )
+                        if max(charts) >= CHARTS_TARGET_S:
+                            ok = False
+                    delays = live_update(context, url, api, edge_token, building)
+                    print(
+                        "live update (reading acknowledged -> on the overview): "
+                        + ", ".join(f"{d:.2f}" for d in delays)
+                        + f" s; max {max(delays):.2f} s (target < {LIVE_TARGET_S:g} s)"
+                    )
+                    ok = ok and max(delays) < LIVE_TARGET_S
+                    browser.close()
+        finally:
+            stop(server)
+    finally:
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"targets: all charts drawn < {CHARTS_TARGET_S:g} s, live update < {LIVE_TARGET_S:g} s:"
+        f" {'met' if ok else 'MISSED'}"
+    )
+    return ok
+
+
+def _spread(values: list[float]) -> str:
+    """'cold / median of the warm visits' in seconds."""
+    warm = values[1:] or values
+    return f"{values[0]:.2f} / {statistics.median(warm):.2f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--buildings", type=int, default=10)
+    ap.add_argument("--days", type=int, default=31)
+    ap.add_argument("--rounds", type=int, default=3, help="visits of each page (first cold)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args()
+    if args.buildings < 1 or args.days < 2 or args.rounds < 1:
+        ap.error("--buildings >= 1, --days >= 2, --rounds >= 1")
+    print(f"cockpit bench: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    return 0 if run(args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
