@@ -26,11 +26,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -437,65 +435,3 @@ def test_a_report_needs_a_user(api) -> None:
         "/v1/reports/energy", params={"site": "s1", "building": "tower-a", "month": "2026-11"}
     )
     assert r.status_code == 401
-
-
-# ------------------------------------------------------------------ the command line
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(api, *args: str) -> subprocess.CompletedProcess:
-    """`steward-api report ...` on the fixture's store file (the real clock: 2026-11 is over)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "cloud_api.cli", "report", *args, "--db", str(api.db),
-         "--energy-config", str(api.config_path)],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
-    )  # fmt: skip
-
-
-def test_the_cli_writes_the_pdf_and_csv(api, tmp_path: Path) -> None:
-    pdf, table = tmp_path / "out.pdf", tmp_path / "out.csv"
-    done = cli(api, "energy", "--building", "tower-a", "--month", "2026-11", "--pdf", str(pdf),
-               "--csv", str(table), "--lang", "en")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert f"wrote {pdf}" in done.stderr and "energy-tower-a-2026-11.pdf" in done.stderr
-    renders_first_page(pdf)
-    assert "28,200.0" in pdf_text(pdf)
-    systems = by_first(sections(table.read_bytes())["Energy by system"])
-    assert float(systems["Total (main meters)"][2]) == pytest.approx(28200.0, abs=1e-3)
-
-
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (["--building", "tower-z", "--month", "2026-11"],
-         "building: unknown building 'tower-z' in site s1; known buildings: tower-a, tower-b"),
-        (["--building", "tower-a", "--month", "2026-13"], "month: month 13 of '2026-13'"),
-        (["--building", "tower-a", "--month", "2026-11", "--site", "s2"],
-         "site: unknown site 's2'; known sites: s1"),
-    ],
-)  # fmt: skip
-def test_the_cli_names_what_is_wrong(api, tmp_path: Path, args: list[str], words: str) -> None:
-    out = tmp_path / "out.pdf"
-    done = cli(api, "energy", *args, "--pdf", str(out))
-    assert done.returncode == 2
-    assert words in done.stderr, done.stderr
-    assert not out.exists()
-
-
-def test_the_cli_needs_an_output_and_a_store(api, tmp_path: Path) -> None:
-    done = cli(api, "energy", "--building", "tower-a", "--month", "2026-11")
-    assert done.returncode == 2 and "--pdf FILE, --csv FILE and/or --html FILE" in done.stderr
-    missing = tmp_path / "nothing.sqlite"
-    done = subprocess.run(
-        [sys.executable, "-m", "cloud_api.cli", "report", "patrol", "--building", "b",
-         "--month", "2026-11", "--html", str(tmp_path / "x.html"), "--db", str(missing)],
-        capture_output=True, text=True, cwd=REPO, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    assert done.returncode == 2 and f"no store file at {missing}" in done.stderr
-    assert not missing.exists()
