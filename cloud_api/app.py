@@ -39,6 +39,7 @@ from cloud_api.routers import (
     ops,
     passes,
     patrols,
+    reports,
     series,
     session,
     users,
@@ -128,6 +129,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     routers += (session, docs)
     for module in (*routers, energy, energy_quality, budgets, contracts, demand, control, ops):
         app.include_router(module.router)
+    app.include_router(reports.router)
     app.include_router(cockpit.router)
     app.include_router(routes_static.router)  # /, /cockpit/static, /cockpit/vendor
     # Answers of 1 KiB or more gzipped for clients that accept it (the page's scripts,

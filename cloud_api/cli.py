@@ -14,6 +14,8 @@
                                                           login (asked twice on a terminal)
     steward-api users list [--json]
     steward-api users revoke NAME                         refuses the token, ends sessions
+    steward-api report energy|patrol|alarms|hazards ... (--pdf|--csv|--html FILE)
+                                                          a monthly report (report_cli.py)
 
 Settings come from STEWARD_API_* environment variables and the settings file
 (see cloud_api/settings.py); flags win over both.
@@ -36,6 +38,7 @@ from pathlib import Path
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from cloud_api import report_cli
 from cloud_api.auth import Role, hash_token, new_token
 from cloud_api.passwords import BadPasswordError, check_password_rules, hash_password
 from cloud_api.routers.edges import edge_out
@@ -120,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     user_revoke.add_argument("name")
     for sub in (user_add, user_password, user_list, user_revoke):
         sub.add_argument("--db", type=Path, dest="users_db", help="the SQLite store's file")
+    report_cli.add_parser(commands)
     return parser
 
 
@@ -397,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         getattr(args, "serve_db", None)
         or getattr(args, "edges_db", None)
         or getattr(args, "users_db", None)
+        or getattr(args, "report_db", None)
         or args.db
     )
     overrides: dict[str, object] = {"db": db}
@@ -411,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(settings, args)
     if args.command == "users":
         return _users(settings, args)
+    if args.command == "report":
+        return report_cli.run(settings, args)
     return _edges(settings, args)
 
 

@@ -103,15 +103,19 @@ def list_rounds(
     building: str | None = None,
     route: str | None = None,
     day: str | None = None,
+    days: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rounds in start order (then site, building, route): each its result plus site and
-    building."""
+    building. `days`: local dates (YYYY-MM-DD) from the first up to the second, excluded."""
     sql = "SELECT site, building, result FROM patrol_rounds WHERE 1=1"
     params: list = []
     for column, value in (("site", site), ("building", building), ("route", route), ("day", day)):
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
+    if days is not None:
+        sql += " AND day >= ? AND day < ?"
+        params.extend(days)
     sql += " ORDER BY start, site, building, route"
     return [
         {**orjson.loads(result), "site": s, "building": b}
