@@ -133,3 +133,21 @@ def test_logout_ends_the_session(browser, cockpit) -> None:
         page.get_by_test_id("logout").click()
         expect(page.get_by_test_id("login-form")).to_be_visible()
         assert page.request.get(f"{cockpit.url}/v1/me").status == 401
+
+
+def test_report_links_open_with_the_session(browser, cockpit) -> None:
+    with watched(browser) as w:
+        page = w.page
+        log_in(page, cockpit.url, "vera")
+        open_page(page, "energy")
+        for testid, kind in (
+            ("report-energy-2026-11-html", "text/html"),
+            ("report-patrol-2026-10-csv", "text/csv"),
+            ("report-alarms-2026-11-html", "text/html"),
+            ("report-hazards-csv", "text/csv"),
+        ):
+            href = page.get_by_test_id(testid).get_attribute("href")
+            assert href.startswith(f"{cockpit.url}/v1/reports/") and "building=tower-a" in href
+            answer = page.request.get(href)  # the page's cookie, as a click would send it
+            assert answer.status == 200, (testid, answer.text()[:300])
+            assert answer.headers["content-type"].startswith(kind), testid

@@ -170,15 +170,24 @@ export async function meterTreePanel(ctx, b, target, day) {
 export function reportsPanel(ctx, b, target, day) {
   const thisMonth = month(day);
   const lastMonth = month(addMonths(monthStart(day), -1));
-  const reportLang = lang() === "en" ? "en" : "zh";
-  const link = (kind, m, format) => h("a", {
-    href: ctx.api.url(`/v1/reports/${kind}`, { site: b.site, building: b.building, month: m, format, lang: kind === "energy" ? reportLang : undefined }),
-    target: "_blank", rel: "noopener", class: "btn small", testid: `report-${kind}-${m}-${format}`,
+  const lang = reportLang();
+  const link = (kind, format, params) => h("a", {
+    href: ctx.api.url(`/v1/reports/${kind}`, { site: b.site, building: b.building, format, lang, ...params }),
+    target: "_blank", rel: "noopener", class: "btn small",
+    testid: `report-${kind}-${params.month ? `${params.month}-` : ""}${format}`,
   }, format.toUpperCase());
   const line = (kind, formats) => h("tr", {},
     h("th", {}, t(`report.${kind}`)),
-    ...[lastMonth, thisMonth].map((m) => h("td", {}, formats.map((f) => link(kind, m, f)))));
+    ...[lastMonth, thisMonth].map((m) => h("td", {}, formats.map((f) => link(kind, f, { month: m })))));
   clear(target, h("table", { class: "table reports" },
     h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", {}, lastMonth), h("th", {}, `${thisMonth} ${t("report.so_far")}`))),
-    h("tbody", {}, line("energy", ["html", "pdf", "csv"]), line("patrol", ["html", "csv"]), line("alarms", ["html", "csv"]))));
+    h("tbody", {},
+      line("energy", ["html", "pdf", "csv"]),
+      line("patrol", ["html", "csv"]),
+      line("alarms", ["html", "csv"]),
+      h("tr", {}, h("th", {}, t("report.hazards")), h("td", { colspan: "2" }, link("hazards", "csv", {}))))));
+}
+
+function reportLang() {
+  return lang() === "en" ? "en" : "zh";
 }
