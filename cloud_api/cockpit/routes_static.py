@@ -5,8 +5,11 @@ GET /                         cockpit/static/index.html; no login needed to load
                               new release shows at the next load
 GET /cockpit/static/{path}    cockpit/static/<path>
 GET /cockpit/vendor/{path}    cockpit/vendor/<path> (ECharts, as vendored)
-Files get their content type by extension (text ones in UTF-8), Cache-Control
-"public, max-age=3600", an ETag (If-None-Match answers 304) and nosniff. A path that
+Files get their content type by extension (text ones in UTF-8), an ETag (If-None-Match
+answers 304) and nosniff. Cache-Control: the page's own modules "no-cache" (revalidated at
+each load: their URLs carry no version, and a new release must not run beside old
+modules); the vendored charts "public, max-age=86400" (they change only with a new
+vendored version). A path that
 leaves its folder (../, %2e%2e, a link pointing out), names a hidden file or a folder, or
 does not exist is a plain 404, the same for each: nothing tells what exists outside.
 Responses are gzipped by the app's GZipMiddleware when the client accepts it.
@@ -23,7 +26,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 VENDOR = HERE / "vendor"
 INDEX = "index.html"
-CACHED = "public, max-age=3600"
+REVALIDATED = "no-cache"
+CACHED = "public, max-age=86400"
 TEXT = "; charset=utf-8"
 CONTENT_TYPES = {
     ".html": "text/html" + TEXT,
@@ -88,12 +92,12 @@ def _serve(request: Request, root: Path, path: str, cache_control: str) -> Respo
 
 @router.api_route("/", methods=["GET", "HEAD"])
 def index(request: Request) -> Response:
-    return _serve(request, STATIC, INDEX, "no-cache")
+    return _serve(request, STATIC, INDEX, REVALIDATED)
 
 
 @router.api_route("/cockpit/static/{path:path}", methods=["GET", "HEAD"])
 def static_file(request: Request, path: str) -> Response:
-    return _serve(request, STATIC, path, CACHED)
+    return _serve(request, STATIC, path, REVALIDATED)
 
 
 @router.api_route("/cockpit/vendor/{path:path}", methods=["GET", "HEAD"])
