@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "cockpit-test-password"
 PAGES = ("overview", "energy", "security", "hazards", "control")
-ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "cockpit"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cockpit"
 
 
 @dataclass
