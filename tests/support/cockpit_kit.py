@@ -24,6 +24,23 @@ PAGES = ("overview", "energy", "security", "hazards", "control")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cockpit"
 
 
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser);
+    skipped, with the command that installs it, where it is missing."""
+    from servers import require_binary
+
+    require_binary("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @dataclass
 class Cockpit:
     url: str

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
-from cockpit_kit import CHROMIUM, CHROMIUM_ARGS, PAGES, log_in, open_page, value_of, watched
+from cockpit_kit import PAGES, chromium, log_in, open_page, value_of, watched
 from servers import free_port, require_binary
 
 from simulators.demo import BUILDING, SITE, cockpit_login
@@ -98,8 +98,7 @@ def _same_as_api(page, testid: str, api_value) -> bool:
 @pytest.mark.slow
 def test_the_cockpit_on_the_demo(tmp_path):
     require_binary("mosquitto")
-    require_binary("chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with demo(tmp_path) as (api, mqtt_port):
@@ -138,63 +137,56 @@ def test_the_cockpit_on_the_demo(tmp_path):
         assert hazard.status_code == 201, hazard.text
         hazard_id = hazard.json()["id"]
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                with watched(browser) as w:
-                    page = w.page
-                    log_in(page, api, operator, password)
-                    page.screenshot(path=ARTIFACTS / "overview-zh.png")
+        with chromium() as browser, watched(browser) as w:
+            page = w.page
+            log_in(page, api, operator, password)
+            page.screenshot(path=ARTIFACTS / "overview-zh.png")
 
-                    # Real numbers of the simulated building, the same as the API's.
-                    for testid, key in (
-                        (f"overview-power-kw-{BUILDING}", lambda r: r["power_kw"]),
-                        (f"overview-today-kwh-{BUILDING}", lambda r: r["today"]["kwh"]),
-                        (f"overview-alarms-open-{BUILDING}", lambda r: r["alarms"]["open"]),
-                    ):
-                        _wait_for(
-                            f"{testid} equal to the API's",
-                            lambda t=testid, k=key: _same_as_api(
-                                page, t, lambda: k(_overview_row(api, headers))
-                            ),
-                            timeout=20,
-                        )
-                    kwh = value_of(page, f"overview-today-kwh-{BUILDING}")
-                    assert kwh > 0
+            # Real numbers of the simulated building, the same as the API's.
+            for testid, key in (
+                (f"overview-power-kw-{BUILDING}", lambda r: r["power_kw"]),
+                (f"overview-today-kwh-{BUILDING}", lambda r: r["today"]["kwh"]),
+                (f"overview-alarms-open-{BUILDING}", lambda r: r["alarms"]["open"]),
+            ):
+                _wait_for(
+                    f"{testid} equal to the API's",
+                    lambda t=testid, k=key: _same_as_api(
+                        page, t, lambda: k(_overview_row(api, headers))
+                    ),
+                    timeout=20,
+                )
+            kwh = value_of(page, f"overview-today-kwh-{BUILDING}")
+            assert kwh > 0
 
-                    # English, remembered.
-                    page.get_by_test_id("lang-switch").click()
-                    expect(page.get_by_test_id("nav-overview")).to_have_text("Overview")
-                    page.reload()
-                    expect(page.get_by_test_id("nav-overview")).to_have_text("Overview")
+            # English, remembered.
+            page.get_by_test_id("lang-switch").click()
+            expect(page.get_by_test_id("nav-overview")).to_have_text("Overview")
+            page.reload()
+            expect(page.get_by_test_id("nav-overview")).to_have_text("Overview")
 
-                    # The door alarm acknowledged from the security page.
-                    open_page(page, "security")
-                    alarm = forced["id"]
-                    expect(page.get_by_test_id(f"alarm-state-{alarm}")).to_have_text(
-                        "unacknowledged"
-                    )
-                    page.get_by_test_id(f"alarm-ack-{alarm}").click()
-                    expect(page.get_by_test_id(f"alarm-state-{alarm}")).to_have_text("acknowledged")
-                    stored = httpx.get(f"{api}/v1/alarms/{alarm}", headers=headers).json()
-                    assert (stored["state"], stored["acked_by"]) == ("acked", operator)
+            # The door alarm acknowledged from the security page.
+            open_page(page, "security")
+            alarm = forced["id"]
+            expect(page.get_by_test_id(f"alarm-state-{alarm}")).to_have_text("unacknowledged")
+            page.get_by_test_id(f"alarm-ack-{alarm}").click()
+            expect(page.get_by_test_id(f"alarm-state-{alarm}")).to_have_text("acknowledged")
+            stored = httpx.get(f"{api}/v1/alarms/{alarm}", headers=headers).json()
+            assert (stored["state"], stored["acked_by"]) == ("acked", operator)
 
-                    # The hazard raised from it, moved one step on the board.
-                    open_page(page, "hazards")
-                    page.get_by_test_id(f"hazard-action-{hazard_id}-assign").click()
-                    page.get_by_test_id(f"hazard-input-{hazard_id}-assign").fill(operator)
-                    page.get_by_test_id(f"hazard-confirm-{hazard_id}-assign").click()
-                    expect(
-                        page.get_by_test_id("hazard-column-assigned").get_by_test_id(
-                            f"hazard-card-{hazard_id}"
-                        )
-                    ).to_be_visible()
-                    stored = httpx.get(f"{api}/v1/hazards/{hazard_id}", headers=headers).json()
-                    assert (stored["state"], stored["assignee"]) == ("assigned", operator)
+            # The hazard raised from it, moved one step on the board.
+            open_page(page, "hazards")
+            page.get_by_test_id(f"hazard-action-{hazard_id}-assign").click()
+            page.get_by_test_id(f"hazard-input-{hazard_id}-assign").fill(operator)
+            page.get_by_test_id(f"hazard-confirm-{hazard_id}-assign").click()
+            expect(
+                page.get_by_test_id("hazard-column-assigned").get_by_test_id(
+                    f"hazard-card-{hazard_id}"
+                )
+            ).to_be_visible()
+            stored = httpx.get(f"{api}/v1/hazards/{hazard_id}", headers=headers).json()
+            assert (stored["state"], stored["assignee"]) == ("assigned", operator)
 
-                    for name in PAGES:
-                        open_page(page, name)
-                        page.screenshot(path=ARTIFACTS / f"{name}-en.png", full_page=True)
-                # watched() has checked: every request went to 127.0.0.1, no console error.
-            finally:
-                browser.close()
+            for name in PAGES:
+                open_page(page, name)
+                page.screenshot(path=ARTIFACTS / f"{name}-en.png", full_page=True)
+            # watched() has checked: every request went to 127.0.0.1, no console error.

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from cockpit_kit import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Cockpit
+from cockpit_kit import PASSWORD, Cockpit, chromium
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,5 @@ def cockpit(tmp_path_factory) -> Iterator[Cockpit]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from servers import require_binary
-
-    require_binary("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
