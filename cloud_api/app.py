@@ -134,7 +134,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(routes_static.router)  # /, /cockpit/static, /cockpit/vendor
     # Answers of 1 KiB or more gzipped for clients that accept it (the page's scripts,
     # the overview's JSON); request bodies (gzipped ingest batches) are not its business.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Level 6, not Starlette's 9: a third of the CPU for about the same size on JSON.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
 
     @app.exception_handler(UnsupportedZoneError)
     async def unsupported_zone(request: Request, exc: UnsupportedZoneError) -> JSONResponse:

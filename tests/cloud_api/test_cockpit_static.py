@@ -156,6 +156,11 @@ def test_gzip_when_accepted_and_not_otherwise(api) -> None:
     assert zipped.headers["cache-control"] == CACHED
     assert zipped.content == raw  # httpx unzips it
     assert zipped.num_bytes_downloaded < len(raw) / 2
+    assert zipped.headers["vary"] == "Accept-Encoding"  # caches keep both forms apart
+    again = api.client.get(
+        "/cockpit/vendor/echarts/echarts.min.js", headers={"Accept-Encoding": "gzip"}
+    )
+    assert again.content == raw and again.num_bytes_downloaded == zipped.num_bytes_downloaded
     plain = api.client.get(
         "/cockpit/vendor/echarts/echarts.min.js", headers={"Accept-Encoding": "identity"}
     )
