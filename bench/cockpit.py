@@ -77,7 +77,7 @@ def add_user(db: Path, name: str, role: str) -> str:
     return out.stdout.strip()
 
 
-def open_page(context, url: str, page_name: str) -> dict:
+def open_page(context, url: str, page_name: str, waterfall: bool = False) -> dict:
     """One visit of a page in a new tab: first render, all charts drawn, bytes fetched."""
     page = context.new_page()
     try:
@@ -101,6 +101,14 @@ def open_page(context, url: str, page_name: str) -> dict:
                  .reduce((n, e) => n + (e.encodedBodySize || 0), 0)"""
         )
         requests = page.evaluate("performance.getEntriesByType('resource').length")
+        if waterfall:
+            entries = page.evaluate(
+                """() => performance.getEntriesByType('resource').map(e =>
+                     [e.name.replace(location.origin, ''), e.startTime, e.responseEnd,
+                      e.encodedBodySize])"""
+            )
+            for name, start, end, size in entries:
+                print(f"    {start:7.0f} {end:7.0f} ms {size / 1024:7.1f} KB  {name[:90]}")
         return {
             "first_s": first / 1000,
             "charts_s": charts_at / 1000,
@@ -218,7 +226,10 @@ def run(args) -> bool:
                         f" {'charts':>6} {'cold KB':>8} {'requests':>8}"
                     )
                     for name in PAGES:
-                        visits = [open_page(context, url, name) for _ in range(args.rounds)]
+                        visits = [
+                            open_page(context, url, name, args.waterfall and i == 0)
+                            for i in range(args.rounds)
+                        ]
                         cold = visits[0]
                         first = [v["first_s"] for v in visits]
                         charts = [v["charts_s"] for v in visits]
@@ -265,6 +276,9 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=31)
     ap.add_argument("--rounds", type=int, default=3, help="visits of each page (first cold)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument(
+        "--waterfall", action="store_true", help="print each request of a page's first visit"
+    )
     args = ap.parse_args()
     if args.buildings < 1 or args.days < 2 or args.rounds < 1:
         ap.error("--buildings >= 1, --days >= 2, --rounds >= 1")

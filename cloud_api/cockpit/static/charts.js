@@ -17,6 +17,26 @@ const FONT =
 
 const live = new Map(); // element -> {chart, observer}
 
+// ECharts loads with `async` (index.html), beside the page's modules rather than before
+// them: the first figures need not wait for 1.1 MB of chart code. A chart asked for
+// before it has loaded is drawn when it has.
+const pending = new Map(); // element -> [option, options]
+let echartsSettled = Boolean(window.echarts);
+if (!echartsSettled) {
+  const settle = () => {
+    if (echartsSettled) return;
+    echartsSettled = true;
+    for (const [el, [option, options]] of pending) if (el.isConnected) draw(el, option, options);
+    pending.clear();
+  };
+  // The script's own load/error, or the window's load (which waits for async scripts) in
+  // case it settled before this module ran.
+  document.getElementById("echarts-js")?.addEventListener("load", settle);
+  document.getElementById("echarts-js")?.addEventListener("error", settle);
+  if (document.readyState === "complete") settle();
+  else window.addEventListener("load", settle);
+}
+
 export function chartBox(testid, cls = "chart") {
   return h("div", { class: cls, testid, data: { chartReady: "0" } });
 }
@@ -63,6 +83,10 @@ export function valueAxis(name, extra = {}) {
 // Draw (or redraw) `option` in the container made by chartBox. An option without data
 // says so in the chart's middle, and still counts as drawn.
 export function draw(el, option, { empty = false } = {}) {
+  if (!window.echarts && !echartsSettled) {
+    pending.set(el, [option, { empty }]);
+    return null;
+  }
   if (!window.echarts) {
     el.textContent = t("common.charts_missing");
     el.dataset.chartReady = "1";
