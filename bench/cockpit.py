@@ -13,7 +13,7 @@ many bytes it fetches, and how soon a new reading reaches the screen.
 3. Each page (overview, energy, security, hazards, control) is opened `--rounds` times in
    a new tab (the browser's cache warm after the first round, as on a wall display):
    - first render: navigation start to `body[data-loaded="1"]` (the page's first data
-     drawn);
+     drawn), as the page itself records it (a MutationObserver, performance.now());
    - all charts drawn: to every chart container carrying `data-chart-ready="1"`;
    - payload: the bytes the page fetched (encoded, as sent on the wire: Resource Timing
      `encodedBodySize` of the document and every resource) on the first, cold visit.
@@ -77,23 +77,36 @@ def add_user(db: Path, name: str, role: str) -> str:
     return out.stdout.strip()
 
 
+# Recorded in the page itself (performance.now(), ms from navigation start) the moment
+# body gets data-loaded="1" and the moment the last chart container turns
+# data-chart-ready="1": not when Playwright's polling happens to notice.
+MARKS = """
+window.__marks = {};
+new MutationObserver(() => {
+  const m = window.__marks, now = performance.now();
+  if (m.loaded === undefined && document.body?.dataset.loaded === '1') m.loaded = now;
+  const charts = [...document.querySelectorAll('[data-chart-ready]')];
+  if (m.loaded !== undefined && charts.every(e => e.dataset.chartReady === '1')) {
+    if (m.charts === undefined) m.charts = now;
+  } else if (charts.length) {
+    delete m.charts;
+  }
+}).observe(document, {subtree: true, attributes: true, childList: true,
+  attributeFilter: ['data-loaded', 'data-chart-ready']});
+"""
+
+
 def open_page(context, url: str, page_name: str, waterfall: bool = False) -> dict:
     """One visit of a page in a new tab: first render, all charts drawn, bytes fetched."""
     page = context.new_page()
     try:
         page.goto(f"{url}/#/{page_name}", wait_until="commit")
         page.wait_for_selector(f'body[data-page="{page_name}"][data-loaded="1"]', timeout=30_000)
-        first = page.evaluate("performance.now()")
         # Every chart container of the page drawn (the page marks them once ECharts has
         # finished rendering); a page without charts is drawn at its first render.
-        page.wait_for_function(
-            """() => {
-                const all = document.querySelectorAll('[data-chart-ready]');
-                return [...all].every(e => e.dataset.chartReady === '1');
-            }""",
-            timeout=30_000,
-        )
-        charts_at = page.evaluate("performance.now()")
+        page.wait_for_function("window.__marks.charts !== undefined", timeout=30_000)
+        marks = page.evaluate("window.__marks")
+        first, charts_at = marks["loaded"], marks["charts"]
         charts = page.evaluate("document.querySelectorAll('[data-chart-ready]').length")
         payload = page.evaluate(
             """() => performance.getEntriesByType('navigation')
@@ -106,6 +119,14 @@ def open_page(context, url: str, page_name: str, waterfall: bool = False) -> dic
                 """() => performance.getEntriesByType('resource').map(e =>
                      [e.name.replace(location.origin, ''), e.startTime, e.responseEnd,
                       e.encodedBodySize])"""
+            )
+            nav = page.evaluate(
+                """() => { const n = performance.getEntriesByType('navigation')[0];
+                     return [n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd]; }"""
+            )
+            print(
+                f"    document received {nav[0]:.0f} ms, DOMContentLoaded {nav[1]:.0f} ms,"
+                f" load {nav[2]:.0f} ms"
             )
             for name, start, end, size in entries:
                 print(f"    {start:7.0f} {end:7.0f} ms {size / 1024:7.1f} KB  {name[:90]}")
@@ -171,6 +192,29 @@ def live_update(
     return delays
 
 
+def set_budgets(db: Path, work: Path, fleet, env: dict[str, str], manager: str) -> None:
+    """Four monthly budgets per building (bench/energy.py's), evaluated once by an API
+    whose evaluator runs every 2 s, so that the overview has their colours."""
+    port = free_port()
+    server = serve_api(db, port, work / "api-budgets.log", env=env)
+    try:
+        wait_for_port(port, server)
+        today = date.fromordinal(int(local_ordinal(np.array([time.time()]))[0]))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as api:
+            api.headers["Authorization"] = f"Bearer {manager}"
+            ids = put_budgets(api, fleet, today, seed=1)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                listed = api.get("/v1/budgets").json()["budgets"]
+                coloured = sum(1 for b in listed if b.get("last_colour"))
+                if coloured >= len(ids):
+                    return
+                time.sleep(1)
+            raise SystemExit(f"only {coloured} of {len(ids)} budgets evaluated within 300 s")
+    finally:
+        stop(server)
+
+
 def run(args) -> bool:
     from playwright.sync_api import sync_playwright
 
@@ -196,58 +240,52 @@ def run(args) -> bool:
         write_energy_config(config, fleet)
         manager = api_cli(db, "users", "add", "bench-manager", "--role", "energy_manager")
         viewer = add_user(db, "bench-viewer", "viewer")
+        env = {**os.environ, "STEWARD_API_ENERGY_CONFIG": str(config)}
+        set_budgets(db, work, fleet, {**env, "STEWARD_API_ENERGY_EVALUATE_SECONDS": "2"}, manager)
+        # Measured with the evaluator at its default (every 300 s), as in a building: its
+        # passes (baseline fits) would otherwise compete with the page's requests.
         port = free_port()
-        env = {
-            **os.environ,
-            "STEWARD_API_ENERGY_CONFIG": str(config),
-            "STEWARD_API_ENERGY_EVALUATE_SECONDS": "5",
-        }
         server = serve_api(db, port, work / "api.log", env=env)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for_port(port, server)
-            today = date.fromordinal(int(local_ordinal(np.array([time.time()]))[0]))
-            with httpx.Client(base_url=url, timeout=120) as api:
-                api.headers["Authorization"] = f"Bearer {manager}"
-                put_budgets(api, fleet, today, seed=1)
-                time.sleep(6)  # one evaluator pass: the budgets get their colours
-                api.headers.pop("Authorization")
-                with sync_playwright() as p:
-                    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-                    login = context.request.post(
-                        f"{url}/v1/session", data={"name": "bench-viewer", "password": PASSWORD}
-                    )
-                    if not login.ok:
-                        raise SystemExit(f"login failed: {login.status} {login.text()[:200]}")
-                    print(f"load average before the pages: {os.getloadavg()[0]:.2f}")
+            with httpx.Client(base_url=url, timeout=120) as api, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                context = browser.new_context(viewport={"width": 1920, "height": 1080})
+                context.add_init_script(MARKS)
+                login = context.request.post(
+                    f"{url}/v1/session", data={"name": "bench-viewer", "password": PASSWORD}
+                )
+                if not login.ok:
+                    raise SystemExit(f"login failed: {login.status} {login.text()[:200]}")
+                print(f"load average before the pages: {os.getloadavg()[0]:.2f}")
+                print(
+                    f"{'page':<10} {'first render s':>15} {'all charts s':>13}"
+                    f" {'charts':>6} {'cold KB':>8} {'requests':>8}"
+                )
+                for name in PAGES:
+                    visits = [
+                        open_page(context, url, name, args.waterfall and i == 0)
+                        for i in range(args.rounds)
+                    ]
+                    cold = visits[0]
+                    first = [v["first_s"] for v in visits]
+                    charts = [v["charts_s"] for v in visits]
                     print(
-                        f"{'page':<10} {'first render s':>15} {'all charts s':>13}"
-                        f" {'charts':>6} {'cold KB':>8} {'requests':>8}"
+                        f"{name:<10} {_spread(first):>15} {_spread(charts):>13}"
+                        f" {cold['charts']:>6} {cold['bytes'] / 1024:>8,.0f}"
+                        f" {cold['requests']:>8}"
                     )
-                    for name in PAGES:
-                        visits = [
-                            open_page(context, url, name, args.waterfall and i == 0)
-                            for i in range(args.rounds)
-                        ]
-                        cold = visits[0]
-                        first = [v["first_s"] for v in visits]
-                        charts = [v["charts_s"] for v in visits]
-                        print(
-                            f"{name:<10} {_spread(first):>15} {_spread(charts):>13}"
-                            f" {cold['charts']:>6} {cold['bytes'] / 1024:>8,.0f}"
-                            f" {cold['requests']:>8}"
-                        )
-                        if max(charts) >= CHARTS_TARGET_S:
-                            ok = False
-                    delays = live_update(context, url, api, edge_token, viewer, building)
-                    print(
-                        "live update (reading acknowledged -> on the overview): "
-                        + ", ".join(f"{d:.2f}" for d in delays)
-                        + f" s; max {max(delays):.2f} s (target < {LIVE_TARGET_S:g} s)"
-                    )
-                    ok = ok and max(delays) < LIVE_TARGET_S
-                    browser.close()
+                    if max(charts) >= CHARTS_TARGET_S:
+                        ok = False
+                delays = live_update(context, url, api, edge_token, viewer, building)
+                print(
+                    "live update (reading acknowledged -> on the overview): "
+                    + ", ".join(f"{d:.2f}" for d in delays)
+                    + f" s; max {max(delays):.2f} s (target < {LIVE_TARGET_S:g} s)"
+                )
+                ok = ok and max(delays) < LIVE_TARGET_S
+                browser.close()
         finally:
             stop(server)
     finally:
