@@ -349,7 +349,7 @@ class SeriesBook:
             plain[0::3], plain[1::3], plain[2::3] = rows[0::6], rows[1::6], rows[2::6]
             _INSERT_PLAIN_SAMPLES.run(db, plain)
         update_rollups(db, good, days)
-        note_latest(db, rows, record_starts, intervals)
+        note_latest(db, rows, record_starts, intervals, plain=not odd)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
         if booked:  # good's readings are in time order: _update_rollups sorted them
