@@ -55,17 +55,19 @@ def note_latest(
     record_starts: list[int],
     intervals: list,
     plain: bool = False,
+    in_order: bool = False,
 ) -> None:
     """Keep the newest of a batch's readings per series.
 
     rows: the batch's sample rows, flat, 6 values a reading (series_id, ts, value, text,
     quality, reason) in record order; record_starts[k]: the index of record k's first
     reading; intervals[k]: record k's interval; plain: every reading is a good number
-    without a reason (text NULL, quality 'good', reason NULL).
+    without a reason (text NULL, quality 'good', reason NULL); in_order: the records are
+    in time order.
     """
     series = rows[0::_WIDTH]
     stamps = rows[1::_WIDTH]
-    if stamps == sorted(stamps):  # records in time order, as nearly always (linear, in C)
+    if in_order or stamps == sorted(stamps):  # records in time order, as nearly always
         newest = dict(zip(series, range(len(series)), strict=True))  # last one wins
     else:
         newest = {}

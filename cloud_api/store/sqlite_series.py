@@ -29,6 +29,7 @@ transaction.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -297,8 +298,12 @@ class SeriesBook:
         odd = 0  # readings that are not a good number without a reason
         record_starts: list[int] = []  # index of each record's first reading in rows
         intervals: list[float | None] = []  # each record's poll interval
+        in_order, latest = True, -math.inf  # records in time order: so is each series'
         for record in records:
             ts = record.ts
+            if ts < latest:
+                in_order = False
+            latest = ts
             record_starts.append(len(rows) // 6)
             intervals.append(record.interval)
             tags = record.tags
@@ -348,11 +353,11 @@ class SeriesBook:
             plain: list = [None] * (3 * stored)
             plain[0::3], plain[1::3], plain[2::3] = rows[0::6], rows[1::6], rows[2::6]
             _INSERT_PLAIN_SAMPLES.run(db, plain)
-        update_rollups(db, good, days)
-        note_latest(db, rows, record_starts, intervals, plain=not odd)
+        update_rollups(db, good, days, in_order)
+        note_latest(db, rows, record_starts, intervals, plain=not odd, in_order=in_order)
         counters = self._counter_rules
         booked = [(sid, counters[sid], good[sid]) for sid in good if sid in counters]
-        if booked:  # good's readings are in time order: _update_rollups sorted them
+        if booked:  # good's readings are in time order (update_rollups sorts them if not)
             self._energy.book(db, booked, days)
         self._note_recent(db, stored)
         return stored
