@@ -1,5 +1,6 @@
 """The ingest path's rollups (15 min, 1 h, local days) and latest values against a slow,
-obvious recomputation from every reading stored, on random batches.
+obvious recomputation from every reading stored, on random batches; and the energy rows
+of a counter's batch in one 15-min bucket against spreading its entries over each step.
 
 The writer aggregates a batch in Python, merges each bucket into the stored one in SQL
 and keeps caches across batches; the oracle below knows none of that: it groups all
@@ -27,7 +28,10 @@ from hypothesis import strategies as st
 
 from cloud_api.store import sqlite_series
 from cloud_api.store.base import EdgeIdentity
+from cloud_api.store.local_days import LocalDays
 from cloud_api.store.sqlite import SqliteStore
+from cloud_api.store.sqlite_energy import energy_rows
+from edge.energy import Booking, Entries, Flag, Mark, spread
 
 # Berlin leaves winter time at 01:00 UTC on 2025-03-30 (a 23-hour day); Kathmandu is
 # UTC+5:45, so its midnights fall inside UTC hours.
@@ -224,3 +228,39 @@ def test_rollups_local_days_and_latest_match_a_slow_recomputation(history: dict)
             expected = {k: v[:8] for k, v in expected.items()}
         assert _stored_rollups(path, in_order) == expected
         assert _stored_latest(path) == latest
+
+
+@st.composite
+def one_bucket_entries(draw: st.DrawFn) -> Entries:
+    """A counter's bookings and marks inside one 15-min bucket, as most batches give."""
+    start = T0 + 900 * draw(st.integers(0, 400))  # some 4 days, Berlin's DST change in them
+    stamps = sorted(draw(st.lists(st.integers(0, 900 * 4), min_size=2, max_size=12)))
+    stamps = [start + s / 4 for s in stamps]
+    entries = Entries()
+    for a, b in itertools.pairwise(stamps):
+        entries.bookings.append(
+            Booking(a, b, draw(st.integers(1, 10**6)) / 8, draw(st.sampled_from([0, Flag.GAP])))
+        )
+    for ts in draw(st.lists(st.sampled_from(stamps), max_size=3)):
+        flag = draw(st.sampled_from([Flag.LATE, Flag.GLITCH, Flag.IMPLAUSIBLE, Flag.GAP_HELD]))
+        held = draw(st.integers(0, 10**6)) / 8 if flag in (Flag.IMPLAUSIBLE, Flag.GAP_HELD) else 0
+        entries.marks.append(Mark(ts, flag, held))
+    return entries
+
+
+@settings(max_examples=200, deadline=None)
+@given(one_bucket_entries())
+def test_energy_rows_of_one_bucket_are_each_steps_own_spread(entries: Entries) -> None:
+    # energy_rows() writes a 15-min bucket's sums straight to its hour and local day; the
+    # slow way spreads the entries over each step and sums 15-min buckets per local day.
+    zone = ZONES["s1"]
+    expected = [(7, 900, s, *v) for s, v in spread(entries, 900).items()]
+    expected += [(7, 3600, s, *v) for s, v in spread(entries, 3600).items()]
+    daily: dict[int, tuple[float, float, int]] = {}
+    for start, (booked, held, flags) in spread(entries, 900).items():
+        b, h, f = daily.get(_day_start(start, zone), (0.0, 0.0, 0))
+        daily[_day_start(start, zone)] = (b + booked, h + held, f | flags)
+    expected += [(7, 86400, s, *v) for s, v in daily.items()]
+    rows: list = []
+    energy_rows(7, entries, rows, LocalDays(zone))
+    assert [tuple(rows[i : i + 6]) for i in range(0, len(rows), 6)] == expected
