@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 STEPS: dict[str, int] = {"15m": 900, "1h": 3600, "1d": 86400}
 """Rollup step names, as the query API spells them, and their length in seconds."""
@@ -49,31 +50,38 @@ def bucket_start(ts: float, step: int) -> int:
     return int(ts // step) * step
 
 
+Summary = tuple[int, float, float, float, float, float, float, float, float]
+"""An Aggregate's values in its field order: count, sum, min, max, first, last, first_ts,
+last_ts, increase."""
+
+
+def summarise(readings: Sequence[tuple[float, float]]) -> Summary:
+    """The Aggregate's values of readings sorted by time, as one bucket (at least one)."""
+    # The usual bucket of a batch (this runs for every series of every batch): no objects
+    # but the tuple, the arithmetic in local variables.
+    first_ts, first = readings[0]
+    total = low = high = last = first
+    increase = 0.0
+    for _, value in islice(readings, 1, None):
+        total += value
+        if value < low:
+            low = value
+        elif value > high:
+            high = value
+        rise = value - last
+        if rise > 0:
+            increase += rise
+        last = value
+    return (len(readings), total, low, high, first, last, first_ts, readings[-1][0], increase)
+
+
 def aggregate_sorted(readings: Sequence[tuple[float, float]], step: int) -> dict[int, Aggregate]:
     """Buckets of `step` seconds over readings sorted by time, in time order."""
     if not readings:
         return {}
-    first_ts, first = readings[0]
-    start = int(first_ts // step) * step
-    if int(readings[-1][0] // step) * step == start:
-        # All in one bucket, as a batch's readings of one series nearly always are (this
-        # runs for every series of every batch): the same arithmetic in local variables.
-        total = low = high = last = first
-        increase = 0.0
-        rest = iter(readings)
-        next(rest)
-        for _, value in rest:
-            total += value
-            if value < low:
-                low = value
-            elif value > high:
-                high = value
-            rise = value - last
-            if rise > 0:
-                increase += rise
-            last = value
-        count, last_ts = len(readings), readings[-1][0]
-        return {start: Aggregate(count, total, low, high, first, last, first_ts, last_ts, increase)}
+    start = int(readings[0][0] // step) * step
+    if int(readings[-1][0] // step) * step == start:  # all in one, as nearly always
+        return {start: Aggregate(*summarise(readings))}
     buckets: dict[int, Aggregate] = {}
     current = -1
     agg: Aggregate | None = None

@@ -72,6 +72,16 @@ def energy_rows(series_id: int, entries: Entries, rows: list, days: LocalDays) -
     local day of `days` (the series' site's, see sqlite_local_days.SiteDays)."""
     add = rows.extend
     fine = spread(entries, _FINE)
+    if len(fine) == 1:
+        # Everything in one 15-min bucket, as a batch's readings of a counter nearly
+        # always are: spread() would give its hour the very same sums (each booking lies
+        # inside the bucket, so inside its hour, taken in the same order), and its day is
+        # that one bucket summed into zeros.
+        ((start, (booked, held, flags)),) = fine.items()
+        add((series_id, _FINE, start, booked, held, flags))
+        add((series_id, _HOUR, start // _HOUR * _HOUR, booked, held, flags))
+        add((series_id, _DAY, days.bounds(start)[0], 0.0 + booked, 0.0 + held, 0 | flags))
+        return
     for start, (booked, held, flags) in fine.items():
         add((series_id, _FINE, start, booked, held, flags))
     for start, (booked, held, flags) in spread(entries, _HOUR).items():

@@ -13,7 +13,7 @@ import sqlite3
 from operator import attrgetter, itemgetter
 
 from cloud_api.store.local_days import LocalDays
-from cloud_api.store.rollup import STEPS, aggregate_sorted, regroup, regroup_by
+from cloud_api.store.rollup import STEPS, aggregate_sorted, regroup, regroup_by, summarise
 from cloud_api.store.sqlite_bulk import BulkInsert
 
 # A batch's bucket meets the stored one inside the upsert, by rollup.merge()'s rules
@@ -56,9 +56,11 @@ def update_rollups(
     db: sqlite3.Connection,
     good: dict[int, list[tuple[float, float]]],
     days: LocalDays,
+    in_order: bool = False,
 ) -> None:
     """Merge a batch's good readings (series id -> (ts, value) list) into the stored
-    15-min, 1-h and 1-day (local days of `days`) buckets."""
+    15-min, 1-h and 1-day (local days of `days`) buckets. Sorts each list by time unless
+    in_order says they are (the batch's records came in time order)."""
     # Flat, 12 values a bucket, one list per step, series in id order: the upsert then
     # visits rollups in its key order (step, bucket_start, series_id), page after page.
     fine_rows: list = []
@@ -68,15 +70,14 @@ def update_rollups(
     day_start, day_end = 0, 0  # the local day of the last 15-min bucket seen
     for series_id in sorted(good):
         readings = good[series_id]
-        if len(readings) > 1:
-            readings.sort(key=_by_ts)  # linear when already in order, as it nearly always is
-        # Aggregate the batch once at 15 min, then coarser from those. Usually a batch's
-        # readings of a series fall in one 15-min bucket, hence one hour and one day:
-        # that path builds no dicts (this loop runs for every series of every batch).
-        fine = aggregate_sorted(readings, fine_step)
-        if len(fine) == 1:
-            ((start, agg),) = fine.items()
-            values = _aggregate_values(agg)
+        if not in_order and len(readings) > 1:
+            readings.sort(key=_by_ts)  # stable: readings of one instant keep their order
+        # Usually a batch's readings of a series fall in one 15-min bucket, hence one hour
+        # and one day: that path builds no dicts (this loop runs for every series of every
+        # batch). Otherwise aggregate at 15 min, then coarser from those.
+        start = int(readings[0][0] // fine_step) * fine_step
+        if int(readings[-1][0] // fine_step) * fine_step == start:
+            values = summarise(readings)
             fine_rows.extend((series_id, fine_step, start))
             fine_rows.extend(values)
             hour_rows.extend((series_id, hour_step, start // hour_step * hour_step))
@@ -86,6 +87,7 @@ def update_rollups(
             day_rows.extend((series_id, day_step, day_start))
             day_rows.extend(values)
             continue
+        fine = aggregate_sorted(readings, fine_step)
         hourly = regroup(fine, hour_step)
         for rows, step, buckets in (
             (fine_rows, fine_step, fine),
