@@ -94,14 +94,17 @@ export function formatTime(ts, timeZone, seconds = true) {
   return dateFormat(timeZone, opts).format(new Date(ts * 1000));
 }
 
-// Epoch seconds as local date and time: "11-30 14:05".
+// Epoch seconds as local date and time: "11-30 14:05" in both languages (en-GB's
+// "30/11, 14:05" reads as a month/day to half of the English-reading world).
 export function formatDateTime(ts, timeZone) {
-  return dateFormat(timeZone, {
+  const parts = dateFormat(timeZone, {
     month: "2-digit",
     day: "2-digit",
     hour: "2-digit",
     minute: "2-digit",
-  }).format(new Date(ts * 1000));
+  }).formatToParts(new Date(ts * 1000));
+  const part = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  return `${part.month}-${part.day} ${part.hour}:${part.minute}`;
 }
 
 function safeStorage(op, key, value) {

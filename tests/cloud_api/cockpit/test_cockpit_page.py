@@ -151,3 +151,23 @@ def test_report_links_open_with_the_session(browser, cockpit) -> None:
             answer = page.request.get(href)  # the page's cookie, as a click would send it
             assert answer.status == 200, (testid, answer.text()[:300])
             assert answer.headers["content-type"].startswith(kind), testid
+
+
+def test_dates_read_month_day_in_both_languages(browser, cockpit) -> None:
+    """2026-11-30 06:05 UTC is 11-30 14:05 in Shanghai: month-day in Chinese and English
+    alike (en-GB's "30/11, 14:05" was read as a month/day)."""
+    with watched(browser) as w:
+        page = w.page
+        log_in(page, cockpit.url, "vera")
+        shown = page.evaluate(
+            """async () => {
+                const i18n = await import('/cockpit/static/i18n.js');
+                const ts = Date.UTC(2026, 10, 30, 6, 5) / 1000;
+                const zh = i18n.formatDateTime(ts, 'Asia/Shanghai');
+                i18n.setLang('en');
+                const en = i18n.formatDateTime(ts, 'Asia/Shanghai');
+                i18n.setLang('zh-CN');
+                return [zh, en];
+            }"""
+        )
+    assert shown == ["11-30 14:05", "11-30 14:05"]
