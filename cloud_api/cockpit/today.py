@@ -18,10 +18,9 @@ from cloud_api.energy.service import (
     Meter,
     Scope,
     UnsupportedZoneError,
-    convert,
-    hourly_energy,
-    quarter_energy,
+    currency_of,
     require_whole_hours,
+    span_energy,
 )
 
 
@@ -51,13 +50,9 @@ def day_energy(
         require_whole_hours(calendar, start, end)
     except UnsupportedZoneError as exc:
         return DayEnergy(None, str(exc))
-    ids = [m.series_id for m in meters]
-    hourly = hourly_energy(db, ids, start, end)
-    quarters = quarter_energy(db, config, ids, start, end)
-    converted = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
+    hourly, converted = span_energy(db, config, calendar, [m.series_id for m in meters], start, end)
     hours = len(hourly)
     measured = _total(hourly.measured.astype(float))
-    tariffs = config.tariffs
     return DayEnergy(
         {
             "kwh": _total(converted.kwh),
@@ -65,7 +60,7 @@ def day_energy(
             "co2_kg": _total(converted.co2),
             "cost": None if converted.cost is None else _total(converted.cost),
             "measured_share": measured / hours if hours else 0.0,
-            "currency": None if tariffs is None else getattr(tariffs, "currency", None),
+            "currency": currency_of(config),
             "cost_note": converted.cost_note,
         },
         None,

@@ -343,3 +343,19 @@ def factor_dict(f: Any) -> dict:
     if hasattr(f, "valid_from"):
         out["valid_from"] = f.valid_from.isoformat()
     return out
+
+
+def span_energy(
+    db: sqlite3.Connection, config, calendar, series_ids: Sequence[int], start: float, end: float
+) -> tuple[Hourly, Converted]:
+    """The meters' hourly energy over [start, end) and what it converts to (kgce, CO2,
+    and cost with the tariff's 15-min buckets where it needs them): what /v1/energy, the
+    cockpit's today and the monthly report each sum."""
+    hourly = hourly_energy(db, series_ids, start, end)
+    quarters = quarter_energy(db, config, series_ids, start, end)
+    return hourly, convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
+
+
+def currency_of(config) -> str | None:
+    """The tariffs' currency, None without tariffs or when they name none."""
+    return None if config.tariffs is None else getattr(config.tariffs, "currency", None)

@@ -27,12 +27,11 @@ from cloud_api.energy.savings_figures import NothingToReport, savings_figures
 from cloud_api.energy.service import (
     HOUR,
     Scope,
-    convert,
+    currency_of,
     factor_dict,
-    hourly_energy,
-    quarter_energy,
     require_whole_hours,
     scope_meters,
+    span_energy,
 )
 from cloud_api.reports.periods import Month, figures_until, require_started
 
@@ -168,9 +167,7 @@ def scope_figures(
     ids = [m.series_id for m in meters]
     if not has_readings(db, ids, start, end):
         return None, f"no meter readings of {scope.describe()} span this period"
-    hourly = hourly_energy(db, ids, start, end)
-    quarters = quarter_energy(db, config, ids, start, end)
-    figures = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
+    hourly, figures = span_energy(db, config, calendar, ids, start, end)
     hours = len(hourly)
     return (
         ScopeFigures(
@@ -248,7 +245,7 @@ def energy_month(
         generated_at=now,
         area_m2=None if info is None else info.area_m2,
         occupants=None if info is None else info.occupants,
-        currency=None if config.tariffs is None else getattr(config.tariffs, "currency", None),
+        currency=currency_of(config),
         total=total,
         no_data_reason=None if total is not None else why,
         systems=systems,

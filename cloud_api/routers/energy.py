@@ -41,12 +41,11 @@ from cloud_api.energy.balance import building_balance
 from cloud_api.energy.dual_control import dual_control
 from cloud_api.energy.service import (
     Scope,
-    convert,
+    currency_of,
     factor_dict,
-    hourly_energy,
-    quarter_energy,
     require_whole_hours,
     scope_meters,
+    span_energy,
 )
 from cloud_api.store.primary import sqlite_store
 
@@ -97,10 +96,9 @@ def energy(
         meters = scope_meters(db, scope)
         if not meters:  # nothing measures it: unknown, not 0 kWh
             raise HTTPException(404, detail=f"no meters match {scope.describe()}")
-        ids = [m.series_id for m in meters]
-        hourly = hourly_energy(db, ids, start, end)
-        quarters = quarter_energy(db, config, ids, start, end)
-    figures = convert(config, calendar, hourly.hour_start, hourly.kwh, quarters)
+        hourly, figures = span_energy(
+            db, config, calendar, [m.series_id for m in meters], start, end
+        )
     ordinals = calendar.hour_features(hourly.hour_start)[2] if len(hourly) else np.zeros(0, int)
     keys, labels = _buckets(ordinals, first, last, step)
     n = len(labels)
@@ -151,7 +149,7 @@ def energy(
             "total": totals,
             "held_out_kwh": hourly.held_out,
             "factors": [factor_dict(f) for f in figures.factors],
-            "currency": _currency(config),
+            "currency": currency_of(config),
             "cost_note": figures.cost_note,
             "meters": [
                 {"series_id": m.series_id, "building": m.building, "device": m.device}
@@ -159,10 +157,6 @@ def energy(
             ],
         }
     )
-
-
-def _currency(config) -> str | None:
-    return None if config.tariffs is None else getattr(config.tariffs, "currency", None)
 
 
 def _buckets(
