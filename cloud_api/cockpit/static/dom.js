@@ -138,3 +138,16 @@ export function changeTracker() {
     },
   };
 }
+
+// Run `work` (which draws into `target`); on failure draw the error in `target`, forget
+// what `tracker` saw (the next poll redraws everything) and pass the error on. A 401 is
+// left to the login form.
+export async function guarded(tracker, target, work) {
+  try {
+    await work();
+  } catch (error) {
+    tracker.forget();
+    if (error.status !== 401) clear(target, errorBox(error));
+    throw error;
+  }
+}

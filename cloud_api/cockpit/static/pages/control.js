@@ -4,7 +4,7 @@
 // role with control.write), and the recent advise-only advice (GET /v1/control/audit,
 // entries with mode "advise": what the edge would have written).
 
-import { changeTracker, chip, clear, emptyBox, errorBox, figure, h, isNumber } from "../dom.js";
+import { changeTracker, chip, clear, emptyBox, figure, guarded, h, isNumber } from "../dom.js";
 import { formatDateTime, t, tOr } from "../i18n.js";
 
 const ADVICE_EVERY = 5; // live ticks (2 s) between advice refreshes
@@ -123,16 +123,6 @@ export default {
           h("td", { class: "small" }, e.reason || "—"))))));
     }
 
-    async function guarded(target, work) {
-      try {
-        await work();
-      } catch (error) {
-        seen.forget();
-        if (error.status !== 401) clear(target, errorBox(error));
-        throw error;
-      }
-    }
-
     return {
       mount(root) {
         el.commands = h("div", { testid: "control-commands" });
@@ -145,13 +135,13 @@ export default {
       },
       async live() {
         ticks += 1;
-        const jobs = [guarded(el.commands, async () => render(await ctx.api.get("/v1/control/commands", { ...scope, state: "active" })))];
-        if (ticks % ADVICE_EVERY === 0) jobs.push(guarded(el.advice, loadAdvice));
+        const jobs = [guarded(seen, el.commands, async () => render(await ctx.api.get("/v1/control/commands", { ...scope, state: "active" })))];
+        if (ticks % ADVICE_EVERY === 0) jobs.push(guarded(seen, el.advice, loadAdvice));
         const failed = (await Promise.allSettled(jobs)).find((r) => r.status === "rejected");
         if (failed) throw failed.reason;
       },
       async heavy() {
-        await guarded(el.advice, loadAdvice);
+        await guarded(seen, el.advice, loadAdvice);
       },
       tick() {
         for (const cell of document.querySelectorAll(".countdown[data-until]")) {

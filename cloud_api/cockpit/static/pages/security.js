@@ -4,7 +4,7 @@
 // patrol rounds per route and checkpoint (GET /v1/patrols/rounds, the building's local
 // day), every 10 s.
 
-import { badge, changeTracker, chip, clear, emptyBox, errorBox, h } from "../dom.js";
+import { badge, changeTracker, chip, clear, emptyBox, guarded, h } from "../dom.js";
 import { formatDateTime, formatTime, t, tOr } from "../i18n.js";
 
 const OPEN_STATES = ["unack", "rtn_unack", "acked", "shelved", "suppressed", "out_of_service"];
@@ -170,16 +170,6 @@ export default {
         }))));
     }
 
-    async function guarded(target, work) {
-      try {
-        await work();
-      } catch (error) {
-        seen.forget();
-        if (error.status !== 401) clear(target, errorBox(error));
-        throw error;
-      }
-    }
-
     return {
       mount(root) {
         el.alarms = h("div", { testid: "security-alarms" });
@@ -197,16 +187,16 @@ export default {
       async live() {
         ticks += 1;
         const jobs = [
-          guarded(el.alarms, async () => renderAlarms((await ctx.api.get("/v1/alarms", { ...scope, state: OPEN_STATES, limit: 300 })).alarms)),
-          guarded(el.doors, async () => renderDoors((await ctx.api.get("/v1/cockpit/doors", scope)).doors)),
-          guarded(el.events, async () => renderEvents((await ctx.api.get("/v1/access-events", { ...scope, limit: 30 })).events)),
+          guarded(seen, el.alarms, async () => renderAlarms((await ctx.api.get("/v1/alarms", { ...scope, state: OPEN_STATES, limit: 300 })).alarms)),
+          guarded(seen, el.doors, async () => renderDoors((await ctx.api.get("/v1/cockpit/doors", scope)).doors)),
+          guarded(seen, el.events, async () => renderEvents((await ctx.api.get("/v1/access-events", { ...scope, limit: 30 })).events)),
         ];
-        if (ticks % PATROL_EVERY === 0) jobs.push(guarded(el.patrols, loadPatrols));
+        if (ticks % PATROL_EVERY === 0) jobs.push(guarded(seen, el.patrols, loadPatrols));
         const failed = (await Promise.allSettled(jobs)).find((r) => r.status === "rejected");
         if (failed) throw failed.reason;
       },
       async heavy() {
-        await guarded(el.patrols, loadPatrols);
+        await guarded(seen, el.patrols, loadPatrols);
       },
     };
   },
