@@ -22,7 +22,7 @@ from cloud_api.reports.hazard_ledger import hazard_ledger
 from cloud_api.reports.layout_energy import energy_document
 from cloud_api.reports.layout_security import alarm_document, hazard_document, patrol_document
 from cloud_api.reports.patrol_month import patrol_month
-from cloud_api.reports.periods import parse_day, parse_month
+from cloud_api.reports.periods import Month, parse_day, parse_month
 from cloud_api.reports.places import check_building, resolve_site
 from cloud_api.reports.render_csv import render_csv
 from cloud_api.reports.render_html import render_html
@@ -73,6 +73,18 @@ def render(doc: Document, fmt: str) -> bytes:
     return render_pdf(doc)
 
 
+def _monthly(
+    db: sqlite3.Connection, config, site: str | None, building: str, month: str | None, lang: str
+) -> tuple[str, Month]:
+    """A monthly report's checked request: the site (resolved when left out) and month;
+    a bad language, month, site or building raises with the field named."""
+    check_lang(lang)
+    m = parse_month(month)
+    site = resolve_site(db, config, site)
+    check_building(db, config, site, building)
+    return site, m
+
+
 def energy_report(
     db: sqlite3.Connection,
     config,
@@ -84,10 +96,7 @@ def energy_report(
     fits: FitCache | None = None,
 ) -> tuple[Document, str]:
     """The monthly energy report's document and its file name stem."""
-    check_lang(lang)
-    m = parse_month(month)
-    site = resolve_site(db, config, site)
-    check_building(db, config, site, building)
+    site, m = _monthly(db, config, site, building, month, lang)
     figures = energy_month(db, config, site, building, m, now, fits)
     return energy_document(figures, lang), file_stem("energy", building, m.label)
 
@@ -101,10 +110,7 @@ def patrol_report(
     lang: str,
     now: float,
 ) -> tuple[Document, str]:
-    check_lang(lang)
-    m = parse_month(month)
-    site = resolve_site(db, config, site)
-    check_building(db, config, site, building)
+    site, m = _monthly(db, config, site, building, month, lang)
     figures = patrol_month(db, config, site, building, m, now)
     doc = patrol_document(figures, lang, config.calendar(site).tz)
     return doc, file_stem("patrol", building, m.label)
@@ -134,11 +140,8 @@ def alarm_report(
     now: float,
     operators: str | int | None = None,
 ) -> tuple[Document, str]:
-    check_lang(lang)
-    m = parse_month(month)
     count = parse_operators(operators)
-    site = resolve_site(db, config, site)
-    check_building(db, config, site, building)
+    site, m = _monthly(db, config, site, building, month, lang)
     figures = alarm_month(db, config, site, building, m, now, count)
     return alarm_document(figures, lang), file_stem("alarms", building, m.label)
 
